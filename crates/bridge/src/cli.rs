@@ -1,0 +1,138 @@
+//! The command line: `portfolio-bridge [CONFIGURATION] <COMMAND>`.
+//!
+//! Loads `.env`, parses the flags and environment, and validates the whole configuration
+//! before any command starts, so that a bad value halts the process before anything connects.
+//! It owns the process's exit codes and its logging set-up, and holds no logic of its own
+//! beyond choosing what to call.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, DatabaseUrl, RawConfig};
+use crate::store;
+
+/// How long a command waits for PostgreSQL to accept a connection.
+const DB_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Exit code for a configuration or usage error (clap uses 2 for usage errors too).
+const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "portfolio-bridge",
+    version,
+    about = "Interactive Brokers to PostgreSQL: net greeks, positions and CL spreads",
+    after_help = "Every setting can come from a flag, the environment or a .env file in the \
+                  current directory (in that order of precedence). Exit codes: 0 success, \
+                  1 failure, 2 invalid configuration or usage. See docs/configuration.md."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: RawConfig,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Apply the schema migrations to DATABASE_URL and check every table the bridge uses
+    Migrate,
+    /// Print the effective configuration (secrets redacted) and where each value came from
+    Config,
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    // `.env` first, so that it can also set RUST_LOG; its problems are reported once logging
+    // is up. Variables already in the environment win over `.env`.
+    let dotenv = dotenvy::dotenv();
+    init_logging();
+    if let Err(e) = dotenv
+        && !e.not_found()
+    {
+        error!("cannot read .env in the current directory: {e}. Fix or remove the file");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+
+    let cli = Cli::parse();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let config = match Config::from_raw(&cli.config, home.as_deref()) {
+        Ok(config) => config,
+        Err(errors) => {
+            for e in &errors.0 {
+                error!("invalid configuration: {e}");
+            }
+            error!(
+                "portfolio-bridge stopped before connecting to anything; see docs/configuration.md"
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+
+    match cli.command {
+        Command::Config => {
+            print!("{}", config.render(&cli.config));
+            ExitCode::SUCCESS
+        }
+        Command::Migrate => match config.database_url() {
+            Ok(url) => run_async(migrate(url.clone())),
+            Err(e) => {
+                error!("invalid configuration: {e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
+    }
+}
+
+fn init_logging() {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs `task` on a fresh runtime; an error is logged once, with its whole cause chain.
+fn run_async(task: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(task) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(url: DatabaseUrl) -> anyhow::Result<()> {
+    let pool = store::connect(&url, DB_CONNECT_TIMEOUT).await?;
+    let report = store::migrate(&pool).await?;
+    for (version, description) in &report.applied {
+        info!("applied migration {version}: {description}");
+    }
+    println!(
+        "schema at version {} on {url}: {} migration(s) applied now, every table ready",
+        report.current,
+        report.applied.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,782 @@
+//! Configuration: every variable the bridge reads, parsed and validated once at startup.
+//!
+//! Two layers. [`RawConfig`] is what clap collects from flags, the environment and `.env`:
+//! strings, `None` when unset. [`Config::from_raw`] is a pure function that applies the
+//! defaults, parses each value into a type that can only hold a valid one, checks the rules
+//! that span variables, and reports *every* problem at once, each naming its variable and the
+//! fix. Nothing downstream re-checks a value.
+//!
+//! This module never reads the environment or the filesystem itself (the caller passes the
+//! home directory), and never prints a secret: [`Secret`] and [`DatabaseUrl`] redact
+//! themselves in `Debug` and `Display`.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use url::{Host, Url};
+
+/// Longest interval or timeout accepted, in seconds: anything longer is a typo.
+const MAX_SECONDS: f64 = 86_400.0;
+/// Shortest `BRIDGE_API_TOKEN` accepted.
+const MIN_TOKEN_LEN: usize = 16;
+
+pub const DEFAULT_SOCKET_ADDR: &str = "127.0.0.1:4001";
+pub const DEFAULT_CLIENT_ID: i32 = 100;
+pub const DEFAULT_CP_BASE_URL: &str = "https://localhost:5000/v1/api";
+pub const DEFAULT_BUFFER_PATH: &str = "~/.portfolio_bridge_buffer.jsonl";
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
+
+/// What clap gathers, before any parsing. `None` means "not set" (an empty value counts as
+/// not set, so `BRIDGE_API_TOKEN=` in `.env` behaves like no line at all).
+///
+/// Every field is also a command-line flag; flags win over the environment, which wins over
+/// `.env`. Secrets should come from the environment or `.env`, never from flags, which other
+/// users of the machine can read in the process list.
+#[derive(Clone, Default, clap::Args)]
+#[command(about = None, long_about = None)]
+#[command(
+    next_help_heading = "Configuration (each flag can be set by the environment variable shown, or in .env)"
+)]
+pub struct RawConfig {
+    /// IBKR transport: SOCKET (TWS / IB Gateway socket API) or PORTAL (Client Portal REST)
+    /// [default: SOCKET]
+    #[arg(long, env = "IB_API_MODE", value_name = "MODE")]
+    pub ib_api_mode: Option<String>,
+
+    /// TWS / IB Gateway socket address, host:port [default: 127.0.0.1:4001]
+    #[arg(long, env = "IB_SOCKET_ADDR", value_name = "HOST:PORT")]
+    pub ib_socket_addr: Option<String>,
+
+    /// API client id; must differ from every other API program on the same gateway
+    /// [default: 100]
+    #[arg(long, env = "IB_CLIENT_ID", value_name = "N")]
+    pub ib_client_id: Option<String>,
+
+    /// Client Portal Gateway API base URL [default: https://localhost:5000/v1/api]
+    #[arg(long, env = "IBKR_CP_BASE_URL", value_name = "URL")]
+    pub ibkr_cp_base_url: Option<String>,
+
+    /// Alias of IBKR_CP_BASE_URL; a bare gateway URL such as https://localhost:5000 means
+    /// https://localhost:5000/v1/api
+    #[arg(long, env = "IBKR_GATEWAY_URL", value_name = "URL")]
+    pub ibkr_gateway_url: Option<String>,
+
+    /// Timeout of each Client Portal request, in seconds [default: 15]
+    #[arg(long, env = "IBKR_CP_TIMEOUT_SECONDS", value_name = "SECONDS")]
+    pub ibkr_cp_timeout_seconds: Option<String>,
+
+    /// Seconds between Client Portal keep-alive tickles [default: 60]
+    #[arg(long, env = "IBKR_CP_TICKLE_INTERVAL_SECONDS", value_name = "SECONDS")]
+    pub ibkr_cp_tickle_interval_seconds: Option<String>,
+
+    /// Verify the gateway's TLS certificate; false is allowed only for a loopback gateway
+    /// [default: false]
+    #[arg(long, env = "IBKR_CP_VERIFY_TLS", value_name = "BOOL")]
+    pub ibkr_cp_verify_tls: Option<String>,
+
+    /// Use the Client Portal for native combo positions, whatever IB_API_MODE is
+    /// [default: false]
+    #[arg(long, env = "IBKR_CP_ENABLED", value_name = "BOOL")]
+    pub ibkr_cp_enabled: Option<String>,
+
+    /// PostgreSQL URL, e.g. postgres://user:password@127.0.0.1:5432/portfolio_bridge
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// JSON Lines spool for greeks rows while PostgreSQL is unreachable
+    /// [default: ~/.portfolio_bridge_buffer.jsonl]
+    #[arg(long, env = "BRIDGE_BUFFER_PATH", value_name = "PATH")]
+    pub bridge_buffer_path: Option<String>,
+
+    /// Seconds between net-greeks rows [default: 5]
+    #[arg(long, env = "GREEKS_INTERVAL_SECONDS", value_name = "SECONDS")]
+    pub greeks_interval_seconds: Option<String>,
+
+    /// Seconds between attempts to drain the spool into PostgreSQL [default: 60]
+    #[arg(long, env = "BUFFER_FLUSH_INTERVAL_SECONDS", value_name = "SECONDS")]
+    pub buffer_flush_interval_seconds: Option<String>,
+
+    /// Seconds between socket connection health checks [default: 30]
+    #[arg(long, env = "WATCHDOG_INTERVAL_SECONDS", value_name = "SECONDS")]
+    pub watchdog_interval_seconds: Option<String>,
+
+    /// Seconds between scheduled position syncs [default: 60]
+    #[arg(long, env = "POSITIONS_SYNC_INTERVAL_SECONDS", value_name = "SECONDS")]
+    pub positions_sync_interval_seconds: Option<String>,
+
+    /// Address of the read API and web page; anything but loopback needs BRIDGE_API_TOKEN
+    /// [default: 127.0.0.1:8080]
+    #[arg(long, env = "BRIDGE_HTTP_ADDR", value_name = "IP:PORT")]
+    pub bridge_http_addr: Option<String>,
+
+    /// Bearer token for the read API (at least 16 characters); required off loopback
+    #[arg(
+        long,
+        env = "BRIDGE_API_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub bridge_api_token: Option<String>,
+}
+
+impl RawConfig {
+    /// Every variable with its raw value, in the order the documentation lists them.
+    pub fn vars(&self) -> [(&'static str, Option<&str>); 17] {
+        fn v(s: &Option<String>) -> Option<&str> {
+            s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        }
+        [
+            ("IB_API_MODE", v(&self.ib_api_mode)),
+            ("IB_SOCKET_ADDR", v(&self.ib_socket_addr)),
+            ("IB_CLIENT_ID", v(&self.ib_client_id)),
+            ("IBKR_CP_BASE_URL", v(&self.ibkr_cp_base_url)),
+            ("IBKR_GATEWAY_URL", v(&self.ibkr_gateway_url)),
+            ("IBKR_CP_TIMEOUT_SECONDS", v(&self.ibkr_cp_timeout_seconds)),
+            (
+                "IBKR_CP_TICKLE_INTERVAL_SECONDS",
+                v(&self.ibkr_cp_tickle_interval_seconds),
+            ),
+            ("IBKR_CP_VERIFY_TLS", v(&self.ibkr_cp_verify_tls)),
+            ("IBKR_CP_ENABLED", v(&self.ibkr_cp_enabled)),
+            ("DATABASE_URL", v(&self.database_url)),
+            ("BRIDGE_BUFFER_PATH", v(&self.bridge_buffer_path)),
+            ("GREEKS_INTERVAL_SECONDS", v(&self.greeks_interval_seconds)),
+            (
+                "BUFFER_FLUSH_INTERVAL_SECONDS",
+                v(&self.buffer_flush_interval_seconds),
+            ),
+            (
+                "WATCHDOG_INTERVAL_SECONDS",
+                v(&self.watchdog_interval_seconds),
+            ),
+            (
+                "POSITIONS_SYNC_INTERVAL_SECONDS",
+                v(&self.positions_sync_interval_seconds),
+            ),
+            ("BRIDGE_HTTP_ADDR", v(&self.bridge_http_addr)),
+            ("BRIDGE_API_TOKEN", v(&self.bridge_api_token)),
+        ]
+    }
+
+    fn get(&self, var: &str) -> Option<&str> {
+        self.vars()
+            .into_iter()
+            .find(|(name, _)| *name == var)
+            .and_then(|(_, value)| value)
+    }
+}
+
+/// The transport to IBKR for legs and greeks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiMode {
+    /// TWS / IB Gateway socket API through `ibapi`.
+    Socket,
+    /// Client Portal Gateway REST API.
+    Portal,
+}
+
+impl fmt::Display for ApiMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ApiMode::Socket => "SOCKET",
+            ApiMode::Portal => "PORTAL",
+        })
+    }
+}
+
+/// A `host:port` pair with a non-empty host and a non-zero port. The host may be a name, so
+/// nothing is resolved here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    host: String,
+    port: u16,
+}
+
+impl HostPort {
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl FromStr for HostPort {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (host, port) = s.rsplit_once(':').ok_or(())?;
+        let port: u16 = port.parse().map_err(|_| ())?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let valid_name = !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if port == 0 || !(valid_name || host.parse::<IpAddr>().is_ok()) {
+            return Err(());
+        }
+        Ok(HostPort {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A secret string that never shows itself in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A PostgreSQL URL that sqlx accepts. `Display` and `Debug` show it with the password hidden.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    options: PgConnectOptions,
+    redacted: String,
+}
+
+impl DatabaseUrl {
+    pub fn connect_options(&self) -> &PgConnectOptions {
+        &self.options
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut url = Url::parse(s).map_err(|e| format!("not a URL ({e})"))?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err(format!("the scheme is {:?}, not postgres", url.scheme()));
+        }
+        let options = PgConnectOptions::from_str(s).map_err(|e| e.to_string())?;
+        if url.password().is_some() {
+            let _ = url.set_password(Some("REDACTED"));
+        }
+        let hidden: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "REDACTED".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        if !hidden.is_empty() {
+            url.query_pairs_mut().clear().extend_pairs(hidden);
+        }
+        Ok(DatabaseUrl {
+            options,
+            redacted: url.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted)
+    }
+}
+
+/// The TWS / IB Gateway socket connection.
+#[derive(Debug, Clone)]
+pub struct SocketConfig {
+    pub addr: HostPort,
+    pub client_id: i32,
+}
+
+/// The Client Portal Gateway connection.
+#[derive(Debug, Clone)]
+pub struct PortalConfig {
+    /// Base URL of the API, without a trailing slash (`…/v1/api`).
+    pub base_url: Url,
+    pub timeout: Duration,
+    pub tickle_interval: Duration,
+    /// `false` accepts the gateway's self-signed certificate; only ever true for a loopback host.
+    pub verify_tls: bool,
+    pub enabled: bool,
+}
+
+/// The read API and web page.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub addr: SocketAddr,
+    pub api_token: Option<Secret>,
+}
+
+/// The validated configuration. Every value in it is usable as is.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub api_mode: ApiMode,
+    pub socket: SocketConfig,
+    pub portal: PortalConfig,
+    /// `None` when unset; commands that need the database ask [`Config::database_url`].
+    pub database_url: Option<DatabaseUrl>,
+    pub buffer_path: PathBuf,
+    pub greeks_interval: Duration,
+    pub buffer_flush_interval: Duration,
+    pub watchdog_interval: Duration,
+    pub positions_sync_interval: Duration,
+    pub http: HttpConfig,
+}
+
+/// One configuration problem, worded for the operator: what is wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}={shown} is not valid: expected {expected}")]
+    Invalid {
+        var: &'static str,
+        shown: String,
+        expected: String,
+    },
+    #[error("{var} is not set: {fix}")]
+    Missing {
+        var: &'static str,
+        fix: &'static str,
+    },
+    #[error(
+        "IBKR_CP_BASE_URL={cp} and its alias IBKR_GATEWAY_URL={gateway} are both set and \
+         disagree: set only one of them"
+    )]
+    AliasConflict { cp: String, gateway: String },
+    #[error(
+        "IBKR_CP_VERIFY_TLS=false accepts any certificate, which is allowed only for a gateway \
+         on this machine, but the Client Portal URL points at {host}: use a loopback URL such \
+         as {DEFAULT_CP_BASE_URL}, or set IBKR_CP_VERIFY_TLS=true with a certificate this \
+         machine trusts"
+    )]
+    InsecureRemoteGateway { host: String },
+    #[error(
+        "the Client Portal URL uses plain http to {host}, which is not on this machine: use \
+         https (plain http is only for a loopback gateway such as ibkr-sim)"
+    )]
+    PlainHttpRemoteGateway { host: String },
+    #[error(
+        "BRIDGE_HTTP_ADDR={addr} can be reached from other machines, so BRIDGE_API_TOKEN must \
+         be set (at least {MIN_TOKEN_LEN} characters); or bind a loopback address such as \
+         {DEFAULT_HTTP_ADDR}"
+    )]
+    TokenRequired { addr: SocketAddr },
+}
+
+/// Every problem found in one configuration, in variable order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Collects problems while parsing, so that one run reports all of them.
+struct Parser<'a> {
+    raw: &'a RawConfig,
+    errors: Vec<ConfigError>,
+}
+
+impl Parser<'_> {
+    /// Parses `var` with `parse`, or returns `default` when it is unset. On a bad value, records
+    /// the problem and returns `default` so parsing can go on.
+    fn field<T>(
+        &mut self,
+        var: &'static str,
+        default: T,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> T {
+        let Some(value) = self.raw.get(var) else {
+            return default;
+        };
+        match parse(value) {
+            Some(v) => v,
+            None => {
+                self.invalid(var, format!("{value:?}"), expected);
+                default
+            }
+        }
+    }
+
+    fn invalid(&mut self, var: &'static str, shown: String, expected: &str) {
+        self.errors.push(ConfigError::Invalid {
+            var,
+            shown,
+            expected: expected.to_owned(),
+        });
+    }
+
+    fn seconds(&mut self, var: &'static str, default_secs: u64) -> Duration {
+        let expected = format!(
+            "a number of seconds greater than 0 and at most {MAX_SECONDS}, e.g. \
+             {var}={default_secs}"
+        );
+        self.field(
+            var,
+            Duration::from_secs(default_secs),
+            &expected,
+            parse_seconds,
+        )
+    }
+
+    fn flag(&mut self, var: &'static str, default: bool) -> bool {
+        self.field(var, default, "true or false", parse_bool)
+    }
+
+    fn cp_url(&mut self, var: &'static str, bare_gateway_means_api: bool) -> Option<Url> {
+        let value = self.raw.get(var)?;
+        let parsed = Url::parse(value).ok().filter(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.query().is_none()
+        });
+        match parsed {
+            Some(url) => Some(normalize_cp_url(url, bare_gateway_means_api)),
+            None => {
+                self.invalid(
+                    var,
+                    format!("{value:?}"),
+                    &format!("an http(s) URL with a host, e.g. {var}={DEFAULT_CP_BASE_URL}"),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn parse_seconds(s: &str) -> Option<Duration> {
+    let secs: f64 = s.parse().ok()?;
+    (secs.is_finite() && secs > 0.0 && secs <= MAX_SECONDS).then(|| Duration::from_secs_f64(secs))
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_http_addr(s: &str) -> Option<SocketAddr> {
+    if let Ok(addr) = s.parse() {
+        return Some(addr);
+    }
+    let port = s.strip_prefix("localhost:")?.parse().ok()?;
+    Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+}
+
+/// Drops a trailing slash; an alias URL naming only the gateway gets the API path added.
+fn normalize_cp_url(mut url: Url, bare_gateway_means_api: bool) -> Url {
+    let path = url.path().trim_end_matches('/').to_owned();
+    if path.is_empty() && bare_gateway_means_api {
+        url.set_path("/v1/api");
+    } else {
+        url.set_path(&path);
+    }
+    url
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn expand_home(path: &str, home: Option<&Path>) -> Option<PathBuf> {
+    match path.strip_prefix('~') {
+        None => Some(PathBuf::from(path)),
+        Some("") => home.map(Path::to_path_buf),
+        Some(rest) => Some(home?.join(rest.strip_prefix('/')?)),
+    }
+}
+
+impl Config {
+    /// Applies defaults to `raw`, parses every value and checks the cross-variable rules.
+    /// `home` expands a leading `~` in `BRIDGE_BUFFER_PATH`.
+    pub fn from_raw(raw: &RawConfig, home: Option<&Path>) -> Result<Config, ConfigErrors> {
+        let mut p = Parser {
+            raw,
+            errors: Vec::new(),
+        };
+
+        let api_mode = p.field(
+            "IB_API_MODE",
+            ApiMode::Socket,
+            "SOCKET (the default) or PORTAL",
+            |s| match s.to_ascii_uppercase().as_str() {
+                "SOCKET" => Some(ApiMode::Socket),
+                "PORTAL" => Some(ApiMode::Portal),
+                _ => None,
+            },
+        );
+        let default_socket: HostPort = DEFAULT_SOCKET_ADDR
+            .parse()
+            .expect("the default socket address is valid");
+        let addr = p.field(
+            "IB_SOCKET_ADDR",
+            default_socket,
+            "host:port, e.g. IB_SOCKET_ADDR=127.0.0.1:4001 (IB Gateway live) or 127.0.0.1:4002 \
+             (paper)",
+            |s| s.parse().ok(),
+        );
+        let client_id = p.field(
+            "IB_CLIENT_ID",
+            DEFAULT_CLIENT_ID,
+            "a whole number from 0 to 2147483647, unique among the API clients of the gateway",
+            |s| s.parse::<i32>().ok().filter(|id| *id >= 0),
+        );
+
+        let cp_url = p.cp_url("IBKR_CP_BASE_URL", false);
+        let gateway_url = p.cp_url("IBKR_GATEWAY_URL", true);
+        let default_cp = Url::parse(DEFAULT_CP_BASE_URL).expect("the default CP URL is valid");
+        let base_url = match (cp_url, gateway_url) {
+            (Some(cp), Some(gateway)) if cp != gateway => {
+                p.errors.push(ConfigError::AliasConflict {
+                    cp: cp.to_string(),
+                    gateway: gateway.to_string(),
+                });
+                cp
+            }
+            (Some(url), _) | (None, Some(url)) => url,
+            (None, None) => default_cp,
+        };
+        let timeout = p.seconds("IBKR_CP_TIMEOUT_SECONDS", 15);
+        let tickle_interval = p.seconds("IBKR_CP_TICKLE_INTERVAL_SECONDS", 60);
+        let verify_tls = p.flag("IBKR_CP_VERIFY_TLS", false);
+        let enabled = p.flag("IBKR_CP_ENABLED", false);
+        if !is_loopback_host(&base_url) {
+            let host = base_url.host_str().unwrap_or_default().to_owned();
+            if base_url.scheme() == "http" {
+                p.errors.push(ConfigError::PlainHttpRemoteGateway { host });
+            } else if !verify_tls {
+                p.errors.push(ConfigError::InsecureRemoteGateway { host });
+            }
+        }
+
+        let database_url = match raw.get("DATABASE_URL") {
+            None => None,
+            Some(s) => match s.parse::<DatabaseUrl>() {
+                Ok(url) => Some(url),
+                Err(why) => {
+                    p.invalid(
+                        "DATABASE_URL",
+                        "(value hidden)".into(),
+                        &format!(
+                            "a PostgreSQL URL such as postgres://user:password@127.0.0.1:5432/\
+                             portfolio_bridge; this one is rejected because {why}"
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+
+        let buffer_path = match raw.get("BRIDGE_BUFFER_PATH") {
+            Some(path) => expand_home(path, home).unwrap_or_else(|| {
+                p.invalid(
+                    "BRIDGE_BUFFER_PATH",
+                    format!("{path:?}"),
+                    "a file path (a leading ~ means $HOME, which must be set; ~user is not \
+                     supported)",
+                );
+                PathBuf::new()
+            }),
+            None => expand_home(DEFAULT_BUFFER_PATH, home).unwrap_or_else(|| {
+                p.errors.push(ConfigError::Missing {
+                    var: "BRIDGE_BUFFER_PATH",
+                    fix: "HOME is not set, so the default ~/.portfolio_bridge_buffer.jsonl has \
+                          no home directory; set BRIDGE_BUFFER_PATH to an absolute path",
+                });
+                PathBuf::new()
+            }),
+        };
+
+        let greeks_interval = p.seconds("GREEKS_INTERVAL_SECONDS", 5);
+        let buffer_flush_interval = p.seconds("BUFFER_FLUSH_INTERVAL_SECONDS", 60);
+        let watchdog_interval = p.seconds("WATCHDOG_INTERVAL_SECONDS", 30);
+        let positions_sync_interval = p.seconds("POSITIONS_SYNC_INTERVAL_SECONDS", 60);
+
+        let default_http =
+            parse_http_addr(DEFAULT_HTTP_ADDR).expect("the default address is valid");
+        let http_addr = p.field(
+            "BRIDGE_HTTP_ADDR",
+            default_http,
+            "ip:port, e.g. BRIDGE_HTTP_ADDR=127.0.0.1:8080",
+            parse_http_addr,
+        );
+        let api_token = match raw.get("BRIDGE_API_TOKEN") {
+            None => None,
+            Some(t) if t.len() >= MIN_TOKEN_LEN && t.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(Secret(t.to_owned()))
+            }
+            Some(_) => {
+                p.invalid(
+                    "BRIDGE_API_TOKEN",
+                    "(value hidden)".into(),
+                    &format!(
+                        "at least {MIN_TOKEN_LEN} printable characters without spaces, e.g. the \
+                         output of `openssl rand -hex 32`"
+                    ),
+                );
+                None
+            }
+        };
+        if !http_addr.ip().is_loopback()
+            && api_token.is_none()
+            && raw.get("BRIDGE_API_TOKEN").is_none()
+        {
+            p.errors
+                .push(ConfigError::TokenRequired { addr: http_addr });
+        }
+
+        if !p.errors.is_empty() {
+            return Err(ConfigErrors(p.errors));
+        }
+        Ok(Config {
+            api_mode,
+            socket: SocketConfig { addr, client_id },
+            portal: PortalConfig {
+                base_url,
+                timeout,
+                tickle_interval,
+                verify_tls,
+                enabled,
+            },
+            database_url,
+            buffer_path,
+            greeks_interval,
+            buffer_flush_interval,
+            watchdog_interval,
+            positions_sync_interval,
+            http: HttpConfig {
+                addr: http_addr,
+                api_token,
+            },
+        })
+    }
+
+    /// The database URL, for commands that cannot work without one.
+    pub fn database_url(&self) -> Result<&DatabaseUrl, ConfigError> {
+        self.database_url.as_ref().ok_or(ConfigError::Missing {
+            var: "DATABASE_URL",
+            fix: "set it to a PostgreSQL URL such as postgres://user:password@127.0.0.1:5432/\
+                  portfolio_bridge (scripts/ensure-postgres prints one for a local cluster)",
+        })
+    }
+
+    /// The effective configuration as `.env` lines, secrets redacted, each marked with where
+    /// its value came from when it was not set explicitly.
+    pub fn render(&self, raw: &RawConfig) -> String {
+        let secs = |d: Duration| d.as_secs_f64().to_string();
+        let values: [(&str, String); 17] = [
+            ("IB_API_MODE", self.api_mode.to_string()),
+            ("IB_SOCKET_ADDR", self.socket.addr.to_string()),
+            ("IB_CLIENT_ID", self.socket.client_id.to_string()),
+            ("IBKR_CP_BASE_URL", self.portal.base_url.to_string()),
+            (
+                "IBKR_GATEWAY_URL",
+                raw.get("IBKR_GATEWAY_URL").unwrap_or_default().to_owned(),
+            ),
+            ("IBKR_CP_TIMEOUT_SECONDS", secs(self.portal.timeout)),
+            (
+                "IBKR_CP_TICKLE_INTERVAL_SECONDS",
+                secs(self.portal.tickle_interval),
+            ),
+            ("IBKR_CP_VERIFY_TLS", self.portal.verify_tls.to_string()),
+            ("IBKR_CP_ENABLED", self.portal.enabled.to_string()),
+            (
+                "DATABASE_URL",
+                self.database_url
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ),
+            ("BRIDGE_BUFFER_PATH", self.buffer_path.display().to_string()),
+            ("GREEKS_INTERVAL_SECONDS", secs(self.greeks_interval)),
+            (
+                "BUFFER_FLUSH_INTERVAL_SECONDS",
+                secs(self.buffer_flush_interval),
+            ),
+            ("WATCHDOG_INTERVAL_SECONDS", secs(self.watchdog_interval)),
+            (
+                "POSITIONS_SYNC_INTERVAL_SECONDS",
+                secs(self.positions_sync_interval),
+            ),
+            ("BRIDGE_HTTP_ADDR", self.http.addr.to_string()),
+            (
+                "BRIDGE_API_TOKEN",
+                self.http
+                    .api_token
+                    .as_ref()
+                    .map(|_| "REDACTED".into())
+                    .unwrap_or_default(),
+            ),
+        ];
+        let mut out =
+            String::from("# portfolio-bridge effective configuration (secrets redacted)\n");
+        for (var, value) in values {
+            let line = format!("{var}={value}");
+            let origin = match raw.get(var) {
+                Some(_) => None,
+                None if var == "IBKR_CP_BASE_URL" && raw.get("IBKR_GATEWAY_URL").is_some() => {
+                    Some("from IBKR_GATEWAY_URL")
+                }
+                None if value.is_empty() => Some("not set"),
+                None => Some("default"),
+            };
+            match origin {
+                Some(origin) => out.push_str(&format!("{line:<56} # {origin}\n")),
+                None => out.push_str(&format!("{line}\n")),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,463 @@
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::*;
+
+const HOME: &str = "/home/trader";
+
+fn raw(pairs: &[(&str, &str)]) -> RawConfig {
+    let mut r = RawConfig::default();
+    for (var, value) in pairs {
+        let slot = match *var {
+            "IB_API_MODE" => &mut r.ib_api_mode,
+            "IB_SOCKET_ADDR" => &mut r.ib_socket_addr,
+            "IB_CLIENT_ID" => &mut r.ib_client_id,
+            "IBKR_CP_BASE_URL" => &mut r.ibkr_cp_base_url,
+            "IBKR_GATEWAY_URL" => &mut r.ibkr_gateway_url,
+            "IBKR_CP_TIMEOUT_SECONDS" => &mut r.ibkr_cp_timeout_seconds,
+            "IBKR_CP_TICKLE_INTERVAL_SECONDS" => &mut r.ibkr_cp_tickle_interval_seconds,
+            "IBKR_CP_VERIFY_TLS" => &mut r.ibkr_cp_verify_tls,
+            "IBKR_CP_ENABLED" => &mut r.ibkr_cp_enabled,
+            "DATABASE_URL" => &mut r.database_url,
+            "BRIDGE_BUFFER_PATH" => &mut r.bridge_buffer_path,
+            "GREEKS_INTERVAL_SECONDS" => &mut r.greeks_interval_seconds,
+            "BUFFER_FLUSH_INTERVAL_SECONDS" => &mut r.buffer_flush_interval_seconds,
+            "WATCHDOG_INTERVAL_SECONDS" => &mut r.watchdog_interval_seconds,
+            "POSITIONS_SYNC_INTERVAL_SECONDS" => &mut r.positions_sync_interval_seconds,
+            "BRIDGE_HTTP_ADDR" => &mut r.bridge_http_addr,
+            "BRIDGE_API_TOKEN" => &mut r.bridge_api_token,
+            other => panic!("unknown variable {other}"),
+        };
+        *slot = Some((*value).to_owned());
+    }
+    r
+}
+
+fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+    Config::from_raw(&raw(pairs), Some(Path::new(HOME)))
+}
+
+fn ok(pairs: &[(&str, &str)]) -> Config {
+    parse(pairs).unwrap_or_else(|e| panic!("{pairs:?} should be accepted, got: {e}"))
+}
+
+/// The single error `pairs` produce, as the operator reads it.
+fn refused(pairs: &[(&str, &str)]) -> String {
+    match parse(pairs) {
+        Ok(_) => panic!("{pairs:?} should be refused"),
+        Err(ConfigErrors(errors)) => {
+            assert_eq!(
+                errors.len(),
+                1,
+                "{pairs:?} should give one error, got {errors:?}"
+            );
+            errors[0].to_string()
+        }
+    }
+}
+
+#[test]
+fn defaults_are_the_specs() {
+    let c = ok(&[]);
+    assert_eq!(c.api_mode, ApiMode::Socket);
+    assert_eq!(c.socket.addr.to_string(), "127.0.0.1:4001");
+    assert_eq!(c.socket.client_id, 100);
+    assert_eq!(c.portal.base_url.as_str(), "https://localhost:5000/v1/api");
+    assert_eq!(c.portal.timeout, Duration::from_secs(15));
+    assert_eq!(c.portal.tickle_interval, Duration::from_secs(60));
+    assert!(!c.portal.verify_tls);
+    assert!(!c.portal.enabled);
+    assert!(c.database_url.is_none());
+    assert_eq!(
+        c.buffer_path,
+        Path::new("/home/trader/.portfolio_bridge_buffer.jsonl")
+    );
+    assert_eq!(c.greeks_interval, Duration::from_secs(5));
+    assert_eq!(c.buffer_flush_interval, Duration::from_secs(60));
+    assert_eq!(c.watchdog_interval, Duration::from_secs(30));
+    assert_eq!(c.positions_sync_interval, Duration::from_secs(60));
+    assert_eq!(c.http.addr.to_string(), "127.0.0.1:8080");
+    assert!(c.http.api_token.is_none());
+}
+
+#[test]
+fn api_mode_accepts_socket_and_portal_in_any_case() {
+    assert_eq!(ok(&[("IB_API_MODE", "PORTAL")]).api_mode, ApiMode::Portal);
+    assert_eq!(ok(&[("IB_API_MODE", "portal")]).api_mode, ApiMode::Portal);
+    assert_eq!(ok(&[("IB_API_MODE", " Socket ")]).api_mode, ApiMode::Socket);
+}
+
+#[test]
+fn api_mode_refuses_anything_else_naming_variable_and_allowed_values() {
+    for bad in ["TWS", "REST", "SOCKETS", "1"] {
+        let msg = refused(&[("IB_API_MODE", bad)]);
+        assert!(msg.starts_with(&format!("IB_API_MODE=\"{bad}\"")), "{msg}");
+        assert!(msg.contains("SOCKET") && msg.contains("PORTAL"), "{msg}");
+    }
+}
+
+#[test]
+fn empty_values_count_as_unset() {
+    let c = ok(&[
+        ("IB_API_MODE", ""),
+        ("GREEKS_INTERVAL_SECONDS", "  "),
+        ("BRIDGE_API_TOKEN", ""),
+    ]);
+    assert_eq!(c.api_mode, ApiMode::Socket);
+    assert_eq!(c.greeks_interval, Duration::from_secs(5));
+    assert!(c.http.api_token.is_none());
+}
+
+#[test]
+fn intervals_must_be_positive_numbers_of_seconds() {
+    let vars = [
+        "IBKR_CP_TIMEOUT_SECONDS",
+        "IBKR_CP_TICKLE_INTERVAL_SECONDS",
+        "GREEKS_INTERVAL_SECONDS",
+        "BUFFER_FLUSH_INTERVAL_SECONDS",
+        "WATCHDOG_INTERVAL_SECONDS",
+        "POSITIONS_SYNC_INTERVAL_SECONDS",
+    ];
+    for var in vars {
+        for bad in ["0", "-5", "0.0", "five", "5s", "NaN", "inf", "86401"] {
+            let msg = refused(&[(var, bad)]);
+            assert!(msg.starts_with(&format!("{var}=")), "{msg}");
+            assert!(msg.contains("greater than 0"), "{msg}");
+        }
+    }
+    assert_eq!(
+        ok(&[("GREEKS_INTERVAL_SECONDS", "0.5")]).greeks_interval,
+        Duration::from_millis(500)
+    );
+    assert_eq!(
+        ok(&[("WATCHDOG_INTERVAL_SECONDS", "86400")]).watchdog_interval,
+        Duration::from_secs(86_400)
+    );
+}
+
+#[test]
+fn client_id_is_a_non_negative_integer() {
+    assert_eq!(ok(&[("IB_CLIENT_ID", "0")]).socket.client_id, 0);
+    assert_eq!(
+        ok(&[("IB_CLIENT_ID", "2147483647")]).socket.client_id,
+        i32::MAX
+    );
+    for bad in ["-1", "1.5", "abc", "2147483648"] {
+        assert!(refused(&[("IB_CLIENT_ID", bad)]).starts_with("IB_CLIENT_ID="));
+    }
+}
+
+#[test]
+fn socket_addr_is_host_and_port() {
+    let c = ok(&[("IB_SOCKET_ADDR", "ib-gateway.lan:4002")]);
+    assert_eq!(
+        (c.socket.addr.host(), c.socket.addr.port()),
+        ("ib-gateway.lan", 4002)
+    );
+    assert_eq!(
+        ok(&[("IB_SOCKET_ADDR", "[::1]:4001")])
+            .socket
+            .addr
+            .to_string(),
+        "[::1]:4001"
+    );
+    for bad in [
+        "4001",
+        "localhost",
+        "localhost:",
+        "localhost:0",
+        "localhost:70000",
+        "bad host:1",
+        ":4001",
+    ] {
+        assert!(
+            refused(&[("IB_SOCKET_ADDR", bad)]).starts_with("IB_SOCKET_ADDR="),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn booleans_take_the_usual_spellings() {
+    for (s, b) in [
+        ("true", true),
+        ("TRUE", true),
+        ("1", true),
+        ("yes", true),
+        ("on", true),
+    ] {
+        assert_eq!(ok(&[("IBKR_CP_ENABLED", s)]).portal.enabled, b);
+    }
+    for s in ["false", "0", "No", "off"] {
+        assert!(!ok(&[("IBKR_CP_ENABLED", s)]).portal.enabled);
+    }
+    assert!(refused(&[("IBKR_CP_VERIFY_TLS", "maybe")]).starts_with("IBKR_CP_VERIFY_TLS="));
+}
+
+#[test]
+fn cp_url_must_be_http_or_https_with_a_host() {
+    for bad in [
+        "not a url",
+        "ftp://localhost/v1/api",
+        "localhost:5000",
+        "https://",
+        "https://localhost:5000/v1/api?x=1",
+    ] {
+        let msg = refused(&[("IBKR_CP_BASE_URL", bad)]);
+        assert!(msg.starts_with("IBKR_CP_BASE_URL="), "{msg}");
+    }
+    let c = ok(&[("IBKR_CP_BASE_URL", "http://127.0.0.1:5001/v1/api/")]);
+    assert_eq!(c.portal.base_url.as_str(), "http://127.0.0.1:5001/v1/api");
+}
+
+#[test]
+fn gateway_url_is_an_alias_and_a_bare_gateway_gets_the_api_path() {
+    let c = ok(&[("IBKR_GATEWAY_URL", "https://localhost:5001")]);
+    assert_eq!(c.portal.base_url.as_str(), "https://localhost:5001/v1/api");
+    let c = ok(&[("IBKR_GATEWAY_URL", "https://localhost:5001/v1/api/")]);
+    assert_eq!(c.portal.base_url.as_str(), "https://localhost:5001/v1/api");
+    let c = ok(&[
+        ("IBKR_CP_BASE_URL", "https://localhost:5001/v1/api"),
+        ("IBKR_GATEWAY_URL", "https://localhost:5001"),
+    ]);
+    assert_eq!(c.portal.base_url.as_str(), "https://localhost:5001/v1/api");
+    assert!(refused(&[("IBKR_GATEWAY_URL", "nope")]).starts_with("IBKR_GATEWAY_URL="));
+}
+
+#[test]
+fn gateway_url_and_base_url_that_disagree_are_refused() {
+    let msg = refused(&[
+        ("IBKR_CP_BASE_URL", "https://localhost:5000/v1/api"),
+        ("IBKR_GATEWAY_URL", "https://localhost:5001"),
+    ]);
+    assert!(
+        msg.contains("IBKR_CP_BASE_URL") && msg.contains("IBKR_GATEWAY_URL"),
+        "{msg}"
+    );
+    assert!(msg.contains("set only one"), "{msg}");
+}
+
+#[test]
+fn unverified_tls_is_refused_for_a_remote_gateway() {
+    for remote in [
+        "https://gw.example.com:5000/v1/api",
+        "https://10.0.0.5:5000/v1/api",
+    ] {
+        let msg = refused(&[("IBKR_CP_BASE_URL", remote)]);
+        assert!(msg.starts_with("IBKR_CP_VERIFY_TLS=false"), "{msg}");
+        let c = ok(&[("IBKR_CP_BASE_URL", remote), ("IBKR_CP_VERIFY_TLS", "true")]);
+        assert!(c.portal.verify_tls);
+    }
+    for local in [
+        "https://localhost:5000/v1/api",
+        "https://127.0.0.2:5000/v1/api",
+        "https://[::1]:5000/v1/api",
+    ] {
+        assert!(!ok(&[("IBKR_CP_BASE_URL", local)]).portal.verify_tls);
+    }
+}
+
+#[test]
+fn plain_http_is_refused_for_a_remote_gateway() {
+    let msg = refused(&[
+        ("IBKR_CP_BASE_URL", "http://gw.example.com:5000/v1/api"),
+        ("IBKR_CP_VERIFY_TLS", "true"),
+    ]);
+    assert!(
+        msg.contains("plain http") && msg.contains("gw.example.com"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn http_off_loopback_needs_a_token() {
+    let msg = refused(&[("BRIDGE_HTTP_ADDR", "0.0.0.0:8080")]);
+    assert!(msg.starts_with("BRIDGE_HTTP_ADDR=0.0.0.0:8080"), "{msg}");
+    assert!(msg.contains("BRIDGE_API_TOKEN"), "{msg}");
+    let c = ok(&[
+        ("BRIDGE_HTTP_ADDR", "0.0.0.0:8080"),
+        ("BRIDGE_API_TOKEN", "0123456789abcdef"),
+    ]);
+    assert_eq!(
+        c.http.api_token.as_ref().map(Secret::expose),
+        Some("0123456789abcdef")
+    );
+    assert_eq!(
+        ok(&[("BRIDGE_HTTP_ADDR", "localhost:9000")])
+            .http
+            .addr
+            .to_string(),
+        "127.0.0.1:9000"
+    );
+    assert_eq!(
+        ok(&[("BRIDGE_HTTP_ADDR", "[::1]:9000")])
+            .http
+            .addr
+            .to_string(),
+        "[::1]:9000"
+    );
+    assert!(refused(&[("BRIDGE_HTTP_ADDR", "everywhere")]).starts_with("BRIDGE_HTTP_ADDR="));
+}
+
+#[test]
+fn a_weak_token_is_refused_without_showing_it() {
+    for bad in ["short", "has a space in it!!", "0123456789abcde"] {
+        let msg = refused(&[
+            ("BRIDGE_HTTP_ADDR", "0.0.0.0:8080"),
+            ("BRIDGE_API_TOKEN", bad),
+        ]);
+        assert!(msg.starts_with("BRIDGE_API_TOKEN=(value hidden)"), "{msg}");
+        assert!(!msg.contains(bad), "{msg}");
+    }
+}
+
+#[test]
+fn database_url_is_checked_and_redacted() {
+    let c = ok(&[(
+        "DATABASE_URL",
+        "postgres://trader:s3cret@db.lan:5433/risk?password=s3cret",
+    )]);
+    let url = c.database_url().expect("set");
+    assert_eq!(
+        url.to_string(),
+        "postgres://trader:REDACTED@db.lan:5433/risk?password=REDACTED"
+    );
+    assert!(!format!("{url:?}").contains("s3cret"));
+    assert_eq!(url.connect_options().get_port(), 5433);
+    for bad in [
+        "mysql://u:s3cret@h/db",
+        "not a url s3cret",
+        "postgres://u:s3cret@h:notaport/db",
+    ] {
+        let msg = refused(&[("DATABASE_URL", bad)]);
+        assert!(msg.starts_with("DATABASE_URL=(value hidden)"), "{msg}");
+        assert!(!msg.contains("s3cret"), "{msg}");
+    }
+    let missing = ok(&[]).database_url().expect_err("unset").to_string();
+    assert!(missing.starts_with("DATABASE_URL is not set"), "{missing}");
+}
+
+#[test]
+fn buffer_path_expands_home() {
+    assert_eq!(
+        ok(&[("BRIDGE_BUFFER_PATH", "~/spool/g.jsonl")]).buffer_path,
+        Path::new("/home/trader/spool/g.jsonl")
+    );
+    assert_eq!(
+        ok(&[("BRIDGE_BUFFER_PATH", "/var/lib/pb/g.jsonl")]).buffer_path,
+        Path::new("/var/lib/pb/g.jsonl")
+    );
+    assert!(refused(&[("BRIDGE_BUFFER_PATH", "~bob/g.jsonl")]).starts_with("BRIDGE_BUFFER_PATH="));
+
+    let no_home = Config::from_raw(&raw(&[]), None).expect_err("the default needs HOME");
+    assert!(
+        no_home
+            .to_string()
+            .starts_with("BRIDGE_BUFFER_PATH is not set"),
+        "{no_home}"
+    );
+    let explicit = Config::from_raw(&raw(&[("BRIDGE_BUFFER_PATH", "/tmp/g.jsonl")]), None);
+    assert!(explicit.is_ok());
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let errors = parse(&[
+        ("IB_API_MODE", "X"),
+        ("IB_CLIENT_ID", "x"),
+        ("GREEKS_INTERVAL_SECONDS", "0"),
+        ("BRIDGE_HTTP_ADDR", "0.0.0.0:80"),
+    ])
+    .expect_err("four problems");
+    let text = errors.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    for (line, var) in lines.iter().zip([
+        "IB_API_MODE",
+        "IB_CLIENT_ID",
+        "GREEKS_INTERVAL_SECONDS",
+        "BRIDGE_HTTP_ADDR",
+    ]) {
+        assert!(line.starts_with(var), "{line}");
+    }
+}
+
+#[test]
+fn debug_output_never_shows_secrets() {
+    let c = ok(&[
+        ("DATABASE_URL", "postgres://u:pw-in-url@localhost/db"),
+        ("BRIDGE_API_TOKEN", "token-0123456789abcdef"),
+    ]);
+    let debug = format!("{c:?}");
+    assert!(
+        !debug.contains("pw-in-url") && !debug.contains("token-0123456789abcdef"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn render_lists_every_variable_once_marks_origins_and_redacts() {
+    let r = raw(&[
+        ("IB_API_MODE", "PORTAL"),
+        ("IBKR_GATEWAY_URL", "https://localhost:5001"),
+        ("DATABASE_URL", "postgres://u:pw-in-url@localhost/db"),
+        ("BRIDGE_API_TOKEN", "token-0123456789abcdef"),
+    ]);
+    let text = Config::from_raw(&r, Some(Path::new(HOME)))
+        .expect("valid")
+        .render(&r);
+    let names: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split_once('=').expect("NAME=value").0)
+        .collect();
+    let expected: Vec<&str> = r.vars().iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, expected);
+    assert!(text.contains("IB_API_MODE=PORTAL\n"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("GREEKS_INTERVAL_SECONDS=5 ") && l.ends_with("# default"))
+    );
+    assert!(text.lines().any(
+        |l| l.starts_with("IBKR_CP_BASE_URL=https://localhost:5001/v1/api ")
+            && l.ends_with("# from IBKR_GATEWAY_URL")
+    ));
+    assert!(text.contains("BRIDGE_API_TOKEN=REDACTED\n"), "{text}");
+    assert!(
+        !text.contains("pw-in-url") && !text.contains("token-0123456789abcdef"),
+        "{text}"
+    );
+}
+
+#[test]
+fn vars_match_the_environment_variables_clap_reads() {
+    let command = RawConfig::augment_args(clap::Command::new("t"));
+    let mut from_clap: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+        .collect();
+    let mut from_vars: Vec<String> = RawConfig::default()
+        .vars()
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    from_clap.sort();
+    from_vars.sort();
+    assert_eq!(from_clap, from_vars);
+}
+
+#[test]
+fn the_configuration_document_covers_every_variable() {
+    let doc = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ));
+    for (var, _) in RawConfig::default().vars() {
+        assert!(
+            doc.contains(&format!("| `{var}` |")),
+            "docs/configuration.md lacks a row for {var}"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Store: the only code that speaks SQL. One module per table group; this root owns the pool,
+//! the embedded migrations and the store's error type.
+//!
+//! Nothing here decides policy (when to retry, what to spool): callers get a [`StoreError`]
+//! and choose. Nothing here ever touches a table the bridge does not own or share.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
+
+use crate::config::DatabaseUrl;
+
+pub use schema::SchemaError;
+
+/// The migrations in `migrations/`, embedded at build time. Applied versions are recorded in
+/// `_portfolio_bridge_migrations` (see `sqlx.toml`).
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// Everything that can go wrong talking to PostgreSQL, worded for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot connect to PostgreSQL at {url}: {reason}. Check that it is running and that \
+         DATABASE_URL is right (scripts/ensure-postgres starts a local one and prints its URL)"
+    )]
+    Unreachable { url: String, reason: String },
+    #[error(
+        "PostgreSQL at {url} did not answer within {seconds} s. Check that it is running and \
+         that DATABASE_URL is right"
+    )]
+    ConnectTimeout { url: String, seconds: u64 },
+    #[error(
+        "the database has schema migration {version}, which this portfolio-bridge does not \
+         know: a newer version migrated it. Run that version (or newer) instead"
+    )]
+    NewerSchema { version: i64 },
+    #[error("applying the schema migrations failed")]
+    Migrate(#[source] MigrateError),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error("database query failed")]
+    Query(#[from] sqlx::Error),
+}
+
+impl From<MigrateError> for StoreError {
+    fn from(e: MigrateError) -> Self {
+        match e {
+            MigrateError::VersionMissing(version) => StoreError::NewerSchema { version },
+            other => StoreError::Migrate(other),
+        }
+    }
+}
+
+/// Opens a pool on `url` after one direct connection attempt, so that a wrong password or a
+/// missing database is reported as such rather than as a pool timeout.
+pub async fn connect(url: &DatabaseUrl, timeout: Duration) -> Result<PgPool, StoreError> {
+    let options = url.connect_options();
+    let probe = tokio::time::timeout(timeout, PgConnection::connect_with(options)).await;
+    match probe {
+        Err(_) => {
+            return Err(StoreError::ConnectTimeout {
+                url: url.to_string(),
+                seconds: timeout.as_secs().max(1),
+            });
+        }
+        Ok(Err(e)) => {
+            return Err(StoreError::Unreachable {
+                url: url.to_string(),
+                reason: describe(&e),
+            });
+        }
+        Ok(Ok(conn)) => {
+            // Closing is a courtesy; the pool opens its own connections.
+            let _ = conn.close().await;
+        }
+    }
+    Ok(PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(timeout)
+        .connect_lazy_with(options.clone()))
+}
+
+/// The part of a connection error an operator can act on: the server's own message, or the
+/// I/O error, without sqlx's wrapping.
+fn describe(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// What [`migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Versions and descriptions applied by this call, oldest first.
+    pub applied: Vec<(i64, String)>,
+    /// The newest version the database now has.
+    pub current: i64,
+}
+
+/// Applies the pending migrations and checks that every table the bridge uses can serve it.
+/// Safe to run from several processes at once: they take turns, and each reports exactly what
+/// it applied.
+pub async fn migrate(pool: &PgPool) -> Result<MigrationReport, StoreError> {
+    let mut conn = pool.acquire().await?;
+    // Held for the whole call (the migrator's own lock covers only its run), so that `before`
+    // is not read while another process is half-way. A session lock: it goes with the
+    // connection if this process dies.
+    sqlx::query("SELECT pg_advisory_lock(hashtext('portfolio-bridge migrate'))")
+        .execute(&mut *conn)
+        .await?;
+    let result = migrate_locked(&mut conn).await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext('portfolio-bridge migrate'))")
+        .execute(&mut *conn)
+        .await;
+    let report = result?;
+    unlocked?;
+    schema::check(pool, schema::ALL_TABLES).await?;
+    Ok(report)
+}
+
+async fn migrate_locked(conn: &mut PgConnection) -> Result<MigrationReport, StoreError> {
+    let before = applied_versions(conn).await?;
+    MIGRATOR.run(&mut *conn).await?;
+    let applied = MIGRATOR
+        .iter()
+        .filter(|m| !before.contains(&m.version))
+        .map(|m| (m.version, m.description.to_string()))
+        .collect();
+    let current = MIGRATOR.iter().map(|m| m.version).max().unwrap_or_default();
+    Ok(MigrationReport { applied, current })
+}
+
+async fn applied_versions(conn: &mut PgConnection) -> Result<Vec<i64>, sqlx::Error> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('_portfolio_bridge_migrations') IS NOT NULL")
+            .fetch_one(&mut *conn)
+            .await?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar("SELECT version FROM _portfolio_bridge_migrations WHERE success")
+        .fetch_all(&mut *conn)
+        .await
+}

@@ -1,0 +1,297 @@
+//! The binary as an operator meets it: bad configuration halts before anything connects, `.env`
+//! is read, `migrate` and `config` work against a real database.
+
+use std::io::ErrorKind;
+use std::net::TcpListener;
+
+use sqlx::PgPool;
+
+use crate::helpers::{Bridge, database_url_of};
+
+#[test]
+fn invalid_api_mode_halts_before_connecting_to_anything() {
+    // Both the database and the gateway point at a listener we own: nobody may knock.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+
+    let run = Bridge::new()
+        .env("IB_API_MODE", "TWS")
+        .env("DATABASE_URL", &format!("postgres://u@127.0.0.1:{port}/db"))
+        .env("IB_SOCKET_ADDR", &format!("127.0.0.1:{port}"))
+        .run(&["migrate"]);
+
+    assert_eq!(run.code(), Some(2), "{}", run.stderr());
+    let err = run.stderr();
+    assert!(err.contains("ERROR"), "{err}");
+    assert!(
+        err.contains("IB_API_MODE=\"TWS\" is not valid: expected SOCKET (the default) or PORTAL"),
+        "{err}"
+    );
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == ErrorKind::WouldBlock),
+        "the bridge connected"
+    );
+}
+
+#[test]
+fn each_invalid_configuration_halts_with_its_message() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("IB_API_MODE", "rest")],
+            "IB_API_MODE=\"rest\" is not valid",
+        ),
+        (
+            &[("IBKR_CP_BASE_URL", "https://gw.example.com:5000/v1/api")],
+            "IBKR_CP_VERIFY_TLS=false accepts any certificate",
+        ),
+        (
+            &[("IBKR_GATEWAY_URL", "https://10.1.2.3:5000")],
+            "points at 10.1.2.3",
+        ),
+        (
+            &[("BRIDGE_HTTP_ADDR", "0.0.0.0:8080")],
+            "BRIDGE_API_TOKEN must be set",
+        ),
+        (
+            &[("GREEKS_INTERVAL_SECONDS", "0")],
+            "GREEKS_INTERVAL_SECONDS=\"0\" is not valid",
+        ),
+        (
+            &[("WATCHDOG_INTERVAL_SECONDS", "-30")],
+            "WATCHDOG_INTERVAL_SECONDS=\"-30\" is not valid",
+        ),
+        (
+            &[("BUFFER_FLUSH_INTERVAL_SECONDS", "soon")],
+            "BUFFER_FLUSH_INTERVAL_SECONDS=\"soon\" is not valid",
+        ),
+        (
+            &[("IB_CLIENT_ID", "one")],
+            "IB_CLIENT_ID=\"one\" is not valid",
+        ),
+        (
+            &[("IBKR_CP_BASE_URL", "localhost 5000")],
+            "IBKR_CP_BASE_URL=\"localhost 5000\" is not valid",
+        ),
+        (
+            &[("DATABASE_URL", "postgres//nope")],
+            "DATABASE_URL=(value hidden) is not valid",
+        ),
+        (
+            &[
+                ("IBKR_CP_BASE_URL", "https://localhost:5000/v1/api"),
+                ("IBKR_GATEWAY_URL", "https://localhost:5001"),
+            ],
+            "are both set and disagree",
+        ),
+    ];
+    for (vars, message) in cases {
+        let bridge = vars.iter().fold(Bridge::new(), |b, (k, v)| b.env(k, v));
+        let run = bridge.run(&["config"]);
+        assert_eq!(run.code(), Some(2), "{vars:?}: {}", run.stderr());
+        assert!(
+            run.stderr().contains(message),
+            "{vars:?}: expected {message:?} in {}",
+            run.stderr()
+        );
+        assert!(
+            run.stdout().is_empty(),
+            "{vars:?} printed a configuration anyway"
+        );
+    }
+}
+
+#[test]
+fn migrate_without_database_url_says_how_to_get_one() {
+    let run = Bridge::new().run(&["migrate"]);
+    assert_eq!(run.code(), Some(2));
+    assert!(
+        run.stderr().contains("DATABASE_URL is not set"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("scripts/ensure-postgres"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn migrate_against_a_closed_port_fails_clearly() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let run = Bridge::new()
+        .env(
+            "DATABASE_URL",
+            &format!("postgres://u:hunter2@127.0.0.1:{port}/db"),
+        )
+        .run(&["migrate"]);
+    assert_eq!(run.code(), Some(1));
+    let err = run.stderr();
+    assert!(
+        err.contains(&format!(
+            "cannot connect to PostgreSQL at postgres://u:REDACTED@127.0.0.1:{port}/db"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn migrate_then_config_work_against_a_database(pool: PgPool) {
+    let url = database_url_of(&pool).await;
+    let bridge = Bridge::new().env("DATABASE_URL", &url);
+
+    let first = bridge.run(&["migrate"]);
+    assert_eq!(first.code(), Some(0), "{}", first.stderr());
+    assert!(
+        first.stdout().contains("schema at version 3"),
+        "{}",
+        first.stdout()
+    );
+    assert!(
+        first.stdout().contains("3 migration(s) applied now"),
+        "{}",
+        first.stdout()
+    );
+    assert!(
+        first
+            .stderr()
+            .contains("applied migration 2: combo positions"),
+        "{}",
+        first.stderr()
+    );
+
+    let second = bridge.run(&["migrate"]);
+    assert_eq!(second.code(), Some(0), "{}", second.stderr());
+    assert!(
+        second.stdout().contains("0 migration(s) applied now"),
+        "{}",
+        second.stdout()
+    );
+
+    let config = bridge.run(&["config"]);
+    assert_eq!(config.code(), Some(0), "{}", config.stderr());
+    assert!(
+        config.stdout().contains(&format!("DATABASE_URL={url}\n")),
+        "{}",
+        config.stdout()
+    );
+
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'
+           AND table_name IN ('portfolio_greeks', 'api_logs', 'combo_positions', 'combo_position_legs',
+                              'accounts', 'positions', 'jobs')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(tables, 7);
+}
+
+#[test]
+fn config_redacts_secrets() {
+    let run = Bridge::new()
+        .env("DATABASE_URL", "postgres://trader:hunter2@db.lan/risk")
+        .env("BRIDGE_API_TOKEN", "a-token-of-32-characters-000000000")
+        .run(&["config"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let out = run.stdout();
+    assert!(
+        out.contains("DATABASE_URL=postgres://trader:REDACTED@db.lan/risk\n"),
+        "{out}"
+    );
+    assert!(out.contains("BRIDGE_API_TOKEN=REDACTED\n"), "{out}");
+    assert!(
+        !out.contains("hunter2") && !out.contains("a-token-of"),
+        "{out}"
+    );
+}
+
+#[test]
+fn dotenv_is_read_and_the_environment_wins_over_it() {
+    let bridge = Bridge::new().env("GREEKS_INTERVAL_SECONDS", "9");
+    std::fs::write(
+        bridge.dir.path().join(".env"),
+        "# trader's settings\nIB_API_MODE=PORTAL\nGREEKS_INTERVAL_SECONDS=7\nIBKR_GATEWAY_URL=https://localhost:5001\n",
+    )
+    .expect("write .env");
+    let run = bridge.run(&["config"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let out = run.stdout();
+    assert!(out.contains("IB_API_MODE=PORTAL\n"), "{out}");
+    assert!(out.contains("GREEKS_INTERVAL_SECONDS=9\n"), "{out}");
+    assert!(
+        out.lines().any(
+            |l| l.starts_with("IBKR_CP_BASE_URL=https://localhost:5001/v1/api ")
+                && l.ends_with("# from IBKR_GATEWAY_URL")
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_malformed_dotenv_halts_and_names_the_file() {
+    let bridge = Bridge::new();
+    std::fs::write(
+        bridge.dir.path().join(".env"),
+        "IB_API_MODE=PORTAL\nthis line is not a setting\n",
+    )
+    .expect("write .env");
+    let run = bridge.run(&["config"]);
+    assert_eq!(run.code(), Some(2), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("cannot read .env"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn help_names_every_variable_and_its_default() {
+    let run = Bridge::new().run(&["--help"]);
+    assert_eq!(run.code(), Some(0));
+    let out = run.stdout();
+    for (var, default) in [
+        ("IB_API_MODE", "[default: SOCKET]"),
+        ("IB_SOCKET_ADDR", "[default: 127.0.0.1:4001]"),
+        (
+            "IBKR_CP_BASE_URL",
+            "[default: https://localhost:5000/v1/api]",
+        ),
+        ("IBKR_CP_TIMEOUT_SECONDS", "[default: 15]"),
+        ("IBKR_CP_TICKLE_INTERVAL_SECONDS", "[default: 60]"),
+        ("GREEKS_INTERVAL_SECONDS", "[default: 5]"),
+        ("BUFFER_FLUSH_INTERVAL_SECONDS", "[default: 60]"),
+        ("WATCHDOG_INTERVAL_SECONDS", "[default: 30]"),
+        ("POSITIONS_SYNC_INTERVAL_SECONDS", "[default: 60]"),
+        ("BRIDGE_HTTP_ADDR", "[default: 127.0.0.1:8080]"),
+    ] {
+        let end = out
+            .find(&format!("[env: {var}"))
+            .unwrap_or_else(|| panic!("{var} missing from --help"));
+        let start = out[..end].rfind("\n\n").unwrap_or(0);
+        assert!(
+            out[start..end].contains(default),
+            "{var}: {default} missing from --help"
+        );
+    }
+    for var in [
+        "IB_CLIENT_ID",
+        "IBKR_GATEWAY_URL",
+        "IBKR_CP_VERIFY_TLS",
+        "IBKR_CP_ENABLED",
+        "DATABASE_URL",
+        "BRIDGE_BUFFER_PATH",
+        "BRIDGE_API_TOKEN",
+    ] {
+        assert!(
+            out.contains(&format!("[env: {var}")),
+            "{var} missing from --help"
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! The bridge's integration tests: one binary, against a real PostgreSQL (`DATABASE_URL`, which
+//! `scripts/test` provides) and the real `portfolio-bridge` executable.
+//!
+//! - `cli`: the binary as an operator runs it — configuration errors, `.env`, `migrate`, `config`.
+//! - `schema`: migrations on fresh and pre-existing databases, read back from the catalog.
+
+mod cli;
+mod helpers;
+mod schema;
