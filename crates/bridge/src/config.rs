@@ -414,12 +414,12 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 /// Collects problems while parsing, so that one run reports all of them.
-struct Parser<'a> {
+struct Collector<'a> {
     raw: &'a RawConfig,
     errors: Vec<ConfigError>,
 }
 
-impl Parser<'_> {
+impl Collector<'_> {
     /// Parses `var` with `parse`, or returns `default` when it is unset. On a bad value, records
     /// the problem and returns `default` so parsing can go on.
     fn field<T>(
@@ -538,7 +538,7 @@ impl Config {
     /// Applies defaults to `raw`, parses every value and checks the cross-variable rules.
     /// `home` expands a leading `~` in `BRIDGE_BUFFER_PATH`.
     pub fn from_raw(raw: &RawConfig, home: Option<&Path>) -> Result<Config, ConfigErrors> {
-        let mut p = Parser {
+        let mut p = Collector {
             raw,
             errors: Vec::new(),
         };
@@ -665,10 +665,8 @@ impl Config {
                 None
             }
         };
-        if !http_addr.ip().is_loopback()
-            && api_token.is_none()
-            && raw.get("BRIDGE_API_TOKEN").is_none()
-        {
+        // A token that was set but refused is reported above; not twice.
+        if !http_addr.ip().is_loopback() && raw.get("BRIDGE_API_TOKEN").is_none() {
             p.errors
                 .push(ConfigError::TokenRequired { addr: http_addr });
         }
