@@ -1,0 +1,85 @@
+//! Injected Client Portal faults: which requests they hit, how many times, and what they
+//! do. Pure bookkeeping; the gate in [`super`] carries them out.
+
+use serde::{Deserialize, Serialize};
+
+/// What an injected fault does.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum FaultKind {
+    /// Answer with this status (429 carries `Retry-After: 1`; 503 an empty body, as IBKR's).
+    Status { status: u16 },
+    /// Answer normally, after this many milliseconds.
+    Delay { millis: u64 },
+    /// Answer 200 with a body cut in half: not JSON.
+    Malformed,
+    /// Answer 200 with valid JSON of the wrong shape.
+    WrongShape,
+}
+
+/// A fault on the requests whose path (below `/v1/api`) starts with `path`, or on every
+/// request when `path` is empty, for the next `count` of them (or until cleared).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Fault {
+    #[serde(default)]
+    pub path: String,
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+impl std::str::FromStr for Fault {
+    type Err = String;
+
+    /// `[PATH=]KIND[*COUNT]`, KIND one of `429`, `500`, `503` (any status), `delay:MILLIS`,
+    /// `malformed`, `wrong-shape`; e.g. `/portfolio=503*2`, `delay:1500`.
+    fn from_str(spec: &str) -> Result<Fault, String> {
+        let (path, rest) = spec.split_once('=').unwrap_or(("", spec));
+        let (kind, count) = match rest.split_once('*') {
+            Some((k, n)) => (
+                k,
+                Some(n.parse().map_err(|_| format!("bad count in {spec:?}"))?),
+            ),
+            None => (rest, None),
+        };
+        let kind = match kind {
+            "malformed" => FaultKind::Malformed,
+            "wrong-shape" => FaultKind::WrongShape,
+            k => match k.strip_prefix("delay:") {
+                Some(ms) => FaultKind::Delay {
+                    millis: ms.parse().map_err(|_| format!("bad delay in {spec:?}"))?,
+                },
+                None => FaultKind::Status {
+                    status: k
+                        .parse()
+                        .ok()
+                        .filter(|s| (400..600).contains(s))
+                        .ok_or_else(|| format!("{spec:?}: expected a 4xx/5xx status, delay:MS, malformed or wrong-shape"))?,
+                },
+            },
+        };
+        Ok(Fault {
+            path: path.to_owned(),
+            kind,
+            count,
+        })
+    }
+}
+
+/// The fault that applies to a request for `path`, if any, counting it against its budget.
+pub(super) fn take(faults: &mut Vec<Fault>, path: &str) -> Option<FaultKind> {
+    let i = faults.iter().position(|f| path.starts_with(&f.path))?;
+    let kind = faults[i].kind.clone();
+    if let Some(n) = faults[i].count.as_mut() {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            faults.remove(i);
+        }
+    }
+    Some(kind)
+}
+
+#[cfg(test)]
+#[path = "faults_tests.rs"]
+mod tests;

@@ -1,0 +1,54 @@
+use super::*;
+
+#[test]
+fn specs_parse() {
+    let f: Fault = "/portfolio=503*2".parse().expect("valid");
+    assert_eq!(
+        f,
+        Fault {
+            path: "/portfolio".into(),
+            kind: FaultKind::Status { status: 503 },
+            count: Some(2)
+        }
+    );
+    let f: Fault = "delay:1500".parse().expect("valid");
+    assert_eq!(
+        f,
+        Fault {
+            path: String::new(),
+            kind: FaultKind::Delay { millis: 1500 },
+            count: None
+        }
+    );
+    assert_eq!(
+        "/x=malformed".parse::<Fault>().expect("valid").kind,
+        FaultKind::Malformed
+    );
+    assert_eq!(
+        "wrong-shape*1".parse::<Fault>().expect("valid").kind,
+        FaultKind::WrongShape
+    );
+    for bad in ["200", "/x=teapot", "delay:soon", "500*x", "/x=99"] {
+        assert!(bad.parse::<Fault>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn faults_hit_their_prefix_and_run_out() {
+    let mut faults = vec!["/portfolio=500*2".parse::<Fault>().expect("valid")];
+    assert_eq!(take(&mut faults, "/tickle"), None);
+    assert_eq!(
+        take(&mut faults, "/portfolio/accounts"),
+        Some(FaultKind::Status { status: 500 })
+    );
+    assert_eq!(
+        take(&mut faults, "/portfolio/DU1/summary"),
+        Some(FaultKind::Status { status: 500 })
+    );
+    assert_eq!(take(&mut faults, "/portfolio/accounts"), None);
+    assert!(faults.is_empty());
+    let mut forever = vec!["malformed".parse::<Fault>().expect("valid")];
+    for _ in 0..5 {
+        assert_eq!(take(&mut forever, "/anything"), Some(FaultKind::Malformed));
+    }
+}

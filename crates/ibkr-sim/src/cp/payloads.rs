@@ -1,0 +1,375 @@
+//! The JSON bodies of the Client Portal endpoints, built from the world with IBKR's field
+//! names and value types: `legs[].conid` a string but `positions[].conid` a number, snapshot
+//! values strings, deprecated combo fields `null`, epoch milliseconds where IBKR uses them.
+//!
+//! Pure: builds values, never answers HTTP and never changes the world.
+
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+
+use super::session::AuthStatus;
+use crate::scenario::{Account, Instrument, SecType, format_number, right_code};
+use crate::world::{ComboView, Leg, World};
+
+const MAC: &str = "98:F2:B3:23:BF:A0";
+const USER_ID: i64 = 123_456_789;
+const USER_NAME: &str = "simuser1";
+
+fn server_info() -> Value {
+    json!({"serverName": "JifN19053", "serverVersion": "Build 10.25.0p, Dec 5, 2023 5:48:12 PM"})
+}
+
+pub fn auth_status(s: AuthStatus) -> Value {
+    json!({
+        "authenticated": s.authenticated,
+        "competing": s.competing,
+        "connected": s.connected,
+        "established": s.authenticated,
+        "message": "",
+        "MAC": MAC,
+        "fail": "",
+        "hardware_info": "21026956|06:8E:04:45:DA:8F",
+        "serverInfo": server_info(),
+    })
+}
+
+pub fn tickle(session_id: &str, sso_expires_ms: u64, s: AuthStatus) -> Value {
+    json!({
+        "session": session_id,
+        "ssoExpires": sso_expires_ms,
+        "collission": false,
+        "userId": USER_ID,
+        "hmds": {"error": "no bridge"},
+        "iserver": {"authStatus": {
+            "authenticated": s.authenticated,
+            "competing": s.competing,
+            "connected": s.connected,
+            "message": "",
+            "MAC": MAC,
+            "serverInfo": server_info(),
+        }},
+    })
+}
+
+pub fn sso_validate(now: Timestamp, sso_expires_ms: u64) -> Value {
+    let ms = now.as_millisecond();
+    json!({
+        "USER_ID": USER_ID, "USER_NAME": USER_NAME, "RESULT": true,
+        "AUTH_TIME": ms - 60_000, "EXPIRES": sso_expires_ms, "lastAccessed": ms,
+        "LOGIN_TYPE": 2, "IS_MASTER": false, "PAPER_USER_NAME": USER_NAME, "region": "NJ",
+        "CREDENTIAL": USER_NAME, "IP": "127.0.0.1", "IS_FREE_TRIAL": false,
+        "LANDING_APP": "UNIVERSAL", "QUALIFIED_FOR_MOBILE_AUTH": null, "SF_ENABLED": false,
+        "features": {"bond": true, "calendar": true, "env": "PROD", "newMf": true,
+                     "optionChains": true, "realtime": true, "wlms": true},
+    })
+}
+
+pub fn portfolio_account(a: &Account) -> Value {
+    json!({
+        "id": a.id, "accountId": a.id, "accountVan": a.id, "accountTitle": a.title,
+        "displayName": a.title, "accountAlias": null, "accountStatus": 1_590_724_800_000_i64,
+        "currency": a.currency, "type": "DEMO", "tradingType": "STKNOPT",
+        "businessType": "IB_SALES", "ibEntity": "IBLLC-US", "faclient": false,
+        "clearingStatus": "O", "covestor": false, "noClientTrading": false,
+        "trackVirtualFXPortfolio": true, "brokerageAccess": true, "acctCustType": "INDIVIDUAL",
+        "category": "", "desc": a.id, "PrepaidCrypto-Z": false, "PrepaidCrypto-P": false,
+        "parent": {"mmc": [], "accountId": "", "isMParent": false, "isMChild": false,
+                   "isMultiplex": false},
+    })
+}
+
+pub fn iserver_accounts(accounts: &[Account]) -> Value {
+    let ids: Vec<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
+    let mut aliases = Map::new();
+    aliases.insert("All".into(), json!("All"));
+    let mut props = Map::new();
+    for id in &ids {
+        aliases.insert((*id).into(), json!(id));
+        props.insert(
+            (*id).into(),
+            json!({"hasChildAccounts": false, "supportsCashQty": true, "supportsFractions": true,
+                   "allowCustomerTime": true, "autoFx": false, "liteUnderPro": false,
+                   "noFxConv": false}),
+        );
+    }
+    json!({
+        "accounts": ids, "selectedAccount": ids.first(), "aliases": aliases, "acctProps": props,
+        "allowFeatures": {"allowedAssetTypes": "STK,CFD,OPT,FOP,WAR,FUT,BAG",
+                          "snapshotRefreshTimeout": 30, "allowCrypto": false},
+        "chartPeriods": {"FUT": ["*"], "OPT": ["2h", "1d", "2d", "1w", "1m"]},
+        "groups": ["All"], "profiles": [], "isFT": false, "isPaper": true,
+        "sessionId": "65ee8a41.0000001e", "serverInfo": server_info(),
+    })
+}
+
+fn asset_class(inst: &Instrument) -> &'static str {
+    inst.sec_type.as_str()
+}
+
+/// The fields every position row shares, in the position endpoints and the combo endpoint.
+fn leg_fields(l: &Leg) -> Map<String, Value> {
+    let i = &l.instrument;
+    let fields = json!({
+        "acctId": l.account, "conid": i.conid, "contractDesc": i.contract_desc(),
+        "position": l.quantity, "mktPrice": l.market_price,
+        "mktValue": round2(l.market_value), "currency": i.currency,
+        "avgCost": round8(l.avg_cost()), "avgPrice": round8(l.avg_price),
+        "realizedPnl": round2(l.realized_pnl), "unrealizedPnl": round2(l.unrealized_pnl),
+        "exchs": null, "exerciseStyle": null, "conExchMap": [], "assetClass": asset_class(i),
+    });
+    match fields {
+        Value::Object(map) => map,
+        _ => unreachable!("json! of an object literal is an object"),
+    }
+}
+
+/// A row of `/portfolio/{accountId}/positions/{pageId}`.
+pub fn position_row(leg: &Leg) -> Value {
+    let i = &leg.instrument;
+    let derivative = i.sec_type != SecType::Stock;
+    let mut row = leg_fields(leg);
+    let more = json!({
+        "expiry": i.expiry_yyyymmdd(), "putOrCall": i.right.map(right_code),
+        "multiplier": if derivative { i.multiplier } else { 0.0 },
+        "strike": format_number(i.strike.unwrap_or_default()),
+        "undConid": i.underlying_conid.unwrap_or(0),
+        "model": "", "time": 12, "chineseName": null, "allExchanges": i.exchange,
+        "listingExchange": i.primary_exchange.clone().unwrap_or_else(|| i.exchange.clone()),
+        "countryCode": "US", "name": i.long_name, "lastTradingDay": i.expiry_yyyymmdd(),
+        "group": null, "sector": null, "sectorGroup": null, "ticker": i.symbol,
+        "undSym": i.underlying_conid.map(|_| i.symbol.clone()), "type": null,
+        "hasOptions": !i.sec_type.is_option(), "fullName": i.long_name, "isUS": true,
+        "isEventContract": false, "incrementRules": [{"lowerEdge": 0.0, "increment": i.tick}],
+        "displayRule": {"magnification": 0, "displayRuleStep": [
+            {"decimalDigits": 2, "lowerEdge": 0.0, "wholeDigits": 4}]},
+        "crossCurrency": false, "baseMktValue": round2(leg.market_value),
+        "baseMktPrice": leg.market_price, "baseAvgCost": round8(leg.avg_cost()),
+        "baseAvgPrice": round8(leg.avg_price), "baseRealizedPnl": round2(leg.realized_pnl),
+        "baseUnrealizedPnl": round2(leg.unrealized_pnl), "pageSize": 100,
+    });
+    if let Value::Object(more) = more {
+        row.extend(more);
+    }
+    Value::Object(row)
+}
+
+/// `/portfolio/{accountId}/summary`: lower-case keys mapping to value objects.
+pub fn summary(world: &World, account: &Account, now: Timestamp) -> Value {
+    let ms = now.as_millisecond();
+    let s = world
+        .account_summary(&account.id, now)
+        .unwrap_or(crate::world::AccountSummary {
+            cash: account.cash,
+            net_liquidation: account.cash,
+            gross_position_value: 0.0,
+            unrealized_pnl: 0.0,
+            realized_pnl: 0.0,
+            daily_pnl: 0.0,
+        });
+    let amount = |x: f64| {
+        json!({"amount": round2(x), "currency": account.currency, "isNull": false,
+               "severity": 0, "timestamp": ms, "value": null})
+    };
+    let text = |v: &str| {
+        json!({"amount": 0.0, "currency": null, "isNull": false, "severity": 0,
+               "timestamp": ms, "value": v})
+    };
+    let margin = s.gross_position_value * 0.1;
+    json!({
+        "accountcode": text(&account.id),
+        "accountready": text("true"),
+        "accounttype": text("INDIVIDUAL"),
+        "netliquidation": amount(s.net_liquidation),
+        "totalcashvalue": amount(s.cash),
+        "grosspositionvalue": amount(s.gross_position_value),
+        "equitywithloanvalue": amount(s.net_liquidation),
+        "initmarginreq": amount(margin),
+        "maintmarginreq": amount(margin * 0.8),
+        "availablefunds": amount(s.net_liquidation - margin),
+        "excessliquidity": amount(s.net_liquidation - margin * 0.8),
+        "buyingpower": amount((s.net_liquidation - margin) * 4.0),
+        "cushion": amount(if s.net_liquidation > 0.0 {
+            (s.net_liquidation - margin * 0.8) / s.net_liquidation
+        } else {
+            0.0
+        }),
+        "segmenttitle-c": text("US Commodities"),
+        "segmenttitle-s": text("US Securities"),
+    })
+}
+
+/// One combo of `/portfolio/{accountId}/combo/positions`.
+pub fn combo(view: &ComboView) -> Value {
+    let description = view
+        .ratios
+        .iter()
+        .enumerate()
+        .map(|(i, (conid, ratio))| match (i, *ratio >= 0) {
+            (0, _) | (_, false) => format!("{ratio}*{conid}"),
+            (_, true) => format!("+{ratio}*{conid}"),
+        })
+        .collect::<String>();
+    let legs: Vec<Value> = view
+        .ratios
+        .iter()
+        .map(|(conid, ratio)| json!({"conid": conid.to_string(), "ratio": ratio}))
+        .collect();
+    // The combo endpoint's rows carry the deprecated fields as null (strike 0.0, undConid 0).
+    let positions: Vec<Value> = view
+        .legs
+        .iter()
+        .map(|l| {
+            let mut row = leg_fields(l);
+            for key in ["expiry", "putOrCall", "multiplier"] {
+                row.insert(key.into(), Value::Null);
+            }
+            row.insert("strike".into(), json!(0.0));
+            row.insert("undConid".into(), json!(0));
+            Value::Object(row)
+        })
+        .collect();
+    json!({"name": view.name, "description": description, "legs": legs, "positions": positions})
+}
+
+/// `/trsrv/secdef` item.
+pub fn secdef(i: &Instrument) -> Value {
+    json!({
+        "conid": i.conid, "ticker": i.symbol, "name": i.long_name, "fullName": i.long_name,
+        "assetClass": asset_class(i), "currency": i.currency, "expiry": i.expiry_yyyymmdd(),
+        "lastTradingDay": i.expiry_yyyymmdd(),
+        "multiplier": if i.sec_type == SecType::Stock { 0.0 } else { i.multiplier },
+        "putOrCall": i.right.map(right_code), "strike": format_number(i.strike.unwrap_or_default()),
+        "undConid": i.underlying_conid.unwrap_or(0),
+        "listingExchange": i.primary_exchange.clone().unwrap_or_else(|| i.exchange.clone()),
+        "allExchanges": i.exchange, "countryCode": "US", "group": null, "sector": null,
+        "sectorGroup": null, "type": null, "hasOptions": !i.sec_type.is_option(), "isUS": true,
+        "isEventContract": false, "incrementRules": [{"lowerEdge": 0.0, "increment": i.tick}],
+        "displayRule": {"magnification": 0, "displayRuleStep": [
+            {"decimalDigits": 2, "lowerEdge": 0.0, "wholeDigits": 4}]},
+        "time": 8,
+    })
+}
+
+/// `/iserver/secdef/info` item.
+pub fn secdef_info(i: &Instrument) -> Value {
+    json!({
+        "conid": i.conid, "symbol": i.symbol, "secType": i.sec_type.as_str(),
+        "exchange": i.exchange, "listingExchange": i.primary_exchange,
+        "right": i.right.map(right_code), "strike": i.strike.unwrap_or_default(),
+        "currency": i.currency, "cusip": null, "coupon": "No Coupon", "desc1": i.symbol,
+        "desc2": i.long_name, "maturityDate": i.expiry_yyyymmdd(),
+        "multiplier": format_number(i.multiplier), "tradingClass": i.trading_class,
+        "validExchanges": i.exchange, "showPrips": true,
+    })
+}
+
+/// `/iserver/contract/{conid}/info`.
+pub fn contract_info(i: &Instrument) -> Value {
+    json!({
+        "con_id": i.conid, "symbol": i.symbol, "local_symbol": i.local_symbol,
+        "instrument_type": i.sec_type.as_str(), "exchange": i.exchange, "currency": i.currency,
+        "company_name": i.long_name, "trading_class": i.trading_class,
+        "multiplier": format_number(i.multiplier),
+        "contract_month": i.contract_month.map(|m| m.yyyymm()),
+        "expiry_full": i.expiry_yyyymmdd(), "maturity_date": i.expiry_yyyymmdd(),
+        "underlying_con_id": i.underlying_conid.unwrap_or(0),
+        "valid_exchanges": i.exchange, "r_t_h": true, "text": i.contract_desc(),
+    })
+}
+
+/// One future in `/trsrv/futures`.
+pub fn future(i: &Instrument) -> Value {
+    let ltd: i64 = i
+        .expiry_yyyymmdd()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_default();
+    json!({
+        "symbol": i.symbol, "conid": i.conid, "underlyingConid": 0, "expirationDate": ltd,
+        "ltd": ltd, "shortFuturesCutOff": ltd, "longFuturesCutOff": ltd,
+    })
+}
+
+/// The snapshot fields of `conid` that `fields` asks for, as IBKR's strings; greeks only
+/// once `greeks_ready`.
+pub fn snapshot_fields(
+    world: &World,
+    conid: i64,
+    fields: &[String],
+    greeks_ready: bool,
+    now: Timestamp,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let Some(inst) = i32::try_from(conid).ok().and_then(|c| world.instrument(c)) else {
+        return out;
+    };
+    let Some(q) = world.quote(inst.conid, now) else {
+        return out;
+    };
+    let decimals = if inst.tick >= 1.0 {
+        0
+    } else {
+        (-inst.tick.log10()).ceil() as usize
+    };
+    let px = |x: f64| format!("{x:.decimals$}");
+    let change = q.last - q.close;
+    for field in fields {
+        let value = match field.as_str() {
+            "31" => Some(json!(px(q.last))),
+            "84" => Some(json!(px(q.bid))),
+            "86" => Some(json!(px(q.ask))),
+            "85" => Some(json!("7")),
+            "88" => Some(json!("5")),
+            "7059" => Some(json!("1")),
+            "87" => Some(json!("1.25K")),
+            "7762" => Some(json!("1250")),
+            "70" => Some(json!(px(q.last.max(q.close)))),
+            "71" => Some(json!(px(q.last.min(q.close)))),
+            "7295" => Some(json!(px(q.close))),
+            "7296" | "7741" => Some(json!(px(q.close))),
+            "82" => Some(json!(format!(
+                "{}{}",
+                if change >= 0.0 { "+" } else { "" },
+                px(change)
+            ))),
+            "83" => Some(json!(format!(
+                "{:.2}%",
+                if q.close != 0.0 {
+                    change / q.close * 100.0
+                } else {
+                    0.0
+                }
+            ))),
+            "7635" => Some(json!(px(q.last))),
+            "55" => Some(json!(inst.symbol)),
+            "6070" => Some(json!(inst.sec_type.as_str())),
+            "6457" => inst.underlying_conid.map(|c| json!(c)),
+            "6008" => Some(json!(inst.conid)),
+            "201" => inst.right.map(|r| json!(right_code(r))),
+            "7219" | "7220" => Some(json!(inst.contract_desc())),
+            "6509" => Some(json!(if inst.delayed_only { "DpB" } else { "RpB" })),
+            "7308" | "7309" | "7310" | "7311" | "7633" if greeks_ready => q.model.map(|m| {
+                let g = m.greeks;
+                json!(match field.as_str() {
+                    "7308" => format!("{:.3}", g.delta),
+                    "7309" => format!("{:.4}", g.gamma),
+                    "7310" => format!("{:.4}", g.theta),
+                    "7311" => format!("{:.4}", g.vega),
+                    _ => format!("{:.1}%", m.implied_vol * 100.0),
+                })
+            }),
+            _ => None,
+        };
+        if let Some(v) = value {
+            out.insert(field.clone(), v);
+        }
+    }
+    out
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round8(x: f64) -> f64 {
+    (x * 1e8).round() / 1e8
+}

@@ -1,0 +1,638 @@
+//! The Client Portal side through a plain HTTPS client: every endpoint's shape and value
+//! types, the session model and pacing.
+
+use std::time::Duration;
+
+use ibkr_sim::Simulator;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{config, http, start, start_with};
+
+struct Cp {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Cp {
+    fn new(sim: &Simulator) -> Cp {
+        Cp {
+            base: sim.cp_url(),
+            client: http(),
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str) -> (StatusCode, String) {
+        let mut req = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base));
+        if method == Method::POST {
+            req = req.header("Content-Type", "application/json").body("{}");
+        }
+        let resp = req.send().await.expect("the gateway answers");
+        (resp.status(), resp.text().await.expect("a body"))
+    }
+
+    async fn json(&self, method: Method, path: &str) -> Value {
+        let (status, body) = self.call(method, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.json(Method::GET, path).await
+    }
+
+    async fn post(&self, path: &str) -> Value {
+        self.json(Method::POST, path).await
+    }
+}
+
+fn is_int(v: &Value) -> bool {
+    v.is_i64() || v.is_u64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_uses_a_self_signed_certificate_a_verifying_client_refuses() {
+    let mut cfg = config();
+    cfg.cp.tls = true;
+    let sim = start_with(cfg).await;
+    assert!(sim.cp_url().starts_with("https://"));
+    let verifying = reqwest::Client::builder().build().expect("client");
+    let err = verifying
+        .get(format!("{}/portfolio/accounts", sim.cp_url()))
+        .send()
+        .await;
+    assert!(
+        err.is_err(),
+        "a verifying client must refuse the gateway's certificate"
+    );
+    let tickle = Cp::new(&sim).post("/tickle").await;
+    assert_eq!(tickle["iserver"]["authStatus"]["authenticated"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_endpoints_have_ibkrs_shapes() {
+    let sim = start().await;
+    let cp = Cp::new(&sim);
+    let t = cp.post("/tickle").await;
+    let session = t["session"].as_str().expect("session string");
+    assert_eq!(session.len(), 32);
+    assert!(session.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(is_int(&t["ssoExpires"]) && t["collission"] == false && is_int(&t["userId"]));
+    let a = &t["iserver"]["authStatus"];
+    assert_eq!(
+        (
+            a["authenticated"].as_bool(),
+            a["competing"].as_bool(),
+            a["connected"].as_bool()
+        ),
+        (Some(true), Some(false), Some(true))
+    );
+    assert!(a["MAC"].is_string() && a["serverInfo"]["serverVersion"].is_string());
+
+    let status = cp.post("/iserver/auth/status").await;
+    assert_eq!(status["authenticated"], true);
+    assert_eq!(status["established"], true);
+    // IBKR documents POST; GET works too.
+    assert_eq!(cp.get("/iserver/auth/status").await["connected"], true);
+
+    let init = cp.post("/iserver/auth/ssodh/init").await;
+    assert_eq!(init["authenticated"], true);
+    assert_eq!(
+        cp.post("/iserver/reauthenticate").await,
+        serde_json::json!({"message": "triggered"})
+    );
+
+    let v = cp.get("/sso/validate").await;
+    assert_eq!(v["RESULT"], true);
+    assert!(
+        v["AUTH_TIME"].as_i64().expect("ms") > 1_600_000_000_000,
+        "epoch milliseconds"
+    );
+    assert!(is_int(&v["EXPIRES"]) && v["USER_NAME"].is_string());
+
+    // The IBeam alias.
+    let alias = cp
+        .client
+        .get(format!(
+            "{}/sso/validate",
+            cp.base.replace("/v1/api", "/v1/portal")
+        ))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        alias.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the alias shares the 1/min limit"
+    );
+
+    assert_eq!(
+        cp.post("/logout").await,
+        serde_json::json!({"status": true})
+    );
+    let after = cp.post("/iserver/auth/status").await;
+    assert_eq!(
+        (
+            after["authenticated"].as_bool(),
+            after["connected"].as_bool()
+        ),
+        (Some(false), Some(false))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_positions_summary_and_combos() {
+    let sim = start().await;
+    let cp = Cp::new(&sim);
+    // `/portfolio/*` wants `/portfolio/accounts` first.
+    let (status, body) = cp
+        .call(Method::GET, "/portfolio/DU1234567/positions/0")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let accounts = cp.get("/portfolio/accounts").await;
+    let ids: Vec<&str> = accounts
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|a| a["accountId"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, ["DU1234567", "DU7654321"]);
+    let a = &accounts[0];
+    assert!(
+        a["faclient"].is_boolean() && a["accountAlias"].is_null() && is_int(&a["accountStatus"])
+    );
+    assert_eq!(a["id"], a["accountId"]);
+
+    let rows = cp.get("/portfolio/DU1234567/positions/0").await;
+    let rows = rows.as_array().expect("array");
+    let legs = sim
+        .control()
+        .world()
+        .legs("DU1234567", jiff::Timestamp::now());
+    assert_eq!(rows.len(), legs.len());
+    for row in rows {
+        assert!(
+            is_int(&row["conid"]),
+            "positions[].conid is a number: {row}"
+        );
+        assert!(
+            row["strike"].is_string() && row["multiplier"].is_number() && row["position"].is_f64()
+        );
+        assert!(
+            row["acctId"].is_string()
+                && row["contractDesc"].is_string()
+                && row["assetClass"].is_string()
+        );
+        let leg = legs
+            .iter()
+            .find(|l| i64::from(l.instrument.conid) == row["conid"].as_i64().expect("conid"))
+            .expect("a leg");
+        assert_eq!(row["position"].as_f64(), Some(leg.quantity));
+        let m = leg.instrument.multiplier;
+        assert!(
+            (row["avgCost"].as_f64().expect("avgCost")
+                - row["avgPrice"].as_f64().expect("avgPrice") * m)
+                .abs()
+                < 1e-4
+        );
+    }
+    let fut = rows
+        .iter()
+        .find(|r| r["conid"] == 810000001)
+        .expect("CL month 1");
+    assert_eq!(fut["assetClass"], "FUT");
+    assert!(
+        fut["contractDesc"]
+            .as_str()
+            .expect("desc")
+            .starts_with("CL       ")
+    );
+    assert_eq!(fut["expiry"].as_str().map(str::len), Some(8));
+    assert_eq!(
+        cp.get("/portfolio/DU1234567/positions/1").await,
+        serde_json::json!([]),
+        "one page holds 100"
+    );
+
+    let summary = cp.get("/portfolio/DU1234567/summary").await;
+    let nlv = &summary["netliquidation"];
+    assert!(nlv["amount"].is_number() && nlv["currency"] == "USD" && nlv["isNull"] == false);
+    assert!(nlv["timestamp"].as_i64().expect("ms") > 1_600_000_000_000);
+    assert_eq!(summary["accountcode"]["value"], "DU1234567");
+
+    let combos = cp
+        .get("/portfolio/DU1234567/combo/positions?nocache=true")
+        .await;
+    let combos = combos.as_array().expect("array");
+    assert_eq!(combos.len(), 2);
+    for combo in combos {
+        let name = combo["name"].as_str().expect("name");
+        assert!(name.starts_with("CP.CP") && name.len() == 13, "{name}");
+        for leg in combo["legs"].as_array().expect("legs") {
+            assert!(leg["conid"].is_string(), "legs[].conid is a string: {leg}");
+            assert!(is_int(&leg["ratio"]));
+        }
+        for p in combo["positions"].as_array().expect("positions") {
+            assert!(is_int(&p["conid"]), "positions[].conid is a number: {p}");
+            assert!(p["multiplier"].is_null() && p["expiry"].is_null() && p["putOrCall"].is_null());
+            assert_eq!(p["strike"].as_f64(), Some(0.0));
+            assert_eq!(p["undConid"], 0);
+        }
+    }
+    let first = &combos[0];
+    let desc = first["description"].as_str().expect("description");
+    let legs = first["legs"].as_array().expect("legs");
+    assert_eq!(
+        desc,
+        format!(
+            "-1*{}+1*{}",
+            legs[0]["conid"].as_str().expect("c"),
+            legs[1]["conid"].as_str().expect("c")
+        )
+    );
+
+    let (status, _) = cp
+        .call(Method::GET, "/portfolio/U0000000/combo/positions")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "IBKR answers an unknown account with 500"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positions_are_cached_until_invalidated() {
+    let sim = start().await;
+    let cp = Cp::new(&sim);
+    cp.get("/portfolio/accounts").await;
+    let before = cp.get("/portfolio/DU7654321/positions/0").await;
+    sim.control()
+        .world()
+        .set_position("DU7654321", 830000001, 1.0, 6000.0)
+        .expect("open");
+    assert_eq!(
+        cp.get("/portfolio/DU7654321/positions/0").await,
+        before,
+        "the cache is stale"
+    );
+    assert_eq!(
+        cp.post("/portfolio/DU7654321/positions/invalidate").await,
+        serde_json::json!({"message": "success"})
+    );
+    let after = cp.get("/portfolio/DU7654321/positions/0").await;
+    assert!(
+        after
+            .as_array()
+            .expect("rows")
+            .iter()
+            .any(|r| r["conid"] == 830000001)
+    );
+    // Combos are never cached.
+    sim.control()
+        .world()
+        .set_position("DU7654321", 830000001, 0.0, 0.0)
+        .expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_need_iserver_accounts_and_a_preflight() {
+    let sim = start().await;
+    let cp = Cp::new(&sim);
+    let fields = "31,84,86,7308,7309,7310,7311,7633,6457,6509";
+    let path = format!("/iserver/marketdata/snapshot?conids=820000001,810000002&fields={fields}");
+    let (status, _) = cp.call(Method::GET, &path).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "`/iserver/accounts` comes first"
+    );
+
+    let accounts = cp.get("/iserver/accounts").await;
+    assert_eq!(
+        accounts["accounts"],
+        serde_json::json!(["DU1234567", "DU7654321"])
+    );
+    assert!(accounts["aliases"].is_object() && accounts["acctProps"]["DU1234567"].is_object());
+
+    // The first call only starts streaming.
+    let first = cp.get(&path).await;
+    assert_eq!(
+        first,
+        serde_json::json!([{"conid": 820000001, "conidEx": "820000001"}, {"conid": 810000002, "conidEx": "810000002"}])
+    );
+    // Then prices, as strings; the greeks take another poll.
+    let second = cp.get(&path).await;
+    let opt = &second[0];
+    assert!(
+        opt["31"].is_string() && opt["84"].is_string() && opt["86"].is_string(),
+        "{opt}"
+    );
+    assert!(
+        opt.get("7308").is_none(),
+        "greeks are not computed yet: {opt}"
+    );
+    assert_eq!(opt["6457"], 810000002, "6457 is an integer");
+    assert!(opt["_updated"].as_i64().expect("ms") > 1_600_000_000_000);
+    assert_eq!(opt["6509"], "RpB");
+    let third = cp.get(&path).await;
+    let opt = &third[0];
+    let delta: f64 = opt["7308"]
+        .as_str()
+        .expect("a string")
+        .parse()
+        .expect("a number");
+    let model = sim
+        .control()
+        .world()
+        .quote(820000001, jiff::Timestamp::now())
+        .expect("q")
+        .model
+        .expect("model");
+    assert!((delta - model.greeks.delta).abs() < 1e-3);
+    assert!(opt["7633"].as_str().expect("iv").ends_with('%'));
+    assert!(third[1].get("7308").is_none(), "a future has no greeks");
+    let last: f64 = third[1]["31"]
+        .as_str()
+        .expect("last")
+        .parse()
+        .expect("number");
+    assert_eq!(
+        last,
+        sim.control()
+            .world()
+            .quote(810000002, jiff::Timestamp::now())
+            .expect("q")
+            .last
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_lookups() {
+    let sim = start().await;
+    let cp = Cp::new(&sim);
+    let secdef = cp
+        .get("/trsrv/secdef?conids=810000001,820000003,265598")
+        .await;
+    let items = secdef["secdef"].as_array().expect("secdef");
+    assert_eq!(items.len(), 3);
+    assert!(
+        items
+            .iter()
+            .all(|i| is_int(&i["conid"]) && i["strike"].is_string())
+    );
+    assert_eq!(items[1]["putOrCall"], "P");
+    assert_eq!(items[1]["undConid"], 810000002);
+
+    let fut = sim
+        .control()
+        .world()
+        .instrument(810000002)
+        .expect("CL2")
+        .clone();
+    let mmm_yyyy = fut.contract_month.expect("month").mmm_yyyy();
+    let month = format!("{}{}", &mmm_yyyy[..3], &mmm_yyyy[5..]);
+    let info = cp.get(&format!("/iserver/secdef/info?conid=810000002&sectype=FOP&month={month}&exchange=NYMEX&strike=75&right=C")).await;
+    let info = info.as_array().expect("an array");
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0]["conid"], 820000001);
+    assert_eq!(info[0]["multiplier"], "1000", "a string here");
+    assert!(info[0]["strike"].is_number());
+
+    let contract = cp.get("/iserver/contract/810000001/info").await;
+    assert_eq!(
+        contract["local_symbol"].as_str(),
+        Some(
+            sim.control()
+                .world()
+                .instrument(810000001)
+                .expect("CL1")
+                .local_symbol
+                .as_str()
+        )
+    );
+    assert_eq!(contract["multiplier"], "1000");
+
+    let futures = cp.get("/trsrv/futures?symbols=CL").await;
+    let cl = futures["CL"].as_array().expect("CL");
+    assert_eq!(cl.len(), 5);
+    assert!(
+        cl.iter()
+            .all(|f| is_int(&f["expirationDate"]) && is_int(&f["ltd"]))
+    );
+    assert!(
+        cl.windows(2)
+            .all(|w| w[0]["ltd"].as_i64() < w[1]["ltd"].as_i64())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_login_every_call_is_unauthenticated_until_the_login_page() {
+    let mut cfg = config();
+    cfg.cp.logged_in = false;
+    let sim = start_with(cfg).await;
+    let cp = Cp::new(&sim);
+    for path in ["/tickle", "/iserver/auth/status"] {
+        let (status, body) = cp.call(Method::POST, path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(body, r#"{"error":"no session"}"#);
+    }
+    let (status, _) = cp.call(Method::GET, "/portfolio/accounts").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let root = sim.cp_url().replace("/v1/api", "");
+    let page = cp
+        .client
+        .get(format!("{root}/"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("<form") && page.contains("Not logged in"));
+    let done = cp
+        .client
+        .post(format!("{root}/sso/Login"))
+        .send()
+        .await
+        .expect("login");
+    assert!(
+        done.text()
+            .await
+            .expect("html")
+            .contains("Client login succeeds")
+    );
+    assert_eq!(cp.post("/iserver/auth/status").await["authenticated"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redirect_style_sends_unauthenticated_calls_to_the_login_page() {
+    let mut cfg = config();
+    cfg.cp.logged_in = false;
+    cfg.cp.unauthenticated = ibkr_sim::cp::Unauthenticated::Redirect;
+    let sim = start_with(cfg).await;
+    let resp = http()
+        .post(format!("{}/iserver/auth/status", sim.cp_url()))
+        .header("Content-Length", "0")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert!(
+        resp.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("/sso/Login")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_timeout_drops_the_brokerage_session_and_ssodh_init_restores_it() {
+    let sim = start().await;
+    let cp = Cp::new(&sim);
+    cp.get("/iserver/accounts").await;
+    // Any gap counts as idle from now on: the next call finds the brokerage session gone.
+    sim.control().cp().set_idle_timeout(Duration::ZERO);
+    let (status, body) = cp.call(Method::GET, "/iserver/accounts").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        r#"{"error":"Bad Request: no bridge","statusCode":400}"#
+    );
+    let s = cp.post("/iserver/auth/status").await;
+    assert_eq!(
+        (s["authenticated"].as_bool(), s["connected"].as_bool()),
+        (Some(false), Some(true))
+    );
+    sim.control()
+        .cp()
+        .set_idle_timeout(Duration::from_secs(360));
+    assert_eq!(
+        cp.post("/iserver/auth/ssodh/init").await["authenticated"],
+        true
+    );
+    cp.get("/iserver/accounts").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_competing_session_is_won_back_only_with_compete() {
+    let sim = start().await;
+    let cp = Cp::new(&sim);
+    sim.control().cp().compete();
+    let s = cp.post("/iserver/auth/status").await;
+    assert_eq!(
+        (s["authenticated"].as_bool(), s["competing"].as_bool()),
+        (Some(false), Some(true))
+    );
+    let polite = cp
+        .client
+        .post(format!("{}/iserver/auth/ssodh/init", cp.base))
+        .json(&serde_json::json!({"publish": true, "compete": false}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        polite.json::<Value>().await.expect("json")["authenticated"],
+        false
+    );
+    let forceful = cp
+        .client
+        .post(format!("{}/iserver/auth/ssodh/init", cp.base))
+        .json(&serde_json::json!({"publish": true, "compete": true}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        forceful.json::<Value>().await.expect("json")["authenticated"],
+        true
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_needs_a_new_login() {
+    let sim = start().await;
+    let cp = Cp::new(&sim);
+    sim.control().cp().expire();
+    assert_eq!(
+        cp.call(Method::POST, "/tickle").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        cp.call(Method::POST, "/iserver/auth/ssodh/init").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    sim.control().cp().login();
+    // Not /tickle again: it is paced at one a second.
+    assert_eq!(cp.post("/iserver/auth/status").await["authenticated"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_post_needs_content_length_zero() {
+    let sim = start().await;
+    let url = format!("{}/iserver/auth/status", sim.cp_url());
+    // reqwest sends no Content-Length for an empty body: IBKR's gateway answers 411.
+    let bare = http().post(&url).send().await.expect("answer");
+    assert_eq!(bare.status(), StatusCode::LENGTH_REQUIRED);
+    let explicit = http()
+        .post(&url)
+        .header("Content-Length", "0")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(explicit.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_without_content_length_gets_411() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = start().await;
+    let mut tcp = tokio::net::TcpStream::connect(sim.control().cp().addr())
+        .await
+        .expect("connect");
+    tcp.write_all(b"POST /v1/api/tickle HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut reply = String::new();
+    tcp.read_to_string(&mut reply).await.expect("read");
+    assert!(reply.starts_with("HTTP/1.1 411"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_than_ten_requests_a_second_get_429_with_retry_after() {
+    let sim = start().await;
+    let cp = Cp::new(&sim);
+    // A burst of 30 at once lands well within one second; the exact windows are unit-tested.
+    let burst = (0..30).map(|_| {
+        cp.client
+            .get(format!("{}/iserver/accounts", cp.base))
+            .send()
+    });
+    let answers = futures_util::future::join_all(burst).await;
+    let mut refused = 0;
+    for resp in answers {
+        let resp = resp.expect("answer");
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+            let retry: u64 = resp.headers()["retry-after"]
+                .to_str()
+                .expect("ascii")
+                .parse()
+                .expect("seconds");
+            assert_eq!(retry, 1);
+        }
+    }
+    assert!(refused >= 20, "{refused} of 30 refused");
+    assert_eq!(
+        sim.control()
+            .cp()
+            .requests()
+            .iter()
+            .filter(|r| r.status == 429)
+            .count(),
+        refused
+    );
+}
