@@ -15,7 +15,7 @@ use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, DatabaseUrl, RawConfig};
-use crate::store;
+use crate::{Shutdown, runtime, store};
 
 /// How long a command waits for PostgreSQL to accept a connection.
 const DB_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,6 +42,9 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Run the bridge: migrations, then the IBKR sources and background tasks, until Ctrl-C
+    /// or SIGTERM
+    Run,
     /// Apply the schema migrations to DATABASE_URL and check every table the bridge uses
     Migrate,
     /// Print the effective configuration (secrets redacted) and where each value came from
@@ -81,6 +84,13 @@ pub fn main() -> ExitCode {
             print!("{}", config.render(&cli.config));
             ExitCode::SUCCESS
         }
+        Command::Run => match config.database_url() {
+            Ok(_) => run_async(run(config)),
+            Err(e) => {
+                error!("invalid configuration: {e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
         Command::Migrate => match config.database_url() {
             Ok(url) => run_async(migrate(url.clone())),
             Err(e) => {
@@ -121,6 +131,29 @@ fn run_async(task: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs the bridge until Ctrl-C or SIGTERM.
+async fn run(config: Config) -> anyhow::Result<()> {
+    let (stop, shutdown) = Shutdown::new();
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let sigterm = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => info!("Ctrl-C received"),
+            _ = sigterm => info!("SIGTERM received"),
+        }
+        let _ = stop.send(true);
+    });
+    runtime::run(config, shutdown).await
 }
 
 async fn migrate(url: DatabaseUrl) -> anyhow::Result<()> {

@@ -4,12 +4,37 @@
 //! spreads. See `DESIGN.md` for the data flow; this is the map of the code.
 //!
 //! - [`config`]: every variable the bridge reads, parsed and validated once at startup.
+//! - [`domain`]: ids, contracts, the in-memory portfolio and api-log entries (pure).
+//! - [`ibkr`]: the IBKR transports (Client Portal now), writing into the shared portfolio.
+//! - [`api_log`]: the channel every part reports `api_logs` entries through.
 //! - [`store`]: every SQL statement, the embedded migrations and the startup schema check.
+//! - [`runtime`]: `portfolio-bridge run`: wires the modules together and stops them cleanly.
 //! - [`cli`]: the `portfolio-bridge` command line, a thin shell over the modules above.
 //!
 //! Dependencies point one way: `http → store`, `jobs → ibkr, store`, `greeks → domain, store`,
 //! `ibkr → domain`; nothing depends on `http` or `cli`.
 
+pub mod api_log;
 pub mod cli;
 pub mod config;
+pub mod domain;
+pub mod ibkr;
+pub mod runtime;
 pub mod store;
+
+/// A signal that the bridge is stopping; every long-running task holds one.
+#[derive(Clone)]
+pub struct Shutdown(tokio::sync::watch::Receiver<bool>);
+
+impl Shutdown {
+    /// A signal and the sender that fires it.
+    pub fn new() -> (tokio::sync::watch::Sender<bool>, Shutdown) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (tx, Shutdown(rx))
+    }
+
+    /// Resolves once shutdown is requested (or its sender is gone).
+    pub async fn wait(&mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}

@@ -4,6 +4,7 @@
 //! Nothing here decides policy (when to retry, what to spool): callers get a [`StoreError`]
 //! and choose. Nothing here ever touches a table the bridge does not own or share.
 
+pub mod api_logs;
 pub mod schema;
 
 use std::time::Duration;

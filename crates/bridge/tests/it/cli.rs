@@ -295,3 +295,71 @@ fn help_names_every_variable_and_its_default() {
         );
     }
 }
+
+#[sqlx::test(migrations = false)]
+async fn run_in_portal_mode_keeps_the_session_and_stops_cleanly_on_sigint(pool: PgPool) {
+    use std::io::Read;
+
+    let sim = crate::helpers::start_sim(crate::helpers::sim_config()).await;
+    let url = database_url_of(&pool).await;
+    let bridge = Bridge::new()
+        .env("DATABASE_URL", &url)
+        .env("IB_API_MODE", "PORTAL")
+        .env("IBKR_CP_BASE_URL", &sim.cp_url())
+        .env("IBKR_CP_TICKLE_INTERVAL_SECONDS", "0.5")
+        .env("GREEKS_INTERVAL_SECONDS", "0.5");
+    let mut child = bridge.spawn(&["run"]);
+
+    // The session keeper's first state change lands in api_logs.
+    crate::helpers::within("the session is logged", async {
+        loop {
+            let logged: Option<String> = sqlx::query_scalar(
+                "SELECT message FROM api_logs WHERE api_mode = 'PORTAL' AND status = 'ok' LIMIT 1",
+            )
+            .fetch_optional(&pool)
+            .await
+            .unwrap_or(None);
+            if let Some(message) = logged {
+                assert!(message.contains("authenticated"), "{message}");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    // The PORTAL source polls the positions.
+    crate::helpers::within("the source polls", async {
+        while !sim
+            .control()
+            .cp()
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/positions/0"))
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    // Waited for off the runtime: the simulator runs on it and must keep answering.
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        let status = child.wait().expect("the bridge exits");
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .expect("read");
+        (status, stderr)
+    })
+    .await
+    .expect("join");
+    assert!(status.success(), "{status:?}: {stderr}");
+    assert!(stderr.contains("stopping"), "{stderr}");
+}

@@ -26,16 +26,28 @@ impl Bridge {
         self
     }
 
-    pub fn run(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_portfolio-bridge"))
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_portfolio-bridge"));
+        command
             .args(args)
             .env_clear()
             .env("HOME", self.dir.path())
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
-            .current_dir(self.dir.path())
-            .output()
-            .expect("the bridge binary runs");
-        Run(output)
+            .current_dir(self.dir.path());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run(self.command(args).output().expect("the bridge binary runs"))
+    }
+
+    /// Starts `args` in the background; stderr is captured for the test to read.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the bridge binary starts")
     }
 }
 
@@ -66,4 +78,46 @@ pub async fn database_url_of(pool: &PgPool) -> String {
     let mut url = url::Url::parse(&base).expect("DATABASE_URL is a URL");
     url.set_path(&name);
     url.to_string()
+}
+
+/// Long enough for anything that should happen; reaching it fails the test.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// `fut`, or a panic naming `what` if it takes longer than [`PATIENCE`].
+pub async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+pub fn today() -> jiff::civil::Date {
+    jiff::Timestamp::now()
+        .to_zoned(ibkr_sim::world::NEW_YORK.clone())
+        .date()
+}
+
+/// The bundled scenario on ephemeral ports, the Client Portal over HTTPS as the real gateway.
+pub fn sim_config() -> ibkr_sim::SimConfig {
+    let mut cfg =
+        ibkr_sim::SimConfig::for_tests(ibkr_sim::scenario::Scenario::default_for(today()));
+    cfg.cp.tls = true;
+    cfg
+}
+
+pub async fn start_sim(config: ibkr_sim::SimConfig) -> ibkr_sim::Simulator {
+    ibkr_sim::Simulator::start(config)
+        .await
+        .expect("the simulator starts")
+}
+
+/// The bridge's Client Portal settings for `sim`: its self-signed certificate accepted, as
+/// for any loopback gateway.
+pub fn portal_config(sim: &ibkr_sim::Simulator) -> portfolio_bridge::config::PortalConfig {
+    portfolio_bridge::config::PortalConfig {
+        base_url: url::Url::parse(&sim.cp_url()).expect("the simulator's URL"),
+        timeout: std::time::Duration::from_secs(5),
+        tickle_interval: std::time::Duration::from_millis(200),
+        verify_tls: false,
+        enabled: true,
+    }
 }

@@ -3,7 +3,9 @@
 //!
 //! - `cli`: the binary as an operator runs it — configuration errors, `.env`, `migrate`, `config`.
 //! - `schema`: migrations on fresh and pre-existing databases, read back from the catalog.
+//! - `portal`: the Client Portal client, session keeper and PORTAL source against ibkr-sim.
 
 mod cli;
 mod helpers;
+mod portal;
 mod schema;

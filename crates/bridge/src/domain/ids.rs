@@ -1,0 +1,84 @@
+//! Identifiers that can only hold valid values: IBKR contract ids and account codes.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// An IBKR contract id: a positive integer that fits IBKR's 32-bit fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct ConId(i32);
+
+impl ConId {
+    /// `None` unless `id` is a positive 32-bit integer.
+    pub fn new(id: i64) -> Option<ConId> {
+        i32::try_from(id).ok().filter(|id| *id > 0).map(ConId)
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for ConId {
+    type Error = String;
+
+    fn try_from(id: i64) -> Result<ConId, String> {
+        ConId::new(id).ok_or_else(|| format!("{id} is not a contract id"))
+    }
+}
+
+impl From<ConId> for i64 {
+    fn from(id: ConId) -> i64 {
+        i64::from(id.0)
+    }
+}
+
+impl fmt::Display for ConId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An IBKR account code (`U1234567`, `DU123456`, `F…`, `I…`): 2 to 16 ASCII letters and
+/// digits, stored upper-case. Sensitive: the read API shows aliases, never these.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AccountCode(String);
+
+impl AccountCode {
+    pub fn parse(code: &str) -> Option<AccountCode> {
+        let code = code.trim();
+        let valid =
+            (2..=16).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric());
+        valid.then(|| AccountCode(code.to_ascii_uppercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AccountCode {
+    type Error = String;
+
+    fn try_from(code: String) -> Result<AccountCode, String> {
+        AccountCode::parse(&code).ok_or_else(|| format!("{code:?} is not an account code"))
+    }
+}
+
+impl From<AccountCode> for String {
+    fn from(code: AccountCode) -> String {
+        code.0
+    }
+}
+
+impl fmt::Display for AccountCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+#[path = "ids_tests.rs"]
+mod tests;

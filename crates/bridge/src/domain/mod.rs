@@ -1,0 +1,10 @@
+//! Domain: the bridge's own types and pure logic — ids that can only hold valid values,
+//! contracts, the in-memory portfolio the sources keep current, the events the sources report.
+//!
+//! Nothing here does I/O or reads a clock: every function that needs the time takes `now`.
+//! Lenient parsing of IBKR's payloads happens at the edges (`ibkr`); these types are strict.
+
+pub mod api_log;
+pub mod contract;
+pub mod ids;
+pub mod portfolio;

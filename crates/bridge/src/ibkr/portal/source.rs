@@ -1,0 +1,303 @@
+//! PORTAL mode: keeps the in-memory portfolio current from the Client Portal by polling —
+//! accounts, every position page (with the gateway's cache dropped), the contract facts
+//! positions lack (multipliers, underlyings, local symbols), and snapshots of prices and model
+//! greeks — so the 5-second greeks row is computed exactly as in SOCKET mode.
+//!
+//! One poll reads everything first and changes the portfolio in one step at the end: a failed
+//! or malformed answer leaves the portfolio as it was (then marked disconnected), never half
+//! updated. Pacing keeps the polls within the gateway's limits. It reads the session the
+//! keeper maintains and never logs in or out itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use super::client::PortalClient;
+use super::error::PortalError;
+use super::session::{PortalSession, SessionState};
+use super::wire;
+use crate::Shutdown;
+use crate::api_log::ApiLog;
+use crate::domain::api_log::{ApiLogEntry, ApiMode, LogStatus};
+use crate::domain::contract::{Contract, SecType};
+use crate::domain::ids::{AccountCode, ConId};
+use crate::domain::portfolio::{DataKind, SharedPortfolio};
+
+/// Accounts are re-read this often (the gateway allows one call per 5 s).
+const ACCOUNTS_EVERY: Duration = Duration::from_secs(300);
+
+/// What one poll read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PollReport {
+    pub accounts: usize,
+    pub legs: usize,
+    pub snapshots: usize,
+    pub greeks: usize,
+}
+
+/// Polls the Client Portal into the portfolio.
+pub struct PortalSource {
+    client: PortalClient,
+    portfolio: SharedPortfolio,
+    session: watch::Receiver<PortalSession>,
+    log: ApiLog,
+    accounts: Vec<AccountCode>,
+    accounts_read: Option<Timestamp>,
+    /// Facts looked up once per contract (they do not change).
+    known: BTreeMap<ConId, Contract>,
+    /// The brokerage session `/iserver/accounts` was last called in.
+    iserver_ready_since: Option<Timestamp>,
+    last_error: Option<String>,
+}
+
+impl PortalSource {
+    pub fn new(
+        client: PortalClient,
+        portfolio: SharedPortfolio,
+        session: watch::Receiver<PortalSession>,
+        log: ApiLog,
+    ) -> PortalSource {
+        PortalSource {
+            client,
+            portfolio,
+            session,
+            log,
+            accounts: Vec::new(),
+            accounts_read: None,
+            known: BTreeMap::new(),
+            iserver_ready_since: None,
+            last_error: None,
+        }
+    }
+
+    /// Polls every `interval` until `shutdown`, starting once the keeper has checked the
+    /// session. A poll in flight is abandoned at shutdown: it changes nothing until it ends.
+    pub async fn run(mut self, interval: Duration, mut shutdown: Shutdown) {
+        let mut session = self.session.clone();
+        tokio::select! {
+            _ = session.wait_for(|s| s.state != SessionState::Starting) => {}
+            _ = shutdown.wait() => return,
+        }
+        let mut timer = tokio::time::interval(interval);
+        timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = timer.tick() => {}
+                _ = shutdown.wait() => return,
+            }
+            tokio::select! {
+                _ = self.poll_and_report() => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+
+    /// One poll, with its outcome reported: the portfolio marked down on failure, and
+    /// `api_logs` told when the outcome changes.
+    pub async fn poll_and_report(&mut self) -> Result<PollReport, PortalError> {
+        let result = self.poll().await;
+        let now = Timestamp::now();
+        match &result {
+            Ok(_) => {
+                if self.last_error.take().is_some() {
+                    let entry = ApiLogEntry::new(
+                        now,
+                        ApiMode::Portal,
+                        LogStatus::Ok,
+                        "Client Portal data flows again",
+                    );
+                    self.log.record(entry);
+                }
+            }
+            Err(e) => {
+                let message = format!("Client Portal data unavailable: {e}");
+                self.portfolio
+                    .write(|p| p.disconnected(now, message.clone()));
+                if self.last_error.as_deref() != Some(message.as_str()) {
+                    self.log.record(ApiLogEntry::new(
+                        now,
+                        ApiMode::Portal,
+                        LogStatus::Error,
+                        message.clone(),
+                    ));
+                    self.last_error = Some(message);
+                }
+            }
+        }
+        result
+    }
+
+    /// Reads everything, then updates the portfolio in one step.
+    pub async fn poll(&mut self) -> Result<PollReport, PortalError> {
+        let session = self.session.borrow().clone();
+        if !session.can_read_portfolio() {
+            return Err(match session.state {
+                SessionState::ReauthRequired => PortalError::NotAuthenticated {
+                    login_url: self.client.login_url().to_owned(),
+                },
+                _ => PortalError::SessionUnusable {
+                    message: session.message,
+                },
+            });
+        }
+        let now = Timestamp::now();
+        if self
+            .accounts_read
+            .is_none_or(|t| now.duration_since(t).unsigned_abs() >= ACCOUNTS_EVERY)
+        {
+            self.accounts = self
+                .client
+                .accounts()
+                .await?
+                .into_iter()
+                .map(|a| a.code)
+                .collect();
+            self.accounts_read = Some(now);
+        }
+
+        let mut positions = BTreeMap::new();
+        for account in &self.accounts {
+            positions.insert(account.clone(), self.client.positions(account, true).await?);
+        }
+        let held: BTreeSet<ConId> = positions
+            .values()
+            .flatten()
+            .map(|p| p.contract.conid)
+            .collect();
+        for p in positions.values().flatten() {
+            self.known
+                .entry(p.contract.conid)
+                .or_insert_with(|| p.contract.clone());
+        }
+        let brokerage = session.state == SessionState::Authenticated;
+        self.complete_contracts(&held, brokerage).await?;
+
+        let mut snapshots = Vec::new();
+        if brokerage {
+            if self.iserver_ready_since != Some(session.since) {
+                self.client.iserver_accounts().await?;
+                self.iserver_ready_since = Some(session.since);
+            }
+            let mut wanted: BTreeSet<ConId> = held.clone();
+            wanted.extend(
+                held.iter()
+                    .filter_map(|c| self.known.get(c).and_then(|k| k.underlying_conid)),
+            );
+            let wanted: Vec<ConId> = wanted.into_iter().collect();
+            snapshots = self.client.snapshots(&wanted).await?;
+        }
+
+        let report = self.apply(positions, &snapshots, now);
+        Ok(report)
+    }
+
+    /// Looks up what positions did not say: multipliers and underlyings from the secdef
+    /// service, local symbols from contract info (which needs the brokerage session).
+    async fn complete_contracts(
+        &mut self,
+        held: &BTreeSet<ConId>,
+        brokerage: bool,
+    ) -> Result<(), PortalError> {
+        let lacking: Vec<ConId> = held
+            .iter()
+            .filter(|c| {
+                self.known.get(c).is_none_or(|k| {
+                    k.effective_multiplier().is_none()
+                        || (k.sec_type.is_option() && k.underlying_conid.is_none())
+                })
+            })
+            .copied()
+            .collect();
+        if !lacking.is_empty() {
+            for facts in self.client.secdefs(&lacking).await? {
+                self.merge_known(facts);
+            }
+        }
+        if brokerage {
+            let unnamed: Vec<ConId> = held
+                .iter()
+                .filter(|c| self.known.get(c).is_none_or(|k| k.local_symbol.is_none()))
+                .copied()
+                .collect();
+            for conid in unnamed {
+                let facts = self.client.contract_info(conid).await?;
+                self.merge_known(facts);
+            }
+        }
+        Ok(())
+    }
+
+    fn merge_known(&mut self, facts: Contract) {
+        match self.known.get_mut(&facts.conid) {
+            Some(k) => {
+                // The looked-up type is authoritative when the position row gave none.
+                if matches!(k.sec_type, SecType::Other(ref s) if s.is_empty()) {
+                    k.sec_type = facts.sec_type.clone();
+                }
+                k.merge(&facts);
+            }
+            None => {
+                self.known.insert(facts.conid, facts);
+            }
+        }
+    }
+
+    fn apply(
+        &self,
+        positions: BTreeMap<AccountCode, Vec<wire::Position>>,
+        snapshots: &[wire::Snapshot],
+        now: Timestamp,
+    ) -> PollReport {
+        let by_conid: BTreeMap<ConId, &wire::Snapshot> =
+            snapshots.iter().map(|s| (s.conid, s)).collect();
+        let mut report = PollReport {
+            accounts: positions.len(),
+            snapshots: snapshots.len(),
+            ..PollReport::default()
+        };
+        self.portfolio.write(|p| {
+            for (account, rows) in positions {
+                let legs = rows
+                    .into_iter()
+                    .map(|row| {
+                        let mut contract = row.contract.clone();
+                        if let Some(k) = self.known.get(&contract.conid) {
+                            contract.merge(k);
+                        }
+                        (contract, row.quantity, row.values, Some(row.raw))
+                    })
+                    .collect::<Vec<_>>();
+                report.legs += legs.len();
+                p.replace_account(&account, legs, now);
+            }
+            for contract in self.known.values() {
+                p.upsert_contract(contract);
+            }
+            for s in snapshots.iter().filter(|s| s.has_data()) {
+                let kind = s.kind().unwrap_or(DataKind::Live);
+                let at = s.updated.unwrap_or(now);
+                if let Some(price) = s.price() {
+                    p.set_price(s.conid, price, kind, at);
+                }
+                let is_option = p.contract(s.conid).is_some_and(|c| c.sec_type.is_option());
+                if is_option {
+                    let mut greeks = s.greeks();
+                    let und = s
+                        .underlying_conid()
+                        .or_else(|| p.contract(s.conid).and_then(|c| c.underlying_conid));
+                    greeks.underlying_price =
+                        und.and_then(|u| by_conid.get(&u)).and_then(|u| u.price());
+                    if greeks.delta.is_some() {
+                        report.greeks += 1;
+                    }
+                    p.set_greeks(s.conid, greeks, kind, at);
+                }
+            }
+            p.connected(now, format!("Client Portal at {}", self.client.login_url()));
+        });
+        report
+    }
+}

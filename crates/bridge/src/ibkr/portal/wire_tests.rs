@@ -1,0 +1,222 @@
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn numbers_come_in_many_costumes() {
+    for (v, want) in [
+        (json!(1.5), Some(1.5)),
+        (json!("1,300"), Some(1300.0)),
+        (json!("31.2%"), Some(31.2)),
+        (json!("C71.20"), Some(71.2)),
+        (json!("H1.5"), Some(1.5)),
+        (json!(" -0.11 "), Some(-0.11)),
+        (json!("None"), None),
+        (json!(""), None),
+        (json!(null), None),
+        (json!("N/A"), None),
+        (json!(true), None),
+    ] {
+        assert_eq!(number(&v), want, "{v}");
+    }
+    assert_eq!(integer(&json!("649180695")), Some(649_180_695));
+    assert_eq!(integer(&json!(6.0)), Some(6));
+    assert_eq!(text(&json!("None")), None);
+    assert_eq!(boolean(&json!("true")), Some(true));
+}
+
+#[test]
+fn epochs_may_be_seconds_or_milliseconds() {
+    let ms = epoch(&json!(1_712_596_911_593_i64)).expect("ms");
+    let s = epoch(&json!(1_712_596_911)).expect("s");
+    assert_eq!(ms.as_second(), s.as_second());
+    assert_eq!(yyyymmdd(&json!("20270120")), Date::new(2027, 1, 20).ok());
+    assert_eq!(yyyymmdd(&json!(20270120)), Date::new(2027, 1, 20).ok());
+    assert_eq!(yyyymmdd(&json!("None")), None);
+}
+
+#[test]
+fn tickle_and_auth_status() {
+    // IBKR's documented authenticated reply.
+    let t = json!({"session":"bb665d0f55b6289d70bc7380089fc96f","ssoExpires":460311,"collission":false,
+        "userId":123456789,"hmds":{"error":"no bridge"},
+        "iserver":{"authStatus":{"authenticated":true,"competing":false,"connected":true,"message":"","MAC":"98:F2:B3:23:BF:A0"}}});
+    assert_eq!(
+        tickle(&t).expect("ok"),
+        AuthStatus {
+            authenticated: true,
+            connected: true,
+            competing: false,
+            message: String::new()
+        }
+    );
+    // A live 2021 reply: `tickle: true`, not authenticated.
+    let t = json!({"iserver":{"tickle":true,"authStatus":{"authenticated":false,"competing":false,"connected":true,"message":"","MAC":"x"}}});
+    assert!(!tickle(&t).expect("ok").authenticated);
+    assert!(tickle(&json!({"error":"failed to process request"})).is_err());
+    assert!(tickle(&json!([1])).is_err());
+    let s = auth_status(
+        &json!({"authenticated":false,"competing":true,"connected":true,"fail":"taken over"}),
+    )
+    .expect("ok");
+    assert!(s.competing && s.connected && !s.authenticated);
+    assert_eq!(s.message, "taken over");
+}
+
+#[test]
+fn accounts_need_an_id() {
+    let v = json!([{"id":"DU123456","accountId":"DU123456","accountTitle":"John Smith, LLC","currency":"USD","faclient":false}]);
+    let a = accounts(&v).expect("ok");
+    assert_eq!(a[0].code.as_str(), "DU123456");
+    assert_eq!(a[0].title.as_deref(), Some("John Smith, LLC"));
+    assert_eq!(a[0].raw, v[0]);
+    assert!(accounts(&json!([{"accountTitle":"nobody"}])).is_err());
+    assert!(accounts(&json!({"accounts":[]})).is_err());
+    let codes = iserver_accounts(&json!({"accounts":["U1234567"],"selectedAccount":"U1234567"}))
+        .expect("ok");
+    assert_eq!(codes[0].as_str(), "U1234567");
+}
+
+#[test]
+fn position_rows_follow_ibkrs_example() {
+    // IBKR's documented option row (strike a string, multiplier a number).
+    let v = json!([{"acctId":"DU123456","conid":584891614,"contractDesc":"SPY    JAN2025 440 C [SPY   250117C00440000 100]",
+        "assetClass":"OPT","position":1.0,"mktPrice":95.70706175,"mktValue":9570.71,"avgCost":5801.0401,
+        "avgPrice":58.010401,"realizedPnl":0.0,"unrealizedPnl":3769.67,"currency":"USD","expiry":"20250117",
+        "lastTradingDay":"20250117","putOrCall":"C","strike":"440","multiplier":100.0,"undConid":756733,
+        "undSym":"SPY","ticker":"SPY","listingExchange":"AMEX","pageSize":100,"time":26}]);
+    let p = &positions(&v).expect("ok")[0];
+    assert_eq!(
+        (p.account.as_str(), p.contract.conid.get(), p.quantity),
+        ("DU123456", 584891614, 1.0)
+    );
+    let c = &p.contract;
+    assert_eq!(
+        (
+            c.symbol.as_str(),
+            &c.sec_type,
+            c.strike,
+            c.right,
+            c.multiplier
+        ),
+        (
+            "SPY",
+            &SecType::Option,
+            Some(440.0),
+            Some(Right::Call),
+            Some(100.0)
+        )
+    );
+    assert_eq!(c.underlying_conid.map(ConId::get), Some(756733));
+    assert_eq!(c.last_trade_date, Date::new(2025, 1, 17).ok());
+    assert_eq!(p.values.avg_cost, Some(5801.0401));
+    assert_eq!(p.values.unrealized_pnl, Some(3769.67));
+    // A futures row where IBKR leaves the deprecated fields "None" and 0.
+    let f = json!([{"acctId":"DU1","conid":"810000001","contractDesc":"CL       JAN2027","assetClass":"FUT","position":"-3",
+        "multiplier":"None","strike":0.0,"undConid":0,"putOrCall":null}]);
+    let p = &positions(&f).expect("ok")[0];
+    assert_eq!(
+        (
+            p.contract.symbol.as_str(),
+            p.quantity,
+            p.contract.multiplier,
+            p.contract.strike,
+            p.contract.underlying_conid
+        ),
+        ("CL", -3.0, None, None, None)
+    );
+    assert!(
+        positions(&json!([{"acctId":"DU1","position":1}])).is_err(),
+        "no conid"
+    );
+    assert!(
+        positions(&json!([{"acctId":"DU1","conid":1}])).is_err(),
+        "no quantity"
+    );
+}
+
+#[test]
+fn combos_follow_ibkrs_example() {
+    let v = json!([{"name":"CP.CP695fcbb4","description":"1*649180695-1*654503299",
+        "legs":[{"conid":"649180695","ratio":1},{"conid":"654503299","ratio":-1}],
+        "positions":[
+          {"acctId":"DU5240685","conid":649180695,"contractDesc":"ES       MAR2026","position":1.0,"mktPrice":6962.0,
+           "mktValue":348100.0,"currency":"USD","avgCost":348114.52,"avgPrice":6962.2904,"realizedPnl":0.0,
+           "unrealizedPnl":-14.52,"exchs":null,"expiry":null,"putOrCall":null,"multiplier":null,"strike":0.0,
+           "exerciseStyle":null,"conExchMap":[],"assetClass":"FUT","undConid":0},
+          {"acctId":"DU5240685","conid":654503299,"contractDesc":"ES       DEC2028","position":-1.0,"mktPrice":7530.1928711,
+           "mktValue":-376509.64,"currency":"USD","avgCost":49997.98,"avgPrice":999.9596,"realizedPnl":0.0,
+           "unrealizedPnl":-326511.66,"exchs":null,"expiry":"None","putOrCall":"None","multiplier":"None","strike":"0",
+           "exerciseStyle":null,"conExchMap":[],"assetClass":"FUT","undConid":0}]}]);
+    let c = &combos(&v).expect("ok")[0];
+    assert_eq!(c.name.as_deref(), Some("CP.CP695fcbb4"));
+    assert_eq!(c.legs.len(), 2);
+    assert_eq!(
+        (c.legs[0].conid.get(), c.legs[0].ratio, c.legs[0].position),
+        (649180695, Some(1.0), Some(1.0))
+    );
+    assert_eq!(
+        (c.legs[1].ratio, c.legs[1].avg_price),
+        (Some(-1.0), Some(999.9596))
+    );
+    assert_eq!(c.legs[1].contract.multiplier, None);
+    assert_eq!(c.raw, v[0]);
+    assert_eq!(combos(&json!([])).expect("no combos"), vec![]);
+    assert!(combos(&json!({"unexpected":"shape"})).is_err());
+    assert!(combos(&json!([{"name":"x","legs":[{"ratio":1}]}])).is_err());
+}
+
+#[test]
+fn snapshots_preflight_and_fields() {
+    let first = snapshots(&json!([{"conid":265598,"conidEx":"265598"}])).expect("ok");
+    assert!(!first[0].has_data());
+    let v = json!([{"conid":820000001,"conidEx":"820000001","_updated":1712596911593_i64,"6509":"DpB",
+        "31":"1.45","7635":"1.46","7308":"0.523","7309":"0.0871","7310":"-0.0213","7311":"0.0912","7633":"36.0%","6457":810000002}]);
+    let s = &snapshots(&v).expect("ok")[0];
+    assert!(s.has_data());
+    assert_eq!(s.price(), Some(1.46));
+    let g = s.greeks();
+    assert_eq!(
+        (g.delta, g.gamma, g.theta, g.vega),
+        (Some(0.523), Some(0.0871), Some(-0.0213), Some(0.0912))
+    );
+    assert!((g.implied_vol.expect("iv") - 0.36).abs() < 1e-12);
+    assert_eq!(s.underlying_conid().map(ConId::get), Some(810000002));
+    assert_eq!(s.kind(), Some(DataKind::Delayed));
+    assert!(s.updated.is_some());
+}
+
+#[test]
+fn secdef_and_contract_info() {
+    let v = json!({"secdef":[{"conid":820000003,"ticker":"CL","assetClass":"FOP","multiplier":1000.0,"strike":"65",
+        "putOrCall":"P","undConid":810000002,"expiry":"20270119","currency":"USD"}]});
+    let (c, raw) = &secdefs(&v).expect("ok")[0];
+    assert_eq!(
+        (
+            c.multiplier,
+            c.strike,
+            c.right,
+            c.underlying_conid.map(ConId::get)
+        ),
+        (Some(1000.0), Some(65.0), Some(Right::Put), Some(810000002))
+    );
+    assert_eq!(raw["ticker"], "CL");
+    let info = contract_info(
+        &json!({"con_id":810000001,"symbol":"CL","local_symbol":"CLF7","instrument_type":"FUT",
+        "multiplier":"1000","maturity_date":"20261222","underlying_con_id":0}),
+    )
+    .expect("ok");
+    assert_eq!(
+        (
+            info.local_symbol.as_deref(),
+            info.multiplier,
+            info.underlying_conid
+        ),
+        (Some("CLF7"), Some(1000.0), None)
+    );
+    assert_eq!(
+        error_message(r#"{"error":"Bad Request: no bridge","statusCode":400}"#).as_deref(),
+        Some("Bad Request: no bridge")
+    );
+    assert_eq!(error_message("<html>"), None);
+}
