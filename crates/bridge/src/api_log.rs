@@ -13,7 +13,6 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::Shutdown;
 use crate::domain::api_log::{ApiLogEntry, LogStatus};
 use crate::store;
 
@@ -49,8 +48,9 @@ impl ApiLog {
     }
 }
 
-/// Stores entries from `rx` until it closes or `shutdown`, keeping what the database refused.
-pub async fn run_writer(mut rx: mpsc::Receiver<ApiLogEntry>, pool: PgPool, mut shutdown: Shutdown) {
+/// Stores entries from `rx`, keeping what the database refused, until every [`ApiLog`]
+/// handle is gone — so the last words of stopping tasks are stored too.
+pub async fn run_writer(mut rx: mpsc::Receiver<ApiLogEntry>, pool: PgPool) {
     let mut backlog: VecDeque<ApiLogEntry> = VecDeque::new();
     let mut retry = tokio::time::interval(RETRY);
     loop {
@@ -66,11 +66,16 @@ pub async fn run_writer(mut rx: mpsc::Receiver<ApiLogEntry>, pool: PgPool, mut s
                 None => break,
             },
             _ = retry.tick() => {}
-            _ = shutdown.wait() => break,
         }
         flush(&pool, &mut backlog).await;
     }
     flush(&pool, &mut backlog).await;
+    if !backlog.is_empty() {
+        warn!(
+            "{} api_logs entries could not be stored before stopping",
+            backlog.len()
+        );
+    }
 }
 
 async fn flush(pool: &PgPool, backlog: &mut VecDeque<ApiLogEntry>) {

@@ -56,6 +56,10 @@ pub struct RawConfig {
     #[arg(long, env = "IB_CLIENT_ID", value_name = "N")]
     pub ib_client_id: Option<String>,
 
+    /// Seconds the first TWS connect and handshake may take [default: 15]
+    #[arg(long, env = "IB_CONNECT_TIMEOUT_SECONDS", value_name = "SECONDS")]
+    pub ib_connect_timeout_seconds: Option<String>,
+
     /// Client Portal Gateway API base URL [default: https://localhost:5000/v1/api]
     #[arg(long, env = "IBKR_CP_BASE_URL", value_name = "URL")]
     pub ibkr_cp_base_url: Option<String>,
@@ -96,6 +100,11 @@ pub struct RawConfig {
     #[arg(long, env = "GREEKS_INTERVAL_SECONDS", value_name = "SECONDS")]
     pub greeks_interval_seconds: Option<String>,
 
+    /// Greeks and prices older than this many seconds are stale, never written as fresh
+    /// [default: 60]
+    #[arg(long, env = "GREEKS_MAX_AGE_SECONDS", value_name = "SECONDS")]
+    pub greeks_max_age_seconds: Option<String>,
+
     /// Seconds between attempts to drain the spool into PostgreSQL [default: 60]
     #[arg(long, env = "BUFFER_FLUSH_INTERVAL_SECONDS", value_name = "SECONDS")]
     pub buffer_flush_interval_seconds: Option<String>,
@@ -125,7 +134,7 @@ pub struct RawConfig {
 
 impl RawConfig {
     /// Every variable with its raw value, in the order the documentation lists them.
-    pub fn vars(&self) -> [(&'static str, Option<&str>); 17] {
+    pub fn vars(&self) -> [(&'static str, Option<&str>); 19] {
         fn v(s: &Option<String>) -> Option<&str> {
             s.as_deref().map(str::trim).filter(|s| !s.is_empty())
         }
@@ -133,6 +142,10 @@ impl RawConfig {
             ("IB_API_MODE", v(&self.ib_api_mode)),
             ("IB_SOCKET_ADDR", v(&self.ib_socket_addr)),
             ("IB_CLIENT_ID", v(&self.ib_client_id)),
+            (
+                "IB_CONNECT_TIMEOUT_SECONDS",
+                v(&self.ib_connect_timeout_seconds),
+            ),
             ("IBKR_CP_BASE_URL", v(&self.ibkr_cp_base_url)),
             ("IBKR_GATEWAY_URL", v(&self.ibkr_gateway_url)),
             ("IBKR_CP_TIMEOUT_SECONDS", v(&self.ibkr_cp_timeout_seconds)),
@@ -145,6 +158,7 @@ impl RawConfig {
             ("DATABASE_URL", v(&self.database_url)),
             ("BRIDGE_BUFFER_PATH", v(&self.bridge_buffer_path)),
             ("GREEKS_INTERVAL_SECONDS", v(&self.greeks_interval_seconds)),
+            ("GREEKS_MAX_AGE_SECONDS", v(&self.greeks_max_age_seconds)),
             (
                 "BUFFER_FLUSH_INTERVAL_SECONDS",
                 v(&self.buffer_flush_interval_seconds),
@@ -319,6 +333,8 @@ impl fmt::Debug for DatabaseUrl {
 pub struct SocketConfig {
     pub addr: HostPort,
     pub client_id: i32,
+    /// The first connect and handshake must finish within this.
+    pub connect_timeout: Duration,
 }
 
 /// The Client Portal Gateway connection.
@@ -350,6 +366,8 @@ pub struct Config {
     pub database_url: Option<DatabaseUrl>,
     pub buffer_path: PathBuf,
     pub greeks_interval: Duration,
+    /// Older greeks and prices are stale.
+    pub greeks_max_age: Duration,
     pub buffer_flush_interval: Duration,
     pub watchdog_interval: Duration,
     pub positions_sync_interval: Duration,
@@ -570,6 +588,7 @@ impl Config {
             |s| s.parse::<i32>().ok().filter(|id| *id >= 0),
         );
 
+        let connect_timeout = p.seconds("IB_CONNECT_TIMEOUT_SECONDS", 15);
         let cp_url = p.cp_url("IBKR_CP_BASE_URL", false);
         let gateway_url = p.cp_url("IBKR_GATEWAY_URL", true);
         let default_cp = Url::parse(DEFAULT_CP_BASE_URL).expect("the default CP URL is valid");
@@ -636,6 +655,7 @@ impl Config {
         };
 
         let greeks_interval = p.seconds("GREEKS_INTERVAL_SECONDS", 5);
+        let greeks_max_age = p.seconds("GREEKS_MAX_AGE_SECONDS", 60);
         let buffer_flush_interval = p.seconds("BUFFER_FLUSH_INTERVAL_SECONDS", 60);
         let watchdog_interval = p.seconds("WATCHDOG_INTERVAL_SECONDS", 30);
         let positions_sync_interval = p.seconds("POSITIONS_SYNC_INTERVAL_SECONDS", 60);
@@ -676,7 +696,11 @@ impl Config {
         }
         Ok(Config {
             api_mode,
-            socket: SocketConfig { addr, client_id },
+            socket: SocketConfig {
+                addr,
+                client_id,
+                connect_timeout,
+            },
             portal: PortalConfig {
                 base_url,
                 timeout,
@@ -687,6 +711,7 @@ impl Config {
             database_url,
             buffer_path,
             greeks_interval,
+            greeks_max_age,
             buffer_flush_interval,
             watchdog_interval,
             positions_sync_interval,
@@ -710,10 +735,14 @@ impl Config {
     /// its value came from when it was not set explicitly.
     pub fn render(&self, raw: &RawConfig) -> String {
         let secs = |d: Duration| d.as_secs_f64().to_string();
-        let values: [(&str, String); 17] = [
+        let values: [(&str, String); 19] = [
             ("IB_API_MODE", self.api_mode.to_string()),
             ("IB_SOCKET_ADDR", self.socket.addr.to_string()),
             ("IB_CLIENT_ID", self.socket.client_id.to_string()),
+            (
+                "IB_CONNECT_TIMEOUT_SECONDS",
+                secs(self.socket.connect_timeout),
+            ),
             ("IBKR_CP_BASE_URL", self.portal.base_url.to_string()),
             (
                 "IBKR_GATEWAY_URL",
@@ -735,6 +764,7 @@ impl Config {
             ),
             ("BRIDGE_BUFFER_PATH", self.buffer_path.display().to_string()),
             ("GREEKS_INTERVAL_SECONDS", secs(self.greeks_interval)),
+            ("GREEKS_MAX_AGE_SECONDS", secs(self.greeks_max_age)),
             (
                 "BUFFER_FLUSH_INTERVAL_SECONDS",
                 secs(self.buffer_flush_interval),

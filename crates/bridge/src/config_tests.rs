@@ -14,6 +14,7 @@ fn raw(pairs: &[(&str, &str)]) -> RawConfig {
             "IB_API_MODE" => &mut r.ib_api_mode,
             "IB_SOCKET_ADDR" => &mut r.ib_socket_addr,
             "IB_CLIENT_ID" => &mut r.ib_client_id,
+            "IB_CONNECT_TIMEOUT_SECONDS" => &mut r.ib_connect_timeout_seconds,
             "IBKR_CP_BASE_URL" => &mut r.ibkr_cp_base_url,
             "IBKR_GATEWAY_URL" => &mut r.ibkr_gateway_url,
             "IBKR_CP_TIMEOUT_SECONDS" => &mut r.ibkr_cp_timeout_seconds,
@@ -23,6 +24,7 @@ fn raw(pairs: &[(&str, &str)]) -> RawConfig {
             "DATABASE_URL" => &mut r.database_url,
             "BRIDGE_BUFFER_PATH" => &mut r.bridge_buffer_path,
             "GREEKS_INTERVAL_SECONDS" => &mut r.greeks_interval_seconds,
+            "GREEKS_MAX_AGE_SECONDS" => &mut r.greeks_max_age_seconds,
             "BUFFER_FLUSH_INTERVAL_SECONDS" => &mut r.buffer_flush_interval_seconds,
             "WATCHDOG_INTERVAL_SECONDS" => &mut r.watchdog_interval_seconds,
             "POSITIONS_SYNC_INTERVAL_SECONDS" => &mut r.positions_sync_interval_seconds,
@@ -75,6 +77,8 @@ fn defaults_are_the_specs() {
         Path::new("/home/trader/.portfolio_bridge_buffer.jsonl")
     );
     assert_eq!(c.greeks_interval, Duration::from_secs(5));
+    assert_eq!(c.greeks_max_age, Duration::from_secs(60));
+    assert_eq!(c.socket.connect_timeout, Duration::from_secs(15));
     assert_eq!(c.buffer_flush_interval, Duration::from_secs(60));
     assert_eq!(c.watchdog_interval, Duration::from_secs(30));
     assert_eq!(c.positions_sync_interval, Duration::from_secs(60));
@@ -107,12 +111,16 @@ fn empty_values_count_as_unset() {
     ]);
     assert_eq!(c.api_mode, ApiMode::Socket);
     assert_eq!(c.greeks_interval, Duration::from_secs(5));
+    assert_eq!(c.greeks_max_age, Duration::from_secs(60));
+    assert_eq!(c.socket.connect_timeout, Duration::from_secs(15));
     assert!(c.http.api_token.is_none());
 }
 
 #[test]
 fn intervals_must_be_positive_numbers_of_seconds() {
     let vars = [
+        "IB_CONNECT_TIMEOUT_SECONDS",
+        "GREEKS_MAX_AGE_SECONDS",
         "IBKR_CP_TIMEOUT_SECONDS",
         "IBKR_CP_TICKLE_INTERVAL_SECONDS",
         "GREEKS_INTERVAL_SECONDS",

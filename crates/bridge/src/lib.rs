@@ -5,7 +5,9 @@
 //!
 //! - [`config`]: every variable the bridge reads, parsed and validated once at startup.
 //! - [`domain`]: ids, contracts, the in-memory portfolio and api-log entries (pure).
-//! - [`ibkr`]: the IBKR transports (Client Portal now), writing into the shared portfolio.
+//! - [`ibkr`]: the IBKR transports (TWS socket, Client Portal), writing into the shared portfolio.
+//! - [`watchdog`]: keeps the TWS socket connected through IBKR's daily resets.
+//! - [`clock`]: the one place the wall clock is read, so tests can inject another.
 //! - [`api_log`]: the channel every part reports `api_logs` entries through.
 //! - [`store`]: every SQL statement, the embedded migrations and the startup schema check.
 //! - [`runtime`]: `portfolio-bridge run`: wires the modules together and stops them cleanly.
@@ -16,11 +18,13 @@
 
 pub mod api_log;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod ibkr;
 pub mod runtime;
 pub mod store;
+pub mod watchdog;
 
 /// A signal that the bridge is stopping; every long-running task holds one.
 #[derive(Clone)]

@@ -255,9 +255,13 @@ impl Portfolio {
         if let Some(und) = greeks.underlying_price
             && let Some(und_conid) = self.contracts.get(&conid).and_then(|c| c.underlying_conid)
         {
-            // The option computation carries the underlying's price: as good as its own tick.
-            let newer = self.prices.get(&und_conid).is_none_or(|p| p.at <= now);
-            if newer {
+            // The option computation carries the underlying's price: it stands in until the
+            // underlying's own market data (which wins) has been seen since the last reconnect.
+            let own = self
+                .prices
+                .get(&und_conid)
+                .is_some_and(|p| p.epoch == self.epoch);
+            if !own {
                 self.set_price(und_conid, und, kind, now);
             }
         }

@@ -95,6 +95,11 @@ fn greeks_are_fresh_only_within_age_and_epoch() {
     assert_eq!(p.greeks(conid(99), t(1), AGE), Err(Staleness::Missing));
     // The option computation carried the underlying's price.
     assert_eq!(p.price(conid(10), t(1), AGE).map(|o| o.value), Ok(72.0));
+    // The underlying's own price wins over the computations' from then on.
+    p.set_price(conid(10), 72.5, DataKind::Delayed, t(2));
+    p.set_greeks(conid(20), g, DataKind::Live, t(3));
+    let own = p.price(conid(10), t(3), AGE).expect("fresh");
+    assert_eq!((own.value, own.kind), (72.5, DataKind::Delayed));
 
     p.disconnected(t(5), "socket closed");
     assert_eq!(p.greeks(conid(20), t(6), AGE), Err(Staleness::Disconnected));

@@ -3,5 +3,7 @@
 //! database or serves HTTP.
 //!
 //! - [`portal`]: the Client Portal Gateway (REST): client, session keeper, PORTAL source.
+//! - [`socket`]: the TWS / IB Gateway socket API through `ibapi`: SOCKET mode's source.
 
 pub mod portal;
+pub mod socket;

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 
 use sqlx::PgPool;
 
-use crate::helpers::{Bridge, database_url_of};
+use crate::helpers::{Bridge, database_url_of, first_api_log, sim_config, start_sim, stop, within};
 
 #[test]
 fn invalid_api_mode_halts_before_connecting_to_anything() {
@@ -298,37 +298,21 @@ fn help_names_every_variable_and_its_default() {
 
 #[sqlx::test(migrations = false)]
 async fn run_in_portal_mode_keeps_the_session_and_stops_cleanly_on_sigint(pool: PgPool) {
-    use std::io::Read;
-
-    let sim = crate::helpers::start_sim(crate::helpers::sim_config()).await;
+    let sim = start_sim(sim_config()).await;
     let url = database_url_of(&pool).await;
-    let bridge = Bridge::new()
+    let child = Bridge::new()
         .env("DATABASE_URL", &url)
         .env("IB_API_MODE", "PORTAL")
         .env("IBKR_CP_BASE_URL", &sim.cp_url())
         .env("IBKR_CP_TICKLE_INTERVAL_SECONDS", "0.5")
-        .env("GREEKS_INTERVAL_SECONDS", "0.5");
-    let mut child = bridge.spawn(&["run"]);
+        .env("GREEKS_INTERVAL_SECONDS", "0.5")
+        .spawn(&["run"]);
 
     // The session keeper's first state change lands in api_logs.
-    crate::helpers::within("the session is logged", async {
-        loop {
-            let logged: Option<String> = sqlx::query_scalar(
-                "SELECT message FROM api_logs WHERE api_mode = 'PORTAL' AND status = 'ok' LIMIT 1",
-            )
-            .fetch_optional(&pool)
-            .await
-            .unwrap_or(None);
-            if let Some(message) = logged {
-                assert!(message.contains("authenticated"), "{message}");
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    let message = first_api_log(&pool, "PORTAL", "ok").await;
+    assert!(message.contains("authenticated"), "{message}");
     // The PORTAL source polls the positions.
-    crate::helpers::within("the source polls", async {
+    within("the source polls", async {
         while !sim
             .control()
             .cp()
@@ -341,25 +325,29 @@ async fn run_in_portal_mode_keeps_the_session_and_stops_cleanly_on_sigint(pool: 
     })
     .await;
 
-    let pid = child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill");
-    // Waited for off the runtime: the simulator runs on it and must keep answering.
-    let (status, stderr) = tokio::task::spawn_blocking(move || {
-        let status = child.wait().expect("the bridge exits");
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .expect("stderr")
-            .read_to_string(&mut stderr)
-            .expect("read");
-        (status, stderr)
-    })
-    .await
-    .expect("join");
+    let (status, stderr) = stop(child, "INT").await;
     assert!(status.success(), "{status:?}: {stderr}");
     assert!(stderr.contains("stopping"), "{stderr}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn run_in_socket_mode_connects_through_the_watchdog_and_stops_cleanly(pool: PgPool) {
+    let sim = start_sim(sim_config()).await;
+    let url = database_url_of(&pool).await;
+    let child = Bridge::new()
+        .env("DATABASE_URL", &url)
+        .env("IB_SOCKET_ADDR", &sim.tws_addr().to_string())
+        .env("IB_CLIENT_ID", "77")
+        .spawn(&["run"]);
+
+    let message = first_api_log(&pool, "SOCKET", "ok").await;
+    assert!(
+        message.contains("connected to TWS API") && message.contains("client 77"),
+        "{message}"
+    );
+    assert_eq!(sim.control().tws().status().client_ids, [77]);
+
+    let (status, stderr) = stop(child, "TERM").await;
+    assert!(status.success(), "{status:?}: {stderr}");
+    assert!(stderr.contains("SIGTERM received"), "{stderr}");
 }

@@ -121,3 +121,51 @@ pub fn portal_config(sim: &ibkr_sim::Simulator) -> portfolio_bridge::config::Por
         enabled: true,
     }
 }
+
+/// Sends `signal` (`INT`, `TERM`) to `child` and waits for it off the runtime, which may be
+/// running the simulator it talks to; its exit status and standard error.
+pub async fn stop(
+    mut child: std::process::Child,
+    signal: &str,
+) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let pid = child.id().to_string();
+    Command::new("kill")
+        .args([format!("-{signal}"), pid])
+        .status()
+        .expect("kill runs");
+    tokio::task::spawn_blocking(move || {
+        let status = child.wait().expect("the bridge exits");
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .expect("read");
+        (status, stderr)
+    })
+    .await
+    .expect("join")
+}
+
+/// The message of the first `api_logs` row with this mode and status, once there is one.
+pub async fn first_api_log(pool: &PgPool, api_mode: &str, status: &str) -> String {
+    within("an api_logs row", async {
+        loop {
+            let found: Option<String> = sqlx::query_scalar(
+                "SELECT message FROM api_logs WHERE api_mode = $1 AND status = $2 ORDER BY id LIMIT 1",
+            )
+            .bind(api_mode)
+            .bind(status)
+            .fetch_optional(pool)
+            .await
+            .expect("api_logs");
+            if let Some(message) = found {
+                return message;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}

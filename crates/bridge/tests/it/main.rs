@@ -4,8 +4,10 @@
 //! - `cli`: the binary as an operator runs it — configuration errors, `.env`, `migrate`, `config`.
 //! - `schema`: migrations on fresh and pre-existing databases, read back from the catalog.
 //! - `portal`: the Client Portal client, session keeper and PORTAL source against ibkr-sim.
+//! - `socket`: the TWS socket source and the watchdog against ibkr-sim, through ibapi.
 
 mod cli;
 mod helpers;
 mod portal;
 mod schema;
+mod socket;

@@ -381,11 +381,7 @@ async fn session_expiry_becomes_reauth_required_and_recovers_after_a_login(pool:
     let sim = start_sim(sim_config()).await;
     let (stop, shutdown) = Shutdown::new();
     let (log, rx) = ApiLog::channel();
-    tokio::spawn(portfolio_bridge::api_log::run_writer(
-        rx,
-        pool.clone(),
-        shutdown.clone(),
-    ));
+    tokio::spawn(portfolio_bridge::api_log::run_writer(rx, pool.clone()));
     let (keeper, mut session) =
         SessionKeeper::new(client(&sim).await, Duration::from_millis(200), log);
     tokio::spawn(keeper.run(shutdown));

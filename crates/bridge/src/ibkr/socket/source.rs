@@ -1,0 +1,511 @@
+//! SOCKET mode's source: one TWS API connection through `ibapi`, and the streams that keep
+//! the in-memory portfolio current — positions of every account, account updates (portfolio
+//! values, rotated over the accounts since TWS serves one at a time), contract details of every
+//! position (multiplier, underlying), and market data for every option and future option
+//! (model greeks, underlying price) and every future and stock (prices). Live data where it is
+//! permitted, delayed where it is not (market data type 3), and every value records which.
+//!
+//! A [`SocketConnection`] is one connection's lifetime: it reports loss and notices as
+//! [`SocketEvent`]s and never reconnects itself — the watchdog does. IB's 1100 and 1101 make
+//! what was observed stale; after 1101 (data lost) every market-data subscription is opened
+//! again. It writes only the portfolio.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ibapi::prelude::*;
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+use tokio::task::{AbortHandle, JoinSet};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::error::SocketError;
+use super::ticks::{TickState, Update};
+use crate::domain::contract::{Contract as DomainContract, Right, SecType};
+use crate::domain::ids::{AccountCode, ConId};
+use crate::domain::portfolio::{LegValues, SharedPortfolio};
+
+/// With more than one account, account updates visit each in turn this often (TWS streams
+/// one account at a time; market data keeps prices current in between).
+const ACCOUNT_ROTATION: Duration = Duration::from_secs(60);
+/// How long a clean disconnect may take.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where and who to connect as.
+#[derive(Debug, Clone)]
+pub struct SocketSettings {
+    pub addr: String,
+    pub client_id: i32,
+    /// The first connect and handshake must finish within this (ibapi has no timeout of its own).
+    pub connect_timeout: Duration,
+}
+
+/// What a connection reports to its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketEvent {
+    /// The connection is gone; the reason is for the operator.
+    Lost(String),
+    /// A TWS system notice worth telling the operator (1100, 1101, 1102, 1300, farm breaks).
+    Notice { code: i32, message: String },
+}
+
+/// Opens connections that feed `portfolio`.
+#[derive(Clone)]
+pub struct SocketSource {
+    settings: SocketSettings,
+    portfolio: SharedPortfolio,
+}
+
+/// What the tasks of one connection share.
+struct Shared {
+    client: Arc<Client>,
+    addr: String,
+    portfolio: SharedPortfolio,
+    events: mpsc::Sender<SocketEvent>,
+    last_activity: Mutex<Instant>,
+    /// Instruments with a market-data stream (or one being set up), by conid.
+    instruments: Mutex<HashMap<ConId, Instrument>>,
+}
+
+struct Instrument {
+    /// The contract to ask market data for, once its details are known.
+    request: Option<Contract>,
+    task: Option<AbortHandle>,
+}
+
+/// One live TWS API connection.
+pub struct SocketConnection {
+    shared: Arc<Shared>,
+    events: mpsc::Receiver<SocketEvent>,
+    tasks: JoinSet<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// IB's "unset" values.
+fn value(x: f64) -> Option<f64> {
+    (x.is_finite() && x != f64::MAX && x != -1.0).then_some(x)
+}
+
+/// The bridge's view of an `ibapi` contract.
+pub fn to_domain(c: &Contract) -> Option<DomainContract> {
+    let conid = ConId::new(i64::from(c.contract_id))?;
+    let mut d = DomainContract::new(
+        conid,
+        c.symbol.to_string(),
+        SecType::parse(&c.security_type.to_string()),
+    );
+    let text = |s: String| Some(s).filter(|s| !s.is_empty());
+    d.local_symbol = text(c.local_symbol.clone());
+    d.trading_class = text(c.trading_class.clone());
+    d.exchange = text(c.exchange.to_string());
+    d.primary_exchange = text(c.primary_exchange.to_string());
+    d.currency = text(c.currency.to_string());
+    let date = &c.last_trade_date_or_contract_month;
+    d.last_trade_date = (date.len() == 8)
+        .then(|| jiff::civil::Date::strptime("%Y%m%d", date).ok())
+        .flatten();
+    d.strike = Some(c.strike).filter(|k| *k != 0.0);
+    d.right = c.right.and_then(|r| Right::parse(&r.to_string()));
+    d.multiplier = c.multiplier.parse::<f64>().ok().filter(|m| *m > 0.0);
+    Some(d)
+}
+
+impl SocketSource {
+    pub fn new(settings: SocketSettings, portfolio: SharedPortfolio) -> SocketSource {
+        SocketSource {
+            settings,
+            portfolio,
+        }
+    }
+
+    pub fn settings(&self) -> &SocketSettings {
+        &self.settings
+    }
+
+    /// Marks the portfolio's feed down (the watchdog calls this when a connection ends).
+    pub fn mark_down(&self, reason: &str) {
+        self.portfolio
+            .write(|p| p.disconnected(Timestamp::now(), reason));
+    }
+
+    /// Connects, asks for delayed data where live is not permitted, and opens every stream.
+    pub async fn connect(&self) -> Result<SocketConnection, SocketError> {
+        let SocketSettings {
+            addr,
+            client_id,
+            connect_timeout,
+        } = self.settings.clone();
+        let builder = Client::builder()
+            .address(addr.clone())
+            .client_id(client_id)
+            // The watchdog owns reconnecting; see its module header.
+            .max_reconnect_attempts(0)
+            .one_shot_timeout(connect_timeout)
+            .connect_with_notice_stream();
+        let (client, notices) = match tokio::time::timeout(connect_timeout, builder).await {
+            Err(_) => {
+                return Err(SocketError::ConnectTimeout {
+                    addr,
+                    timeout: connect_timeout,
+                });
+            }
+            Ok(Err(ibapi::Error::ClientIdInUse { .. })) => {
+                return Err(SocketError::ClientIdInUse { addr, client_id });
+            }
+            Ok(Err(e)) => {
+                return Err(SocketError::Connect {
+                    addr,
+                    reason: e.to_string(),
+                });
+            }
+            Ok(Ok(connected)) => connected,
+        };
+        // Type 3: live where the account has permission, delayed where it does not.
+        client
+            .switch_market_data_type(MarketDataType::Delayed)
+            .await
+            .map_err(|e| SocketError::Connect {
+                addr: addr.clone(),
+                reason: e.to_string(),
+            })?;
+        let accounts: Vec<String> = client.handshake_managed_accounts().to_vec();
+        let (tx, events) = mpsc::channel(64);
+        let shared = Arc::new(Shared {
+            client: Arc::new(client),
+            addr: addr.clone(),
+            portfolio: self.portfolio.clone(),
+            events: tx,
+            last_activity: Mutex::new(Instant::now()),
+            instruments: Mutex::new(HashMap::new()),
+        });
+        self.portfolio.write(|p| {
+            p.connected(
+                Timestamp::now(),
+                format!("TWS API at {addr} as client {client_id}"),
+            )
+        });
+        let mut tasks = JoinSet::new();
+        tasks.spawn(notices_task(shared.clone(), notices));
+        tasks.spawn(positions_task(shared.clone()));
+        tasks.spawn(account_updates_task(shared.clone(), accounts));
+        Ok(SocketConnection {
+            shared,
+            events,
+            tasks,
+        })
+    }
+}
+
+impl SocketConnection {
+    /// The next thing to report; a vanished task counts as a lost connection.
+    pub async fn next_event(&mut self) -> SocketEvent {
+        self.events
+            .recv()
+            .await
+            .unwrap_or_else(|| SocketEvent::Lost("the connection's streams ended".into()))
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.shared.client.is_connected()
+    }
+
+    /// How long since anything arrived on this connection.
+    pub fn quiet_for(&self) -> Duration {
+        lock(&self.shared.last_activity).elapsed()
+    }
+
+    /// Asks for the server time; a connection that cannot answer within `timeout` has stalled.
+    pub async fn probe(&self, timeout: Duration) -> Result<(), SocketError> {
+        let stalled = || SocketError::Stalled {
+            addr: self.shared.addr.clone(),
+            timeout,
+        };
+        match tokio::time::timeout(timeout, self.shared.client.server_time()).await {
+            Ok(Ok(_)) => {
+                self.shared.touch();
+                Ok(())
+            }
+            Ok(Err(e)) => Err(SocketError::Lost {
+                addr: self.shared.addr.clone(),
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(stalled()),
+        }
+    }
+
+    /// Ends every stream and disconnects.
+    pub async fn close(mut self) {
+        self.tasks.abort_all();
+        self.shared.stop_market_data();
+        let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, self.shared.client.disconnect()).await;
+    }
+}
+
+impl Drop for SocketConnection {
+    fn drop(&mut self) {
+        self.tasks.abort_all();
+        self.shared.stop_market_data();
+    }
+}
+
+impl Shared {
+    fn touch(&self) {
+        *lock(&self.last_activity) = Instant::now();
+    }
+
+    fn report(&self, event: SocketEvent) {
+        if self.events.try_send(event).is_err() {
+            debug!("socket event dropped: the watchdog is behind or gone");
+        }
+    }
+
+    /// Reports a failed stream: a lost connection ends the connection, anything else only
+    /// that stream.
+    fn stream_failed(&self, what: &str, e: &ibapi::Error) {
+        if e.is_connection_lost()
+            || matches!(e, ibapi::Error::ConnectionFailed | ibapi::Error::Shutdown)
+        {
+            self.report(SocketEvent::Lost(format!("{what}: {e}")));
+        } else {
+            warn!("{what} failed: {e}");
+        }
+    }
+
+    fn stop_market_data(&self) {
+        for instrument in lock(&self.instruments).values_mut() {
+            if let Some(task) = instrument.task.take() {
+                task.abort();
+            }
+        }
+    }
+
+    /// Makes sure `contract` has its details looked up and its market data flowing.
+    fn track(self: &Arc<Self>, contract: &Contract) {
+        let Some(conid) = ConId::new(i64::from(contract.contract_id)) else {
+            return;
+        };
+        let mut instruments = lock(&self.instruments);
+        if instruments.contains_key(&conid) {
+            return;
+        }
+        let task =
+            tokio::spawn(instrument_task(self.clone(), contract.clone(), None)).abort_handle();
+        instruments.insert(
+            conid,
+            Instrument {
+                request: None,
+                task: Some(task),
+            },
+        );
+    }
+
+    /// After 1101 (market data lost): every subscription is opened again.
+    fn resubscribe_market_data(self: &Arc<Self>) {
+        let mut instruments = lock(&self.instruments);
+        for instrument in instruments.values_mut() {
+            if let (Some(task), Some(request)) =
+                (instrument.task.take(), instrument.request.clone())
+            {
+                task.abort();
+                let handle = tokio::spawn(instrument_task(
+                    self.clone(),
+                    request.clone(),
+                    Some(request),
+                ));
+                instrument.task = Some(handle.abort_handle());
+            }
+        }
+    }
+}
+
+async fn notices_task(shared: Arc<Shared>, mut notices: NoticeStream) {
+    while let Some(notice) = notices.next().await {
+        shared.touch();
+        let code = notice.code;
+        let message = notice.message.clone();
+        match code {
+            1100 => {
+                shared
+                    .portfolio
+                    .write(|p| p.data_lost(format!("1100: {message}")));
+                shared.report(SocketEvent::Notice { code, message });
+            }
+            1101 => {
+                shared
+                    .portfolio
+                    .write(|p| p.data_lost(format!("1101: {message}")));
+                shared.resubscribe_market_data();
+                shared.report(SocketEvent::Notice { code, message });
+            }
+            1102 | 1300 | 2103 | 2105 | 2157 => {
+                shared.report(SocketEvent::Notice { code, message })
+            }
+            _ => debug!(code, "TWS notice: {message}"),
+        }
+    }
+    shared.report(SocketEvent::Lost("the notice stream closed".into()));
+}
+
+async fn positions_task(shared: Arc<Shared>) {
+    let mut positions = match shared.client.positions().await {
+        Ok(sub) => sub,
+        Err(e) => return shared.stream_failed("positions", &e),
+    };
+    while let Some(item) = positions.next().await {
+        shared.touch();
+        match item {
+            Ok(SubscriptionItem::Data(PositionUpdate::Position(p))) => {
+                let (Some(account), Some(contract)) =
+                    (AccountCode::parse(&p.account), to_domain(&p.contract))
+                else {
+                    warn!("ignoring a position without a valid account or conid: {p:?}");
+                    continue;
+                };
+                let now = Timestamp::now();
+                shared.portfolio.write(|pf| {
+                    pf.set_position(&account, &contract, p.position, value(p.average_cost), now)
+                });
+                if p.position != 0.0 {
+                    shared.track(&p.contract);
+                }
+            }
+            Ok(SubscriptionItem::Data(PositionUpdate::PositionEnd)) => {
+                info!("TWS positions loaded")
+            }
+            Ok(SubscriptionItem::Notice(n)) => debug!("positions notice: {n}"),
+            Err(e) => return shared.stream_failed("positions", &e),
+        }
+    }
+    shared.report(SocketEvent::Lost("the positions stream ended".into()));
+}
+
+/// Portfolio values from account updates: one account held open, or several visited in turn.
+async fn account_updates_task(shared: Arc<Shared>, accounts: Vec<String>) {
+    loop {
+        for account in &accounts {
+            let id = AccountId::from(account.as_str());
+            let mut updates = match shared.client.account_updates(&id).await {
+                Ok(sub) => sub,
+                Err(e) => return shared.stream_failed("account updates", &e),
+            };
+            let keep_open = accounts.len() == 1;
+            while let Some(item) = updates.next().await {
+                shared.touch();
+                match item {
+                    Ok(SubscriptionItem::Data(AccountUpdate::PortfolioValue(v))) => {
+                        apply_portfolio_value(&shared, account, &v)
+                    }
+                    Ok(SubscriptionItem::Data(AccountUpdate::End)) if !keep_open => break,
+                    Ok(_) => {}
+                    Err(e) => return shared.stream_failed("account updates", &e),
+                }
+            }
+            // TWS streams one account at a time: this one must be cancelled before the next.
+            updates.cancel().await;
+        }
+        tokio::time::sleep(ACCOUNT_ROTATION).await;
+    }
+}
+
+fn apply_portfolio_value(
+    shared: &Shared,
+    account: &str,
+    v: &ibapi::accounts::AccountPortfolioValue,
+) {
+    let code = v.account.as_deref().unwrap_or(account);
+    let (Some(account), Some(contract)) = (AccountCode::parse(code), to_domain(&v.contract)) else {
+        return;
+    };
+    let values = LegValues {
+        avg_cost: value(v.average_cost),
+        market_price: value(v.market_price),
+        market_value: value(v.market_value),
+        unrealized_pnl: value(v.unrealized_pnl),
+        realized_pnl: value(v.realized_pnl),
+    };
+    shared
+        .portfolio
+        .write(|p| p.set_leg_values(&account, &contract, v.position, values, Timestamp::now()));
+}
+
+/// Contract details (unless `known` already holds the request), then market data until the
+/// stream ends.
+async fn instrument_task(shared: Arc<Shared>, contract: Contract, known: Option<Contract>) {
+    let Some(conid) = ConId::new(i64::from(contract.contract_id)) else {
+        return;
+    };
+    let request = match known {
+        Some(request) => request,
+        None => {
+            let query = Contract {
+                contract_id: contract.contract_id,
+                security_type: contract.security_type.clone(),
+                exchange: contract.exchange.clone(),
+                ..Contract::default()
+            };
+            let details = match shared.client.contract_details(&query).await {
+                Ok(d) => d,
+                Err(e) => return shared.stream_failed(&format!("contract details of {conid}"), &e),
+            };
+            let Some(d) = details.into_iter().next() else {
+                return warn!("TWS has no contract details for conid {conid}");
+            };
+            shared.touch();
+            if let Some(mut facts) = to_domain(&d.contract) {
+                facts.underlying_conid = ConId::new(i64::from(d.under_contract_id));
+                facts.underlying_symbol = Some(d.under_symbol.clone()).filter(|s| !s.is_empty());
+                shared.portfolio.write(|p| p.upsert_contract(&facts));
+                // An option's underlying needs its own price too.
+                if facts.sec_type.is_option()
+                    && let Some(und) = facts.underlying_conid
+                {
+                    let und_contract = Contract {
+                        contract_id: und.get(),
+                        exchange: Exchange::from(""),
+                        ..Contract::default()
+                    };
+                    shared.track(&und_contract);
+                }
+            }
+            let mut request = d.contract;
+            if request.exchange.to_string().is_empty() {
+                request.exchange = Exchange::from("SMART");
+            }
+            if let Some(i) = lock(&shared.instruments).get_mut(&conid) {
+                i.request = Some(request.clone());
+            }
+            request
+        }
+    };
+    let mut ticks = match shared.client.market_data(&request).subscribe().await {
+        Ok(sub) => sub,
+        Err(e) => return shared.stream_failed(&format!("market data of {conid}"), &e),
+    };
+    let mut state = TickState::default();
+    while let Some(item) = ticks.next().await {
+        shared.touch();
+        match item {
+            Ok(SubscriptionItem::Data(tick)) => match state.apply(&tick) {
+                Some(Update::Price(price, kind)) => shared
+                    .portfolio
+                    .write(|p| p.set_price(conid, price, kind, Timestamp::now())),
+                Some(Update::Greeks(greeks, kind)) => shared
+                    .portfolio
+                    .write(|p| p.set_greeks(conid, greeks, kind, Timestamp::now())),
+                None => {}
+            },
+            Ok(SubscriptionItem::Notice(n)) => debug!(%conid, "market data notice: {n}"),
+            Err(e) => {
+                return shared.stream_failed(
+                    &format!("market data of {} ({conid})", request.local_symbol),
+                    &e,
+                );
+            }
+        }
+    }
+}
