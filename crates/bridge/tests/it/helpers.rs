@@ -42,12 +42,14 @@ impl Bridge {
     }
 
     /// Starts `args` in the background; stderr is captured for the test to read.
-    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        self.command(args)
+    pub fn spawn(&self, args: &[&str]) -> Spawned {
+        let child = self
+            .command(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .expect("the bridge binary starts")
+            .expect("the bridge binary starts");
+        Spawned(Some(child))
     }
 }
 
@@ -122,13 +124,24 @@ pub fn portal_config(sim: &ibkr_sim::Simulator) -> portfolio_bridge::config::Por
     }
 }
 
-/// Sends `signal` (`INT`, `TERM`) to `child` and waits for it off the runtime, which may be
-/// running the simulator it talks to; its exit status and standard error.
-pub async fn stop(
-    mut child: std::process::Child,
-    signal: &str,
-) -> (std::process::ExitStatus, String) {
+/// A bridge process that is killed if the test ends (or fails) without stopping it, so no
+/// process outlives its test and its database.
+pub struct Spawned(Option<std::process::Child>);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Sends `signal` (`INT`, `TERM`) to the process and waits for it off the runtime, which may
+/// be running the simulator it talks to; its exit status and standard error.
+pub async fn stop(mut spawned: Spawned, signal: &str) -> (std::process::ExitStatus, String) {
     use std::io::Read;
+    let mut child = spawned.0.take().expect("a running process");
     let pid = child.id().to_string();
     Command::new("kill")
         .args([format!("-{signal}"), pid])
@@ -160,7 +173,8 @@ pub async fn first_api_log(pool: &PgPool, api_mode: &str, status: &str) -> Strin
             .bind(status)
             .fetch_optional(pool)
             .await
-            .expect("api_logs");
+            // Before the bridge has migrated there is no table yet.
+            .unwrap_or(None);
             if let Some(message) = found {
                 return message;
             }
