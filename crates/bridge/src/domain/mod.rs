@@ -7,4 +7,5 @@
 pub mod api_log;
 pub mod contract;
 pub mod ids;
+pub mod net_greeks;
 pub mod portfolio;
