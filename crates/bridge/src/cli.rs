@@ -15,7 +15,7 @@ use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, DatabaseUrl, RawConfig};
-use crate::{Shutdown, runtime, store};
+use crate::{Shutdown, greeks, runtime, store};
 
 /// How long a command waits for PostgreSQL to accept a connection.
 const DB_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,6 +49,19 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration (secrets redacted) and where each value came from
     Config,
+    /// The greeks spool (BRIDGE_BUFFER_PATH): what waits in it, or drain it now
+    Spool {
+        #[command(subcommand)]
+        command: SpoolCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SpoolCommand {
+    /// Records waiting, the oldest and newest, the file size, unreadable and rejected lines
+    Status,
+    /// Store everything waiting in PostgreSQL now (the bridge must not be running)
+    Drain,
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -86,6 +99,18 @@ pub fn main() -> ExitCode {
         }
         Command::Run => match config.database_url() {
             Ok(_) => run_async(run(config)),
+            Err(e) => {
+                error!("invalid configuration: {e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
+        Command::Spool {
+            command: SpoolCommand::Status,
+        } => spool_status(&config),
+        Command::Spool {
+            command: SpoolCommand::Drain,
+        } => match config.database_url() {
+            Ok(url) => run_async(spool_drain(url.clone(), config.buffer_path.clone())),
             Err(e) => {
                 error!("invalid configuration: {e}");
                 ExitCode::from(EXIT_CONFIG)
@@ -131,6 +156,81 @@ fn run_async(task: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn spool_status(config: &Config) -> ExitCode {
+    let path = &config.buffer_path;
+    match greeks::spool::status(path) {
+        Ok(None) => {
+            println!(
+                "no spool at {}: nothing waits for PostgreSQL",
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Some(s)) => {
+            println!("spool {}", path.display());
+            println!("  records waiting: {}", s.rows);
+            if let (Some(oldest), Some(newest)) = (s.oldest, s.newest) {
+                println!("  oldest: {oldest}  newest: {newest}");
+            }
+            println!("  size: {} bytes", s.bytes);
+            println!(
+                "  unreadable lines waiting: {} (the next drain moves them to {}.rejects)",
+                s.unreadable,
+                path.display()
+            );
+            println!(
+                "  torn last line: {}",
+                if s.torn_tail {
+                    "yes (cut off when the bridge next opens the spool)"
+                } else {
+                    "no"
+                }
+            );
+            println!("  lines rejected so far: {}", s.rejected);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Drains the spool into PostgreSQL, with a progress bar on a terminal.
+async fn spool_drain(url: DatabaseUrl, path: PathBuf) -> anyhow::Result<()> {
+    let total = greeks::spool::status(&path)?.map_or(0, |s| s.rows);
+    let pool = store::connect(&url, DB_CONNECT_TIMEOUT).await?;
+    store::migrate(&pool).await?;
+    let sink = std::sync::Arc::new(greeks::sink::PgSink {
+        pool,
+        timeout: Duration::from_secs(30),
+    });
+    let (mut writer, _) = greeks::writer::Writer::new(
+        sink,
+        path.clone(),
+        greeks::writer::WriterSettings::default(),
+    );
+    let tty = std::io::stderr().is_terminal();
+    let drained = writer
+        .drain_now(|done| {
+            if tty {
+                let pct = (done * 100).checked_div(total).map_or(100, |p| p.min(100));
+                let bar = "#".repeat(pct / 5) + &"-".repeat(20 - pct / 5);
+                eprint!("\rdrained {done} of {total} records [{bar}] {pct}%");
+            }
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    if tty {
+        eprintln!();
+    }
+    println!(
+        "drained {drained} records from {} into PostgreSQL; the spool is empty",
+        path.display()
+    );
+    Ok(())
 }
 
 /// Runs the bridge until Ctrl-C or SIGTERM.

@@ -8,7 +8,9 @@
 //! - [`ibkr`]: the IBKR transports (TWS socket, Client Portal), writing into the shared portfolio.
 //! - [`watchdog`]: keeps the TWS socket connected through IBKR's daily resets.
 //! - [`clock`]: the one place the wall clock is read, so tests can inject another.
-//! - [`api_log`]: the channel every part reports `api_logs` entries through.
+//! - [`greeks`]: the 5-second net-greeks ticker, the writer with its circuit breaker and spool.
+//! - [`api_log`]: the handle every part reports `api_logs` entries through.
+//! - [`failpoint`]: named stops for crash tests; inert unless armed.
 //! - [`store`]: every SQL statement, the embedded migrations and the startup schema check.
 //! - [`runtime`]: `portfolio-bridge run`: wires the modules together and stops them cleanly.
 //! - [`cli`]: the `portfolio-bridge` command line, a thin shell over the modules above.
@@ -21,6 +23,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod failpoint;
+pub mod greeks;
 pub mod ibkr;
 pub mod runtime;
 pub mod store;

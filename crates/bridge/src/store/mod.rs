@@ -5,6 +5,7 @@
 //! and choose. Nothing here ever touches a table the bridge does not own or share.
 
 pub mod api_logs;
+pub mod greeks;
 pub mod schema;
 
 use std::time::Duration;
@@ -85,6 +86,15 @@ pub async fn connect(url: &DatabaseUrl, timeout: Duration) -> Result<PgPool, Sto
         .connect_lazy_with(options.clone()))
 }
 
+/// A pool that connects on first use, for tasks that must start whether or not PostgreSQL is
+/// up: a call while it is down fails within `acquire_timeout` instead of waiting.
+pub fn lazy_pool(url: &DatabaseUrl, acquire_timeout: Duration) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(acquire_timeout)
+        .connect_lazy_with(url.connect_options().clone())
+}
+
 /// The part of a connection error an operator can act on: the server's own message, or the
 /// I/O error, without sqlx's wrapping.
 fn describe(e: &sqlx::Error) -> String {
@@ -115,7 +125,7 @@ pub async fn migrate(pool: &PgPool) -> Result<MigrationReport, StoreError> {
     sqlx::query("SELECT pg_advisory_lock(hashtext('portfolio-bridge migrate'))")
         .execute(&mut *conn)
         .await?;
-    let result = migrate_locked(&mut conn).await;
+    let result = migrate_locked(&mut conn, pool).await;
     let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext('portfolio-bridge migrate'))")
         .execute(&mut *conn)
         .await;
@@ -125,9 +135,14 @@ pub async fn migrate(pool: &PgPool) -> Result<MigrationReport, StoreError> {
     Ok(report)
 }
 
-async fn migrate_locked(conn: &mut PgConnection) -> Result<MigrationReport, StoreError> {
+/// `conn` holds the lock; the migrator runs on a connection of its own from `pool` (on the
+/// pool, its future stays `Send` for spawned callers).
+async fn migrate_locked(
+    conn: &mut PgConnection,
+    pool: &PgPool,
+) -> Result<MigrationReport, StoreError> {
     let before = applied_versions(conn).await?;
-    MIGRATOR.run(&mut *conn).await?;
+    MIGRATOR.run(pool).await?;
     let applied = MIGRATOR
         .iter()
         .filter(|m| !before.contains(&m.version))

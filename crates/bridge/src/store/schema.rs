@@ -92,8 +92,9 @@ pub const GREEKS_TABLES: &[TableNeeds] = &[
             ("api_mode", Text),
             ("message", Text),
             ("status", Text),
+            ("row_key", Text),
         ],
-        unique_keys: &[],
+        unique_keys: &[&["row_key"]],
     },
 ];
 

@@ -149,12 +149,12 @@ async fn migrate_then_config_work_against_a_database(pool: PgPool) {
     let first = bridge.run(&["migrate"]);
     assert_eq!(first.code(), Some(0), "{}", first.stderr());
     assert!(
-        first.stdout().contains("schema at version 3"),
+        first.stdout().contains("schema at version 4"),
         "{}",
         first.stdout()
     );
     assert!(
-        first.stdout().contains("3 migration(s) applied now"),
+        first.stdout().contains("4 migration(s) applied now"),
         "{}",
         first.stdout()
     );
@@ -300,13 +300,13 @@ fn help_names_every_variable_and_its_default() {
 async fn run_in_portal_mode_keeps_the_session_and_stops_cleanly_on_sigint(pool: PgPool) {
     let sim = start_sim(sim_config()).await;
     let url = database_url_of(&pool).await;
-    let child = Bridge::new()
+    let bridge = Bridge::new()
         .env("DATABASE_URL", &url)
         .env("IB_API_MODE", "PORTAL")
         .env("IBKR_CP_BASE_URL", &sim.cp_url())
         .env("IBKR_CP_TICKLE_INTERVAL_SECONDS", "0.5")
-        .env("GREEKS_INTERVAL_SECONDS", "0.5")
-        .spawn(&["run"]);
+        .env("GREEKS_INTERVAL_SECONDS", "0.5");
+    let child = bridge.spawn(&["run"]);
 
     // The session keeper's first state change lands in api_logs.
     let message = first_api_log(&pool, "PORTAL", "ok").await;
@@ -334,11 +334,11 @@ async fn run_in_portal_mode_keeps_the_session_and_stops_cleanly_on_sigint(pool: 
 async fn run_in_socket_mode_connects_through_the_watchdog_and_stops_cleanly(pool: PgPool) {
     let sim = start_sim(sim_config()).await;
     let url = database_url_of(&pool).await;
-    let child = Bridge::new()
+    let bridge = Bridge::new()
         .env("DATABASE_URL", &url)
         .env("IB_SOCKET_ADDR", &sim.tws_addr().to_string())
-        .env("IB_CLIENT_ID", "77")
-        .spawn(&["run"]);
+        .env("IB_CLIENT_ID", "77");
+    let child = bridge.spawn(&["run"]);
 
     let message = first_api_log(&pool, "SOCKET", "ok").await;
     assert!(
@@ -350,4 +350,96 @@ async fn run_in_socket_mode_connects_through_the_watchdog_and_stops_cleanly(pool
     let (status, stderr) = stop(child, "TERM").await;
     assert!(status.success(), "{status:?}: {stderr}");
     assert!(stderr.contains("SIGTERM received"), "{stderr}");
+}
+
+/// A spool line as the writer writes it.
+fn spool_line(i: i64) -> String {
+    format!(
+        r#"{{"kind":"greeks","key":"{}:PORTFOLIO","at_ms":{},"contract":"PORTFOLIO","delta":{i}.0,"gamma":0.0,"vega":0.0,"theta":0.0,"underlying_price":null}}"#,
+        1_790_000_000_000 + i * 5000,
+        1_790_000_000_000 + i * 5000
+    )
+}
+
+#[test]
+fn spool_status_describes_a_missing_and_a_damaged_spool() {
+    let bridge = Bridge::new();
+    let path = bridge.dir.path().join("spool.jsonl");
+    let bridge = bridge.env("BRIDGE_BUFFER_PATH", path.to_str().expect("utf-8"));
+    let none = bridge.run(&["spool", "status"]);
+    assert_eq!(none.code(), Some(0));
+    assert!(none.stdout().contains("no spool at"), "{}", none.stdout());
+
+    let text = format!(
+        "{}\ngarbage in the middle\n{}\n{{\"kind\":\"gre",
+        spool_line(1),
+        spool_line(2)
+    );
+    std::fs::write(&path, text).expect("write");
+    let out = bridge.run(&["spool", "status"]);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr());
+    let s = out.stdout();
+    assert!(s.contains("records waiting: 2"), "{s}");
+    assert!(s.contains("unreadable lines waiting: 1"), "{s}");
+    assert!(s.contains("torn last line: yes"), "{s}");
+}
+
+#[sqlx::test]
+async fn spool_drain_stores_everything_once_and_refuses_a_spool_in_use(pool: PgPool) {
+    let url = database_url_of(&pool).await;
+    let bridge = Bridge::new();
+    let path = bridge.dir.path().join("spool.jsonl");
+    let bridge = bridge
+        .env("DATABASE_URL", &url)
+        .env("BRIDGE_BUFFER_PATH", path.to_str().expect("utf-8"));
+    let lines: String = (1..=3).map(|i| spool_line(i) + "\n").collect();
+    std::fs::write(&path, &lines).expect("write");
+    // Row 2 was stored before (a drain that committed but crashed before trimming).
+    sqlx::query(r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, row_key) VALUES (now(), 'PORTFOLIO', 2, $1)"#)
+        .bind(format!("{}:PORTFOLIO", 1_790_000_010_000_i64))
+        .execute(&pool)
+        .await
+        .expect("insert");
+
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(format!("{}.lock", path.display()))
+        .expect("lock file");
+    held.lock().expect("lock");
+    let busy = bridge.run(&["spool", "drain"]);
+    assert_eq!(busy.code(), Some(1));
+    assert!(
+        busy.stderr()
+            .contains("in use by another portfolio-bridge process"),
+        "{}",
+        busy.stderr()
+    );
+    drop(held);
+
+    let out = bridge.run(&["spool", "drain"]);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr());
+    assert!(
+        out.stdout().contains("drained 3 records"),
+        "{}",
+        out.stdout()
+    );
+    let deltas: Vec<f64> = sqlx::query_scalar("SELECT delta FROM portfolio_greeks ORDER BY delta")
+        .fetch_all(&pool)
+        .await
+        .expect("rows");
+    assert_eq!(deltas, [1.0, 2.0, 3.0], "each once");
+    assert_eq!(std::fs::metadata(&path).expect("spool").len(), 0);
+    let logged: Vec<String> =
+        sqlx::query_scalar("SELECT message FROM api_logs WHERE api_mode = 'BRIDGE'")
+            .fetch_all(&pool)
+            .await
+            .expect("api_logs");
+    assert!(
+        logged
+            .iter()
+            .any(|m| m.contains("3 records drained by `portfolio-bridge spool drain`")),
+        "{logged:?}"
+    );
 }

@@ -41,15 +41,38 @@ impl Bridge {
         Run(self.command(args).output().expect("the bridge binary runs"))
     }
 
-    /// Starts `args` in the background; stderr is captured for the test to read.
+    /// Starts `args` in the background; its standard error is collected for the test to read.
     pub fn spawn(&self, args: &[&str]) -> Spawned {
-        let child = self
+        self.spawn_with(args, &[])
+    }
+
+    /// As [`Bridge::spawn`], with extra environment variables for this process only.
+    pub fn spawn_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Spawned {
+        use std::io::BufRead;
+        let mut child = self
             .command(args)
+            .envs(extra.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("the bridge binary starts");
-        Spawned(Some(child))
+        let stderr = child.stderr.take().expect("stderr");
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = text.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut t = sink.lock().expect("lock");
+                t.push_str(&line);
+                t.push('\n');
+            }
+        });
+        Spawned {
+            child: Some(child),
+            stderr: text,
+        }
     }
 }
 
@@ -126,11 +149,43 @@ pub fn portal_config(sim: &ibkr_sim::Simulator) -> portfolio_bridge::config::Por
 
 /// A bridge process that is killed if the test ends (or fails) without stopping it, so no
 /// process outlives its test and its database.
-pub struct Spawned(Option<std::process::Child>);
+pub struct Spawned {
+    child: Option<std::process::Child>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Spawned {
+    /// What it has written to standard error so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("lock").clone()
+    }
+
+    /// Waits until its standard error contains `text`.
+    pub async fn wait_for_stderr(&self, text: &str) {
+        within(&format!("{text:?} on the bridge's stderr"), async {
+            while !self.stderr().contains(text) {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+    }
+
+    /// Kills it outright (SIGKILL), as a crash would.
+    pub async fn kill(mut self) {
+        if let Some(mut child) = self.child.take() {
+            tokio::task::spawn_blocking(move || {
+                let _ = child.kill();
+                let _ = child.wait();
+            })
+            .await
+            .expect("join");
+        }
+    }
+}
 
 impl Drop for Spawned {
     fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
+        if let Some(child) = self.child.as_mut() {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -140,26 +195,18 @@ impl Drop for Spawned {
 /// Sends `signal` (`INT`, `TERM`) to the process and waits for it off the runtime, which may
 /// be running the simulator it talks to; its exit status and standard error.
 pub async fn stop(mut spawned: Spawned, signal: &str) -> (std::process::ExitStatus, String) {
-    use std::io::Read;
-    let mut child = spawned.0.take().expect("a running process");
+    let mut child = spawned.child.take().expect("a running process");
     let pid = child.id().to_string();
     Command::new("kill")
         .args([format!("-{signal}"), pid])
         .status()
         .expect("kill runs");
-    tokio::task::spawn_blocking(move || {
-        let status = child.wait().expect("the bridge exits");
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .expect("stderr")
-            .read_to_string(&mut stderr)
-            .expect("read");
-        (status, stderr)
-    })
-    .await
-    .expect("join")
+    let status = tokio::task::spawn_blocking(move || child.wait().expect("the bridge exits"))
+        .await
+        .expect("join");
+    // The reader thread sees the pipe close right after the exit.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    (status, spawned.stderr())
 }
 
 /// The message of the first `api_logs` row with this mode and status, once there is one.
@@ -182,4 +229,111 @@ pub async fn first_api_log(pool: &PgPool, api_mode: &str, status: &str) -> Strin
         }
     })
     .await
+}
+
+/// The `api_logs` records received so far, as `"<status> <message>"`.
+pub fn log_lines(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<portfolio_bridge::greeks::record::Record>>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Ok(records) = rx.try_recv() {
+        for r in records {
+            if let portfolio_bridge::greeks::record::Record::ApiLog {
+                status, message, ..
+            } = r
+            {
+                out.push(format!("{status} {message}"));
+            }
+        }
+    }
+    out
+}
+
+/// An `api_logs` handle whose entries are stored in `pool` by a writer of their own (spooling
+/// into `dir`), as in the bridge.
+pub fn db_log(pool: &PgPool, dir: &std::path::Path) -> portfolio_bridge::api_log::ApiLog {
+    use portfolio_bridge::greeks::{sink::PgSink, writer};
+    let (tx, rx) = writer::channel();
+    let sink = std::sync::Arc::new(PgSink {
+        pool: pool.clone(),
+        timeout: std::time::Duration::from_secs(5),
+    });
+    let (w, _status) = writer::Writer::new(
+        sink,
+        dir.join("spool.jsonl"),
+        writer::WriterSettings::default(),
+    );
+    tokio::spawn(w.run(rx));
+    portfolio_bridge::api_log::ApiLog::new(tx)
+}
+
+/// A PostgreSQL cluster of a test's own (scripts/ensure-postgres on its own port and
+/// directory), so the test can stop and start it without touching the shared one.
+#[derive(Clone)]
+pub struct OwnCluster {
+    dir: String,
+    port: u16,
+    db: String,
+}
+
+impl OwnCluster {
+    pub fn new(name: &str, port: u16) -> OwnCluster {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false);
+        let base = if root {
+            "/var/lib/portfolio-bridge".to_owned()
+        } else {
+            format!(
+                "{}/.local/share/portfolio-bridge",
+                std::env::var("HOME").expect("HOME")
+            )
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_nanos();
+        OwnCluster {
+            dir: format!("{base}/pg-test-{name}"),
+            port,
+            db: format!("t_{name}_{nanos}"),
+        }
+    }
+
+    /// Runs `ensure-postgres arg` for this cluster and gives what it printed.
+    async fn script(&self, arg: &'static str) -> String {
+        let me = self.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/ensure-postgres");
+            Command::new(script)
+                .arg(arg)
+                .env("PB_PG_DIR", &me.dir)
+                .env("PB_PG_PORT", me.port.to_string())
+                .env("PB_PG_DB", &me.db)
+                .output()
+                .expect("ensure-postgres runs")
+        })
+        .await
+        .expect("join");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    }
+
+    /// Starts it (creating it the first time) and gives the URL of this test's database.
+    pub async fn start(&self) -> String {
+        self.script("--private").await
+    }
+
+    pub async fn stop(&self) {
+        self.script("--stop").await;
+    }
 }

@@ -2,11 +2,13 @@
 //! `scripts/test` provides) and the real `portfolio-bridge` executable.
 //!
 //! - `cli`: the binary as an operator runs it — configuration errors, `.env`, `migrate`, `config`.
+//! - `greeks`: the greeks series through database outages and crashes, with a cluster of its own.
 //! - `schema`: migrations on fresh and pre-existing databases, read back from the catalog.
 //! - `portal`: the Client Portal client, session keeper and PORTAL source against ibkr-sim.
 //! - `socket`: the TWS socket source and the watchdog against ibkr-sim, through ibapi.
 
 mod cli;
+mod greeks;
 mod helpers;
 mod portal;
 mod schema;

@@ -9,13 +9,11 @@ use jiff::Timestamp;
 use portfolio_bridge::Shutdown;
 use portfolio_bridge::api_log::ApiLog;
 use portfolio_bridge::clock::{Clock, SystemClock, Wait};
-use portfolio_bridge::domain::api_log::ApiLogEntry;
 use portfolio_bridge::domain::ids::{AccountCode, ConId};
 use portfolio_bridge::domain::portfolio::{SharedPortfolio, Staleness};
 use portfolio_bridge::ibkr::socket::{SocketError, SocketSettings, SocketSource};
 use portfolio_bridge::watchdog::{self, WatchdogSettings};
 use sqlx::PgPool;
-use tokio::sync::mpsc;
 
 use crate::helpers::{sim_config, start_sim, within};
 
@@ -69,15 +67,6 @@ fn fresh_greeks(p: &portfolio_bridge::domain::portfolio::Portfolio) -> bool {
             p.greeks(conid(*c), now, MAX_AGE)
                 .is_ok_and(|g| g.value.is_complete())
         })
-}
-
-/// Every entry logged so far.
-fn drain(rx: &mut mpsc::Receiver<ApiLogEntry>) -> Vec<String> {
-    let mut out = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        out.push(format!("{} {}", e.status.as_str(), e.message));
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,7 +281,7 @@ async fn a_restart_window_is_ridden_out_and_greeks_flow_again() {
     .await;
     let _ = stop.send(true);
 
-    let log = drain(&mut entries);
+    let log = crate::helpers::log_lines(&mut entries);
     assert!(
         log.iter()
             .any(|e| e.starts_with("error TWS API connection lost")),
@@ -335,7 +324,7 @@ async fn a_stall_is_detected_and_the_connection_rebuilt() {
     })
     .await;
     let _ = stop.send(true);
-    let log = drain(&mut entries);
+    let log = crate::helpers::log_lines(&mut entries);
     assert!(
         log.iter().any(|e| e.contains("the connection has stalled")),
         "{log:#?}"
@@ -376,9 +365,9 @@ async fn inside_the_reset_window_the_watchdog_waits_for_0005_then_logs_every_att
         now: Mutex::new("2026-11-21T04:45:00Z".parse().expect("ts")),
         waits: Mutex::new(Vec::new()),
     });
-    let (log, rx) = ApiLog::channel();
+    let dir = tempfile::tempdir().expect("dir");
+    let log = crate::helpers::db_log(&pool, dir.path());
     let (stop, shutdown) = Shutdown::new();
-    tokio::spawn(portfolio_bridge::api_log::run_writer(rx, pool.clone()));
     // Refused for the first round: three failed attempts, then the next round connects.
     sim.control().tws().restart(Duration::from_millis(700));
     within("the listener closes", async {

@@ -1,0 +1,44 @@
+//! Sink: where the writer stores records — PostgreSQL in the bridge, something that can be
+//! made to fail in tests. One call stores a batch whole or not at all.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use super::record::Record;
+use crate::store;
+
+pub type Stored<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+pub trait Sink: Send + Sync {
+    /// Stores `records` in order, in one transaction; already-stored keys are skipped.
+    fn store<'a>(&'a self, records: &'a [Record]) -> Stored<'a>;
+}
+
+/// PostgreSQL, with a time limit so a hung database fails fast instead of holding the writer.
+pub struct PgSink {
+    pub pool: PgPool,
+    pub timeout: Duration,
+}
+
+impl Sink for PgSink {
+    fn store<'a>(&'a self, records: &'a [Record]) -> Stored<'a> {
+        Box::pin(async move {
+            match tokio::time::timeout(
+                self.timeout,
+                store::greeks::insert_records(&self.pool, records),
+            )
+            .await
+            {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!(
+                    "PostgreSQL did not answer within {} s",
+                    self.timeout.as_secs_f64()
+                )),
+            }
+        })
+    }
+}

@@ -1,0 +1,114 @@
+//! Ticker: every `GREEKS_INTERVAL_SECONDS`, on the interval boundary, computes the net greeks
+//! from a snapshot of the portfolio and hands the rows — all stamped with the tick's time — to
+//! the writer. It never waits for the database: handing over is an unbounded channel send.
+//!
+//! A tick that comes too late (the process was held up past the next boundary) is skipped,
+//! not bunched: the next tick is always the next boundary after now. While the feed is down
+//! no rows are written — a gap says "no data" more truthfully than numbers from stale
+//! positions — and the status says so.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use super::record::Record;
+use super::writer::RecordSender;
+use crate::Shutdown;
+use crate::clock::Clock;
+use crate::domain::net_greeks::{LeftOut, net_greeks};
+use crate::domain::portfolio::SharedPortfolio;
+
+/// The first interval boundary strictly after `now` (boundaries are whole multiples of
+/// `interval` since the Unix epoch).
+pub fn next_boundary(now: Timestamp, interval: Duration) -> Timestamp {
+    let step = i64::try_from(interval.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    let ms = now.as_millisecond();
+    let next = (ms.div_euclid(step) + 1) * step;
+    Timestamp::from_millisecond(next).unwrap_or(now)
+}
+
+/// What the last tick did, for the status API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TickStatus {
+    /// The last tick whose rows were handed to the writer.
+    pub last_tick: Option<Timestamp>,
+    /// Rows handed over since start.
+    pub rows: u64,
+    /// Positions in the last tick's sums.
+    pub counted: usize,
+    /// Positions left out of the last tick's sums, with the reason.
+    pub left_out: Vec<LeftOut>,
+    /// Ticks skipped because the feed was down.
+    pub skipped: u64,
+}
+
+#[derive(Clone)]
+pub struct TickerSettings {
+    pub interval: Duration,
+    pub max_age: Duration,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Ticks until `shutdown`.
+pub async fn run(
+    portfolio: SharedPortfolio,
+    settings: TickerSettings,
+    out: RecordSender,
+    status: watch::Sender<TickStatus>,
+    mut shutdown: Shutdown,
+) {
+    let clock = settings.clock.clone();
+    let mut was_up = true;
+    loop {
+        let at = next_boundary(clock.now(), settings.interval);
+        tokio::select! {
+            _ = clock.sleep_until(at) => {}
+            _ = shutdown.wait() => return,
+        }
+        let snapshot = portfolio.snapshot();
+        let up = snapshot.health().connected;
+        if up != was_up {
+            match up {
+                true => info!("feed up: greeks rows resume"),
+                false => warn!(
+                    "feed down: no greeks rows until it is back ({})",
+                    snapshot.health().message
+                ),
+            }
+            was_up = up;
+        }
+        if !up {
+            status.send_modify(|s| s.skipped += 1);
+            continue;
+        }
+        let net = net_greeks(&snapshot, at, settings.max_age);
+        let records: Vec<Record> = net.rows.iter().map(|row| Record::greeks(at, row)).collect();
+        let count = records.len() as u64;
+        if out.send(records).is_err() {
+            warn!("the writer is gone: stopping the ticker");
+            return;
+        }
+        status.send_modify(|s| {
+            if s.left_out != net.left_out && !net.left_out.is_empty() {
+                warn!(
+                    "{} positions left out of the greeks (missing or stale data)",
+                    net.left_out.len()
+                );
+            }
+            s.last_tick = Some(at);
+            s.rows += count;
+            s.counted = net.counted;
+            s.left_out = net.left_out;
+        });
+    }
+}
+
+#[cfg(test)]
+#[path = "ticker_tests.rs"]
+mod tests;
