@@ -59,7 +59,7 @@ struct Args {
     #[arg(long, default_value_t = 0.0)]
     cp_penalty_seconds: f64,
     /// A Client Portal fault from the start, `[PATH=]KIND[*COUNT]` with KIND a 4xx/5xx status,
-    /// delay:MILLIS, malformed or wrong-shape; e.g. /portfolio=503*2 (repeatable)
+    /// delay:MILLIS, malformed, wrong-shape or drop-field:NAME; e.g. /portfolio=503*2 (repeatable)
     #[arg(long = "cp-fault", value_name = "SPEC")]
     cp_faults: Vec<ibkr_sim::cp::Fault>,
     /// Option-computation ticks per second per TWS connection (a firehose for benchmarks)

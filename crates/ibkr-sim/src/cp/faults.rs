@@ -15,6 +15,9 @@ pub enum FaultKind {
     Malformed,
     /// Answer 200 with valid JSON of the wrong shape.
     WrongShape,
+    /// Answer normally, with `field` taken out of every object of the body, at any depth: a
+    /// payload that lacks something IBKR normally sends.
+    DropField { field: String },
 }
 
 /// A fault on the requests whose path (below `/v1/api`) starts with `path`, or on every
@@ -33,7 +36,7 @@ impl std::str::FromStr for Fault {
     type Err = String;
 
     /// `[PATH=]KIND[*COUNT]`, KIND one of `429`, `500`, `503` (any status), `delay:MILLIS`,
-    /// `malformed`, `wrong-shape`; e.g. `/portfolio=503*2`, `delay:1500`.
+    /// `malformed`, `wrong-shape`, `drop-field:NAME`; e.g. `/portfolio=503*2`, `delay:1500`.
     fn from_str(spec: &str) -> Result<Fault, String> {
         let (path, rest) = spec.split_once('=').unwrap_or(("", spec));
         let (kind, count) = match rest.split_once('*') {
@@ -46,6 +49,9 @@ impl std::str::FromStr for Fault {
         let kind = match kind {
             "malformed" => FaultKind::Malformed,
             "wrong-shape" => FaultKind::WrongShape,
+            k if k.starts_with("drop-field:") => FaultKind::DropField {
+                field: k["drop-field:".len()..].to_owned(),
+            },
             k => match k.strip_prefix("delay:") {
                 Some(ms) => FaultKind::Delay {
                     millis: ms.parse().map_err(|_| format!("bad delay in {spec:?}"))?,
@@ -55,7 +61,7 @@ impl std::str::FromStr for Fault {
                         .parse()
                         .ok()
                         .filter(|s| (400..600).contains(s))
-                        .ok_or_else(|| format!("{spec:?}: expected a 4xx/5xx status, delay:MS, malformed or wrong-shape"))?,
+                        .ok_or_else(|| format!("{spec:?}: expected a 4xx/5xx status, delay:MS, malformed, wrong-shape or drop-field:NAME"))?,
                 },
             },
         };

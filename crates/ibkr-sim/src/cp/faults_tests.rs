@@ -28,6 +28,15 @@ fn specs_parse() {
         "wrong-shape*1".parse::<Fault>().expect("valid").kind,
         FaultKind::WrongShape
     );
+    assert_eq!(
+        "/portfolio=drop-field:ratio"
+            .parse::<Fault>()
+            .expect("valid")
+            .kind,
+        FaultKind::DropField {
+            field: "ratio".into()
+        }
+    );
     for bad in ["200", "/x=teapot", "delay:soon", "500*x", "/x=99"] {
         assert!(bad.parse::<Fault>().is_err(), "{bad}");
     }

@@ -404,7 +404,31 @@ async fn gated(cp: &Cp, req: Request, next: Next, path: &str) -> Response {
             StatusCode::OK,
             json!({"unexpected": "shape", "data": [1, "two", null]}),
         ),
+        Some(FaultKind::DropField { field }) if response.status() == StatusCode::OK => {
+            let body = to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap_or_default();
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(mut v) => {
+                    drop_field(&mut v, &field);
+                    json_response(StatusCode::OK, v)
+                }
+                Err(_) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            }
+        }
         _ => response,
+    }
+}
+
+/// Takes `field` out of every object in `v`.
+fn drop_field(v: &mut Value, field: &str) {
+    match v {
+        Value::Object(map) => {
+            map.remove(field);
+            map.values_mut().for_each(|x| drop_field(x, field));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| drop_field(x, field)),
+        _ => {}
     }
 }
 
