@@ -57,6 +57,18 @@ impl AccountCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The code with its middle hidden (`DU…567`), for messages that may reach the read API
+    /// or a shared screen: the owner recognises it, a viewer cannot use it.
+    pub fn masked(&self) -> String {
+        // Short codes show only their end, so that something is always hidden.
+        let keep = if self.0.len() >= 7 { 2 } else { 0 };
+        format!(
+            "{}…{}",
+            &self.0[..keep],
+            &self.0[self.0.len().saturating_sub(3)..]
+        )
+    }
 }
 
 impl TryFrom<String> for AccountCode {

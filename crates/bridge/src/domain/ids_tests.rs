@@ -24,3 +24,11 @@ fn account_codes_are_short_alphanumerics() {
         assert!(AccountCode::parse(bad).is_none(), "{bad:?}");
     }
 }
+
+#[test]
+fn a_masked_account_code_shows_only_its_ends() {
+    let code = |s| AccountCode::parse(s).expect("valid").masked();
+    assert_eq!(code("DU1234567"), "DU…567");
+    assert_eq!(code("U12"), "…U12");
+    assert_eq!(code("U1234"), "…234");
+}

@@ -307,79 +307,86 @@ pub struct Combo {
     pub raw: Value,
 }
 
+/// The combos of `/portfolio/{id}/combo/positions`. An unreadable combo rejects the whole
+/// answer, with a reason that names it (`combo CP.CP695fcbb4: …`, or its place in the list).
 pub fn combos(v: &Value) -> Result<Vec<Combo>, Malformed> {
     array(v, "combos")?
         .iter()
-        .map(|combo| {
-            if !combo.is_object() {
-                return Err(format!("a combo that is not an object: {combo}"));
-            }
-            let ratios: Vec<(ConId, Option<f64>)> = match combo.get("legs") {
-                Some(legs) => array(legs, "combo legs")?
-                    .iter()
-                    .map(|l| {
-                        let conid = l
-                            .get("conid")
-                            .and_then(conid)
-                            .ok_or_else(|| format!("a combo leg without a conid: {l}"))?;
-                        Ok((conid, l.get("ratio").and_then(number)))
-                    })
-                    .collect::<Result<_, Malformed>>()?,
-                None => Vec::new(),
-            };
-            let rows = match combo.get("positions") {
-                Some(p) => array(p, "combo positions")?.clone(),
-                None => Vec::new(),
-            };
-            let mut legs = Vec::new();
-            for row in &rows {
-                let conid = row
-                    .get("conid")
-                    .and_then(conid)
-                    .ok_or_else(|| format!("a combo position without a conid: {row}"))?;
-                let ratio = ratios
-                    .iter()
-                    .find(|(c, _)| *c == conid)
-                    .and_then(|(_, r)| *r);
-                legs.push(ComboLeg {
-                    conid,
-                    ratio,
-                    position: row.get("position").and_then(number),
-                    avg_price: row.get("avgPrice").and_then(number),
-                    values: row_values(row),
-                    contract: row_contract(row, conid),
-                    raw: row.clone(),
-                });
-            }
-            // Legs listed without a position row still belong to the combo.
-            for (conid, ratio) in &ratios {
-                if !legs.iter().any(|l| l.conid == *conid) {
-                    legs.push(ComboLeg {
-                        conid: *conid,
-                        ratio: *ratio,
-                        position: None,
-                        avg_price: None,
-                        values: LegValues::default(),
-                        contract: Contract::new(
-                            *conid,
-                            conid.to_string(),
-                            SecType::Other(String::new()),
-                        ),
-                        raw: Value::Null,
-                    });
-                }
-            }
-            if legs.is_empty() {
-                return Err(format!("a combo without legs: {combo}"));
-            }
-            Ok(Combo {
-                name: combo.get("name").and_then(text),
-                description: combo.get("description").and_then(text),
-                legs,
-                raw: combo.clone(),
-            })
+        .enumerate()
+        .map(|(i, combo)| {
+            let label = combo
+                .get("name")
+                .and_then(text)
+                .unwrap_or_else(|| format!("#{} (unnamed)", i + 1));
+            one_combo(combo).map_err(|reason| format!("combo {label}: {reason}"))
         })
         .collect()
+}
+
+fn one_combo(combo: &Value) -> Result<Combo, Malformed> {
+    if !combo.is_object() {
+        return Err(format!("not an object: {combo}"));
+    }
+    let ratios: Vec<(ConId, Option<f64>)> = match combo.get("legs") {
+        Some(legs) => array(legs, "legs")?
+            .iter()
+            .map(|l| {
+                let conid = l
+                    .get("conid")
+                    .and_then(conid)
+                    .ok_or_else(|| format!("a leg without a conid: {l}"))?;
+                Ok((conid, l.get("ratio").and_then(number)))
+            })
+            .collect::<Result<_, Malformed>>()?,
+        None => Vec::new(),
+    };
+    let rows = match combo.get("positions") {
+        Some(p) => array(p, "positions")?.clone(),
+        None => Vec::new(),
+    };
+    let mut legs = Vec::new();
+    for row in &rows {
+        let conid = row
+            .get("conid")
+            .and_then(conid)
+            .ok_or_else(|| format!("a position row without a conid: {row}"))?;
+        let ratio = ratios
+            .iter()
+            .find(|(c, _)| *c == conid)
+            .and_then(|(_, r)| *r);
+        legs.push(ComboLeg {
+            conid,
+            ratio,
+            position: row.get("position").and_then(number),
+            avg_price: row.get("avgPrice").and_then(number),
+            values: row_values(row),
+            contract: row_contract(row, conid),
+            raw: row.clone(),
+        });
+    }
+    // Legs listed without a position row still belong to the combo.
+    for (conid, ratio) in &ratios {
+        if !legs.iter().any(|l| l.conid == *conid) {
+            legs.push(ComboLeg {
+                conid: *conid,
+                ratio: *ratio,
+                position: None,
+                avg_price: None,
+                values: LegValues::default(),
+                contract: Contract::new(*conid, conid.to_string(), SecType::Other(String::new())),
+                raw: Value::Null,
+            });
+        }
+    }
+    if legs.is_empty() {
+        return Err("no legs".into());
+    }
+    Ok(Combo {
+        name: combo.get("name").and_then(text),
+        description: combo.get("description").and_then(text),
+        legs,
+        raw: combo.clone(),
+    })
 }
 
 /// `/portfolio/{id}/summary`: the totals the status page shows.

@@ -163,7 +163,17 @@ fn combos_follow_ibkrs_example() {
     assert_eq!(c.raw, v[0]);
     assert_eq!(combos(&json!([])).expect("no combos"), vec![]);
     assert!(combos(&json!({"unexpected":"shape"})).is_err());
-    assert!(combos(&json!([{"name":"x","legs":[{"ratio":1}]}])).is_err());
+    let bad = combos(
+        &json!([{"name":"CP.CPgood","legs":[{"conid":"5","ratio":1}]},
+                             {"name":"CP.CPbad","legs":[{"ratio":1}]}]),
+    );
+    assert!(
+        bad.as_ref()
+            .is_err_and(|e| e.starts_with("combo CP.CPbad: a leg without a conid")),
+        "{bad:?}"
+    );
+    let unnamed = combos(&json!([{"legs":[]}]));
+    assert_eq!(unnamed, Err("combo #1 (unnamed): no legs".to_owned()));
 }
 
 #[test]

@@ -1,0 +1,258 @@
+//! Native combo (spread) positions as the bridge stores them: the deterministic [`ComboKey`],
+//! a validated [`Combo`] with its legs, and [`plan`], which turns one account's fresh snapshot
+//! and what is stored into the fewest writes — nothing at all when nothing changed.
+//!
+//! Pure: what the gateway reported and what the database holds come in, a plan comes out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde_json::Value;
+
+use super::ids::{AccountCode, ConId};
+
+/// A combo's identity: the account and the sorted, normalized `conid:ratio` set of its legs,
+/// e.g. `DU1234567|810000001:-1,810000002:1`. The same legs always give the same key, whatever
+/// order or number format the gateway used. It holds the raw account code: it is stored,
+/// never shown.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ComboKey(String);
+
+/// A ratio as the key writes it: integers without a fraction (`-1`, not `-1.0`).
+fn normalized_ratio(ratio: f64) -> String {
+    if ratio.fract() == 0.0 && ratio.abs() < 1e15 {
+        format!("{}", ratio as i64)
+    } else {
+        format!("{ratio}")
+    }
+}
+
+impl ComboKey {
+    pub fn new(account: &AccountCode, legs: &[(ConId, f64)]) -> ComboKey {
+        let mut legs: Vec<(ConId, f64)> = legs.to_vec();
+        legs.sort_by_key(|(conid, _)| *conid);
+        let set: Vec<String> = legs
+            .iter()
+            .map(|(conid, ratio)| format!("{conid}:{}", normalized_ratio(*ratio)))
+            .collect();
+        ComboKey(format!("{account}|{}", set.join(",")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ComboKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a reported combo cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComboError {
+    #[error("it has no legs")]
+    NoLegs,
+    #[error("leg {0} has no ratio")]
+    MissingRatio(ConId),
+    #[error("leg {0} has a ratio of 0")]
+    ZeroRatio(ConId),
+    #[error("leg {0} is listed twice")]
+    DuplicateLeg(ConId),
+    #[error("it has the same legs as combo {0}")]
+    SameLegsAs(String),
+}
+
+/// The figures a combo and each of its legs carry, as their tables' columns.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Figures {
+    /// A combo: units held, a leg's position divided by its ratio. A leg: this combo's share
+    /// of the account's position in it.
+    pub position: Option<f64>,
+    /// A combo: the spread's price per unit, the sum of ratio × leg average price.
+    pub avg_price: Option<f64>,
+    pub market_value: Option<f64>,
+    pub unrealized_pnl: Option<f64>,
+    pub realized_pnl: Option<f64>,
+}
+
+/// The stored fields of a combo, as `combo_positions` holds them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComboFields {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub figures: Figures,
+    pub raw: Value,
+}
+
+/// The stored fields of a leg, as `combo_position_legs` holds them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegFields {
+    pub ratio: Option<f64>,
+    pub figures: Figures,
+    pub raw: Value,
+}
+
+/// A combo as the gateway reported it, checked: at least one leg, each with a non-zero ratio,
+/// no leg twice. Legs are sorted by conid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Combo {
+    pub key: ComboKey,
+    pub fields: ComboFields,
+    pub legs: Vec<(ConId, LegFields)>,
+}
+
+/// The sum of `values`, if every one is known.
+fn sum_all(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    values.sum()
+}
+
+impl Combo {
+    /// Checks the legs and derives the combo's own figures from them. `fields`' figures are
+    /// ignored and replaced; its name, description and raw payload are kept.
+    pub fn new(
+        account: &AccountCode,
+        fields: ComboFields,
+        mut legs: Vec<(ConId, LegFields)>,
+    ) -> Result<Combo, ComboError> {
+        if legs.is_empty() {
+            return Err(ComboError::NoLegs);
+        }
+        legs.sort_by_key(|(conid, _)| *conid);
+        let mut ratios = Vec::with_capacity(legs.len());
+        for (i, (conid, leg)) in legs.iter().enumerate() {
+            if i > 0 && legs[i - 1].0 == *conid {
+                return Err(ComboError::DuplicateLeg(*conid));
+            }
+            match leg.ratio {
+                None => return Err(ComboError::MissingRatio(*conid)),
+                Some(0.0) => return Err(ComboError::ZeroRatio(*conid)),
+                Some(r) => ratios.push((*conid, r)),
+            }
+        }
+        let ratio_of = |leg: &LegFields| leg.ratio.unwrap_or(1.0);
+        let sum = |f: fn(&Figures) -> Option<f64>| sum_all(legs.iter().map(|(_, l)| f(&l.figures)));
+        let figures = Figures {
+            position: legs
+                .iter()
+                .find_map(|(_, l)| l.figures.position.map(|p| p / ratio_of(l))),
+            avg_price: sum_all(
+                legs.iter()
+                    .map(|(_, l)| l.figures.avg_price.map(|p| p * ratio_of(l))),
+            ),
+            market_value: sum(|f| f.market_value),
+            unrealized_pnl: sum(|f| f.unrealized_pnl),
+            realized_pnl: sum(|f| f.realized_pnl),
+        };
+        let fields = ComboFields { figures, ..fields };
+        Ok(Combo {
+            key: ComboKey::new(account, &ratios),
+            fields,
+            legs,
+        })
+    }
+
+    /// What the operator calls it: IBKR's name, else its key's legs.
+    pub fn label(&self) -> String {
+        self.fields.name.clone().unwrap_or_else(|| {
+            let legs = self.key.as_str().split_once('|').map_or("", |(_, l)| l);
+            format!("[{legs}]")
+        })
+    }
+}
+
+/// A combo as the database holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCombo {
+    pub id: i32,
+    pub key: String,
+    /// Marked stale: the gateway stopped reporting it.
+    pub stale: bool,
+    pub fields: ComboFields,
+    pub legs: Vec<(ConId, LegFields)>,
+}
+
+/// The writes that bring one account's stored combos in line with a fresh snapshot.
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan<'a> {
+    /// New combos, with all their legs.
+    pub insert: Vec<&'a Combo>,
+    /// Stored combos whose own fields changed, or that come back from stale.
+    pub update: Vec<(i32, &'a Combo)>,
+    /// Legs of stored combos that are new or changed.
+    pub upsert_legs: Vec<(i32, ConId, &'a LegFields)>,
+    /// Legs no longer in their combo.
+    pub remove_legs: Vec<(i32, ConId)>,
+    /// Stored combos the snapshot no longer has.
+    pub mark_stale: Vec<i32>,
+    /// Stored combos with nothing to write.
+    pub unchanged: usize,
+    /// Stored combos with a change of their own or of a leg.
+    pub changed: usize,
+}
+
+impl Plan<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.insert.is_empty()
+            && self.update.is_empty()
+            && self.upsert_legs.is_empty()
+            && self.remove_legs.is_empty()
+            && self.mark_stale.is_empty()
+    }
+
+    /// Leg rows the plan writes (inserted with new combos, or upserted).
+    pub fn legs_written(&self) -> usize {
+        self.insert.iter().map(|c| c.legs.len()).sum::<usize>() + self.upsert_legs.len()
+    }
+}
+
+/// Compares one account's `snapshot` with what is `stored` (replace semantics: a combo the
+/// snapshot lacks is marked stale, a leg its combo lacks is removed). Two combos of the
+/// snapshot with the same key cannot both be stored: that is an error naming both.
+pub fn plan<'a>(stored: &[StoredCombo], snapshot: &'a [Combo]) -> Result<Plan<'a>, ComboError> {
+    let mut seen: BTreeMap<&str, &Combo> = BTreeMap::new();
+    for combo in snapshot {
+        if let Some(first) = seen.insert(combo.key.as_str(), combo) {
+            return Err(ComboError::SameLegsAs(first.label()));
+        }
+    }
+    let by_key: BTreeMap<&str, &StoredCombo> = stored.iter().map(|s| (s.key.as_str(), s)).collect();
+    let mut p = Plan::default();
+    for combo in snapshot {
+        let Some(old) = by_key.get(combo.key.as_str()) else {
+            p.insert.push(combo);
+            continue;
+        };
+        let own = old.stale || old.fields != combo.fields;
+        if own {
+            p.update.push((old.id, combo));
+        }
+        let before = p.upsert_legs.len() + p.remove_legs.len();
+        let old_legs: BTreeMap<ConId, &LegFields> = old.legs.iter().map(|(c, l)| (*c, l)).collect();
+        for (conid, leg) in &combo.legs {
+            if old_legs.get(conid) != Some(&leg) {
+                p.upsert_legs.push((old.id, *conid, leg));
+            }
+        }
+        let new_legs: BTreeSet<ConId> = combo.legs.iter().map(|(c, _)| *c).collect();
+        for conid in old_legs.keys().filter(|c| !new_legs.contains(c)) {
+            p.remove_legs.push((old.id, *conid));
+        }
+        if own || p.upsert_legs.len() + p.remove_legs.len() > before {
+            p.changed += 1;
+        } else {
+            p.unchanged += 1;
+        }
+    }
+    p.mark_stale = stored
+        .iter()
+        .filter(|s| !s.stale && !seen.contains_key(s.key.as_str()))
+        .map(|s| s.id)
+        .collect();
+    Ok(p)
+}
+
+#[cfg(test)]
+#[path = "combo_tests.rs"]
+mod tests;

@@ -1,0 +1,203 @@
+use serde_json::json;
+
+use super::*;
+
+fn acct() -> AccountCode {
+    AccountCode::parse("DU1234567").expect("valid")
+}
+
+fn c(id: i64) -> ConId {
+    ConId::new(id).expect("valid")
+}
+
+fn leg(ratio: f64, position: f64, avg_price: f64, upnl: f64) -> LegFields {
+    LegFields {
+        ratio: Some(ratio),
+        figures: Figures {
+            position: Some(position),
+            avg_price: Some(avg_price),
+            market_value: Some(position * 1000.0 * avg_price),
+            unrealized_pnl: Some(upnl),
+            realized_pnl: Some(0.0),
+        },
+        raw: json!({"position": position}),
+    }
+}
+
+fn fields(name: &str) -> ComboFields {
+    ComboFields {
+        name: Some(name.into()),
+        description: Some("1*810000002-1*810000001".into()),
+        figures: Figures::default(),
+        raw: json!({"name": name}),
+    }
+}
+
+/// Short 2 of the near month, long 2 of the next: two calendar spreads.
+fn calendar(name: &str) -> Combo {
+    Combo::new(
+        &acct(),
+        fields(name),
+        vec![
+            (c(810000002), leg(1.0, 2.0, 72.31, 120.0)),
+            (c(810000001), leg(-1.0, -2.0, 72.05, -80.0)),
+        ],
+    )
+    .expect("valid")
+}
+
+fn stored(id: i32, combo: &Combo) -> StoredCombo {
+    StoredCombo {
+        id,
+        key: combo.key.as_str().to_owned(),
+        stale: false,
+        fields: combo.fields.clone(),
+        legs: combo.legs.clone(),
+    }
+}
+
+#[test]
+fn the_key_is_the_account_and_the_sorted_normalized_legs() {
+    let a = ComboKey::new(&acct(), &[(c(810000002), 1.0), (c(810000001), -1.0)]);
+    let b = ComboKey::new(&acct(), &[(c(810000001), -1.0), (c(810000002), 1.0)]);
+    assert_eq!(a, b, "leg order does not matter");
+    assert_eq!(a.as_str(), "DU1234567|810000001:-1,810000002:1");
+    let other = AccountCode::parse("DU7654321").expect("valid");
+    assert_ne!(
+        ComboKey::new(&other, &[(c(810000001), -1.0), (c(810000002), 1.0)]),
+        a,
+        "the account is part of it"
+    );
+    assert_eq!(
+        ComboKey::new(&acct(), &[(c(1), 0.5), (c(2), -2.0)]).as_str(),
+        "DU1234567|1:0.5,2:-2"
+    );
+}
+
+#[test]
+fn a_combo_derives_its_figures_from_its_legs() {
+    let combo = calendar("CP.CPa");
+    assert_eq!(
+        combo.fields.figures.position,
+        Some(2.0),
+        "-2 / -1 = 2 spreads"
+    );
+    let spread = 72.31 - 72.05;
+    assert!((combo.fields.figures.avg_price.expect("known") - spread).abs() < 1e-9);
+    assert_eq!(combo.fields.figures.unrealized_pnl, Some(40.0));
+    assert_eq!(combo.legs[0].0, c(810000001), "legs sorted by conid");
+    assert_eq!(combo.fields.name.as_deref(), Some("CP.CPa"));
+
+    let mut unknown = leg(1.0, 2.0, 72.31, 120.0);
+    unknown.figures.unrealized_pnl = None;
+    let partial = Combo::new(
+        &acct(),
+        fields("x"),
+        vec![
+            (c(810000002), unknown),
+            (c(810000001), leg(-1.0, -2.0, 72.05, -80.0)),
+        ],
+    )
+    .expect("valid");
+    assert_eq!(
+        partial.fields.figures.unrealized_pnl, None,
+        "a sum with an unknown part is unknown, not a smaller number"
+    );
+}
+
+#[test]
+fn malformed_legs_are_refused_by_name() {
+    let no_ratio = LegFields {
+        ratio: None,
+        ..leg(1.0, 1.0, 1.0, 0.0)
+    };
+    let cases = [
+        (vec![], ComboError::NoLegs),
+        (
+            vec![(c(5), no_ratio.clone()), (c(6), leg(1.0, 1.0, 1.0, 0.0))],
+            ComboError::MissingRatio(c(5)),
+        ),
+        (
+            vec![(c(5), leg(0.0, 1.0, 1.0, 0.0))],
+            ComboError::ZeroRatio(c(5)),
+        ),
+        (
+            vec![
+                (c(5), leg(1.0, 1.0, 1.0, 0.0)),
+                (c(5), leg(-1.0, 1.0, 1.0, 0.0)),
+            ],
+            ComboError::DuplicateLeg(c(5)),
+        ),
+    ];
+    for (legs, want) in cases {
+        assert_eq!(Combo::new(&acct(), fields("x"), legs), Err(want));
+    }
+}
+
+#[test]
+fn a_first_snapshot_inserts_everything() {
+    let snapshot = [calendar("CP.CPa")];
+    let p = plan(&[], &snapshot).expect("plan");
+    assert_eq!(p.insert.len(), 1);
+    assert_eq!(p.legs_written(), 2);
+    assert_eq!((p.changed, p.unchanged), (0, 0));
+}
+
+#[test]
+fn an_unchanged_snapshot_writes_nothing() {
+    let snapshot = [calendar("CP.CPa")];
+    let p = plan(&[stored(7, &snapshot[0])], &snapshot).expect("plan");
+    assert!(p.is_empty(), "{p:?}");
+    assert_eq!((p.changed, p.unchanged), (0, 1));
+}
+
+#[test]
+fn a_moved_price_updates_the_combo_and_only_the_legs_that_moved() {
+    let before = calendar("CP.CPa");
+    let mut moved = before.clone();
+    moved.legs[1].1.figures.unrealized_pnl = Some(150.0);
+    moved.fields.figures.unrealized_pnl = Some(70.0);
+    let snapshot = [moved];
+    let p = plan(&[stored(7, &before)], &snapshot).expect("plan");
+    assert_eq!(p.update.len(), 1);
+    assert_eq!(p.update[0].0, 7);
+    assert_eq!(p.upsert_legs.len(), 1);
+    assert_eq!(p.upsert_legs[0].1, c(810000002));
+    assert_eq!((p.changed, p.unchanged), (1, 0));
+}
+
+#[test]
+fn a_combo_no_longer_reported_is_marked_stale_once() {
+    let gone = calendar("CP.CPa");
+    let p = plan(&[stored(7, &gone)], &[]).expect("plan");
+    assert_eq!(p.mark_stale, vec![7]);
+
+    let mut already = stored(7, &gone);
+    already.stale = true;
+    assert!(plan(&[already.clone()], &[]).expect("plan").is_empty());
+
+    let back = [gone];
+    let p = plan(&[already], &back).expect("plan");
+    assert_eq!(p.update.len(), 1, "a stale combo reported again comes back");
+}
+
+#[test]
+fn a_leg_no_longer_in_its_combo_is_removed() {
+    let combo = calendar("CP.CPa");
+    let mut old = stored(7, &combo);
+    old.legs.push((c(810000009), leg(1.0, 1.0, 1.0, 0.0)));
+    let snapshot = [combo];
+    let p = plan(&[old], &snapshot).expect("plan");
+    assert_eq!(p.remove_legs, vec![(7, c(810000009))]);
+    assert!(p.update.is_empty(), "the combo's own fields did not change");
+    assert_eq!(p.changed, 1);
+}
+
+#[test]
+fn two_combos_with_the_same_legs_are_an_error_naming_the_first() {
+    let snapshot = [calendar("CP.CPa"), calendar("CP.CPb")];
+    assert_eq!(
+        plan(&[], &snapshot),
+        Err(ComboError::SameLegsAs("CP.CPa".into()))
+    );
+}
