@@ -7,7 +7,7 @@
 //! data starts a new epoch). A greek IB has not computed is `None`, never zero. Pure data: no
 //! I/O, no clock; [`SharedPortfolio`] is the lock sources write through.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -130,6 +130,10 @@ pub struct Portfolio {
     since: Option<Timestamp>,
     message: String,
     epoch: u64,
+    /// The accounts the source serves (an account with no legs is still one).
+    accounts: BTreeSet<AccountCode>,
+    /// When the legs were last known complete on the current connection.
+    positions_complete: Option<Timestamp>,
 }
 
 impl Portfolio {
@@ -276,7 +280,8 @@ impl Portfolio {
         self.message = message.into();
     }
 
-    /// The feed is down: everything observed so far is stale from now on.
+    /// The feed is down: everything observed so far is stale from now on, and the legs are no
+    /// longer known to be complete.
     pub fn disconnected(&mut self, now: Timestamp, message: impl Into<String>) {
         if self.connected || self.since.is_none() {
             self.since = Some(now);
@@ -284,6 +289,46 @@ impl Portfolio {
         self.connected = false;
         self.message = message.into();
         self.epoch += 1;
+        self.positions_complete = None;
+    }
+
+    /// The accounts the source serves.
+    pub fn set_accounts(&mut self, accounts: impl IntoIterator<Item = AccountCode>) {
+        self.accounts = accounts.into_iter().collect();
+    }
+
+    pub fn accounts(&self) -> &BTreeSet<AccountCode> {
+        &self.accounts
+    }
+
+    /// Every leg the source has is in: legs not in `reported` (held before a reconnect, closed
+    /// while the feed was down) are gone.
+    pub fn positions_loaded(&mut self, reported: &BTreeSet<(AccountCode, ConId)>, now: Timestamp) {
+        self.legs.retain(|key, _| reported.contains(key));
+        self.positions_complete = Some(now);
+    }
+
+    /// When the legs were last known complete, unless the feed went down since.
+    pub fn positions_complete(&self) -> Option<Timestamp> {
+        self.positions_complete
+    }
+
+    /// Keeps `value` under `key` in the leg's raw payload (one source message per key).
+    pub fn merge_raw(
+        &mut self,
+        account: &AccountCode,
+        conid: ConId,
+        key: &str,
+        value: serde_json::Value,
+    ) {
+        if let Some(leg) = self.legs.get_mut(&(account.clone(), conid)) {
+            let raw = leg
+                .raw
+                .get_or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if let serde_json::Value::Object(map) = raw {
+                map.insert(key.to_owned(), value);
+            }
+        }
     }
 
     /// Market data was lost with the connection still up (IB's 1100, or 1101's "data lost"):

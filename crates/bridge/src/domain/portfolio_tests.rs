@@ -77,6 +77,51 @@ fn an_account_snapshot_replaces_only_that_account() {
 }
 
 #[test]
+fn a_completed_positions_pass_drops_what_it_did_not_report_until_the_feed_drops() {
+    let mut p = Portfolio::new();
+    let a = acct("DU1");
+    let c = |n| Contract::new(conid(n), "CL", SecType::Future);
+    p.set_accounts([a.clone(), acct("DU2")]);
+    p.set_position(&a, &c(1), 1.0, Some(1.0), t(0));
+    p.set_position(&a, &c(2), 1.0, Some(1.0), t(0));
+    assert_eq!(p.positions_complete(), None, "not known complete yet");
+
+    // Reconnected: this pass reports only conid 2 (conid 1 was closed meanwhile).
+    p.positions_loaded(&[(a.clone(), conid(2))].into_iter().collect(), t(1));
+    assert_eq!(p.positions_complete(), Some(t(1)));
+    let held: Vec<i32> = p.legs().map(|l| l.conid.get()).collect();
+    assert_eq!(held, [2]);
+    assert_eq!(
+        p.accounts().len(),
+        2,
+        "an account without legs is still served"
+    );
+
+    p.merge_raw(
+        &a,
+        conid(2),
+        "position",
+        serde_json::json!({"position": 1.0}),
+    );
+    p.merge_raw(
+        &a,
+        conid(2),
+        "portfolio_value",
+        serde_json::json!({"marketPrice": 7.0}),
+    );
+    let raw = p.legs().next().and_then(|l| l.raw.clone()).expect("raw");
+    assert_eq!(raw["position"]["position"], 1.0);
+    assert_eq!(raw["portfolio_value"]["marketPrice"], 7.0);
+
+    p.disconnected(t(2), "gone");
+    assert_eq!(
+        p.positions_complete(),
+        None,
+        "incomplete again once the feed drops"
+    );
+}
+
+#[test]
 fn greeks_are_fresh_only_within_age_and_epoch() {
     let mut p = Portfolio::new();
     p.connected(t(0), "up");

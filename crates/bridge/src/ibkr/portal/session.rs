@@ -115,6 +115,26 @@ pub fn verdict_of_status(status: AuthStatus, login_url: &str) -> Verdict {
     }
 }
 
+/// Asks the gateway where the session stands, mending what needs no human: tickle; if not
+/// authenticated, the auth status; if connected but not authenticated, one `ssodh/init`.
+pub async fn probe(client: &PortalClient) -> Verdict {
+    let status = match client.tickle().await {
+        Err(e) => return verdict_of_error(&e),
+        Ok(status) if status.authenticated => return verdict_of_status(status, client.login_url()),
+        Ok(_) => match client.auth_status().await {
+            Ok(s) => s,
+            Err(e) => return verdict_of_error(&e),
+        },
+    };
+    if status.authenticated || !status.connected || status.competing {
+        return verdict_of_status(status, client.login_url());
+    }
+    match client.init_brokerage_session().await {
+        Ok(after) => verdict_of_status(after, client.login_url()),
+        Err(e) => verdict_of_error(&e),
+    }
+}
+
 /// Keeps the session alive and its state current.
 pub struct SessionKeeper {
     client: PortalClient,
@@ -157,33 +177,12 @@ impl SessionKeeper {
         }
     }
 
-    /// One keep-alive round: tickle; if not authenticated, the auth status; if connected but
-    /// not authenticated, one `ssodh/init`.
+    /// One keep-alive round (see [`probe`]), its verdict published.
     pub async fn check(&self) {
         let now = Timestamp::now();
-        let verdict = match self.client.tickle().await {
-            Err(e) => verdict_of_error(&e),
-            Ok(status) if status.authenticated => {
-                verdict_of_status(status, self.client.login_url())
-            }
-            Ok(_) => self.recover().await,
-        };
+        let verdict = probe(&self.client).await;
         let tickled = verdict.state != SessionState::Unreachable;
         self.publish(verdict, tickled.then_some(now), now);
-    }
-
-    async fn recover(&self) -> Verdict {
-        let status = match self.client.auth_status().await {
-            Ok(s) => s,
-            Err(e) => return verdict_of_error(&e),
-        };
-        if status.authenticated || !status.connected || status.competing {
-            return verdict_of_status(status, self.client.login_url());
-        }
-        match self.client.init_brokerage_session().await {
-            Ok(after) => verdict_of_status(after, self.client.login_url()),
-            Err(e) => verdict_of_error(&e),
-        }
     }
 
     fn publish(&self, verdict: Verdict, tickled: Option<Timestamp>, now: Timestamp) {

@@ -259,6 +259,8 @@ impl PortalSource {
             ..PollReport::default()
         };
         self.portfolio.write(|p| {
+            p.set_accounts(positions.keys().cloned());
+            let mut reported = BTreeSet::new();
             for (account, rows) in positions {
                 let legs = rows
                     .into_iter()
@@ -271,8 +273,10 @@ impl PortalSource {
                     })
                     .collect::<Vec<_>>();
                 report.legs += legs.len();
+                reported.extend(legs.iter().map(|l| (account.clone(), l.0.conid)));
                 p.replace_account(&account, legs, now);
             }
+            p.positions_loaded(&reported, now);
             for contract in self.known.values() {
                 p.upsert_contract(contract);
             }

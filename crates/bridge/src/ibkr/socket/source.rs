@@ -10,7 +10,7 @@
 //! what was observed stale; after 1101 (data lost) every market-data subscription is opened
 //! again. It writes only the portfolio.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -184,6 +184,7 @@ impl SocketSource {
             instruments: Mutex::new(HashMap::new()),
         });
         self.portfolio.write(|p| {
+            p.set_accounts(accounts.iter().filter_map(|a| AccountCode::parse(a)));
             p.connected(
                 Timestamp::now(),
                 format!("TWS API at {addr} as client {client_id}"),
@@ -356,6 +357,8 @@ async fn positions_task(shared: Arc<Shared>) {
         Ok(sub) => sub,
         Err(e) => return shared.stream_failed("positions", &e),
     };
+    // What this connection's first pass reported: at its end, legs not in it are gone.
+    let mut reported = BTreeSet::new();
     while let Some(item) = positions.next().await {
         shared.touch();
         match item {
@@ -367,15 +370,22 @@ async fn positions_task(shared: Arc<Shared>) {
                     continue;
                 };
                 let now = Timestamp::now();
+                let raw = serde_json::to_value(&p).unwrap_or_default();
                 shared.portfolio.write(|pf| {
-                    pf.set_position(&account, &contract, p.position, value(p.average_cost), now)
+                    pf.set_position(&account, &contract, p.position, value(p.average_cost), now);
+                    pf.merge_raw(&account, contract.conid, "position", raw);
                 });
                 if p.position != 0.0 {
+                    reported.insert((account, contract.conid));
                     shared.track(&p.contract);
                 }
             }
             Ok(SubscriptionItem::Data(PositionUpdate::PositionEnd)) => {
-                info!("TWS positions loaded")
+                let now = Timestamp::now();
+                shared
+                    .portfolio
+                    .write(|pf| pf.positions_loaded(&reported, now));
+                info!(legs = reported.len(), "TWS positions loaded");
             }
             Ok(SubscriptionItem::Notice(n)) => debug!("positions notice: {n}"),
             Err(e) => return shared.stream_failed("positions", &e),
@@ -428,9 +438,11 @@ fn apply_portfolio_value(
         unrealized_pnl: value(v.unrealized_pnl),
         realized_pnl: value(v.realized_pnl),
     };
-    shared
-        .portfolio
-        .write(|p| p.set_leg_values(&account, &contract, v.position, values, Timestamp::now()));
+    let raw = serde_json::to_value(v).unwrap_or_default();
+    shared.portfolio.write(|p| {
+        p.set_leg_values(&account, &contract, v.position, values, Timestamp::now());
+        p.merge_raw(&account, contract.conid, "portfolio_value", raw);
+    });
 }
 
 /// Contract details (unless `known` already holds the request), then market data until the
