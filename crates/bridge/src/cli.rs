@@ -15,7 +15,8 @@ use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, DatabaseUrl, RawConfig};
-use crate::{Shutdown, greeks, runtime, store};
+use crate::store::jobs::{Dedup, Enqueued, JobRow, NewJob};
+use crate::{Shutdown, greeks, jobs, runtime, store};
 
 /// How long a command waits for PostgreSQL to accept a connection.
 const DB_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,6 +54,43 @@ pub enum Command {
     Spool {
         #[command(subcommand)]
         command: SpoolCommand,
+    },
+    /// Run queued jobs without the live feed, until Ctrl-C or SIGTERM: combo_positions.sync
+    /// (needs the Client Portal) and, in PORTAL mode, positions.sync. Start as many as you like,
+    /// on any machine that reaches the database: each job runs once
+    Worker,
+    /// The job queue in the database: enqueue a sync now, or list recent jobs
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum JobsCommand {
+    /// Enqueue a job for a worker (inside `run`, or `portfolio-bridge worker`) to run
+    Enqueue {
+        /// What to run
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(jobs::JOB_TYPES))]
+        job_type: String,
+        /// Enqueue even if a job of this type is already queued or running
+        #[arg(long)]
+        allow_duplicate: bool,
+        /// Attempts before the job fails for good
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=100))]
+        max_attempts: i32,
+    },
+    /// The newest jobs: status, attempts, when, and the result or the last error
+    List {
+        /// Only jobs of this type
+        #[arg(long = "type")]
+        job_type: Option<String>,
+        /// Only jobs in this status
+        #[arg(long, value_parser = ["queued", "running", "completed", "failed"])]
+        status: Option<String>,
+        /// How many jobs to show
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=10000))]
+        limit: i64,
     },
 }
 
@@ -97,33 +135,115 @@ pub fn main() -> ExitCode {
             print!("{}", config.render(&cli.config));
             ExitCode::SUCCESS
         }
-        Command::Run => match config.database_url() {
-            Ok(_) => run_async(run(config)),
-            Err(e) => {
-                error!("invalid configuration: {e}");
-                ExitCode::from(EXIT_CONFIG)
-            }
-        },
+        Command::Run => with_database(&config, |_| run_async(run(config.clone()))),
         Command::Spool {
             command: SpoolCommand::Status,
         } => spool_status(&config),
         Command::Spool {
             command: SpoolCommand::Drain,
-        } => match config.database_url() {
-            Ok(url) => run_async(spool_drain(url.clone(), config.buffer_path.clone())),
-            Err(e) => {
-                error!("invalid configuration: {e}");
-                ExitCode::from(EXIT_CONFIG)
-            }
-        },
-        Command::Migrate => match config.database_url() {
-            Ok(url) => run_async(migrate(url.clone())),
-            Err(e) => {
-                error!("invalid configuration: {e}");
-                ExitCode::from(EXIT_CONFIG)
-            }
-        },
+        } => with_database(&config, |url| {
+            run_async(spool_drain(url, config.buffer_path.clone()))
+        }),
+        Command::Migrate => with_database(&config, |url| run_async(migrate(url))),
+        Command::Worker => with_database(&config, |_| {
+            let config = config.clone();
+            run_async(async move { runtime::worker(config, on_signal()).await })
+        }),
+        Command::Jobs { command } => {
+            with_database(&config, |url| run_async(jobs_command(url, command)))
+        }
     }
+}
+
+/// Runs `command` with the configured database URL, or stops with the configuration error.
+fn with_database(config: &Config, command: impl FnOnce(DatabaseUrl) -> ExitCode) -> ExitCode {
+    match config.database_url() {
+        Ok(url) => command(url.clone()),
+        Err(e) => {
+            error!("invalid configuration: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+async fn jobs_command(url: DatabaseUrl, command: JobsCommand) -> anyhow::Result<()> {
+    let pool = store::connect(&url, DB_CONNECT_TIMEOUT).await?;
+    store::migrate(&pool).await?;
+    match command {
+        JobsCommand::Enqueue {
+            job_type,
+            allow_duplicate,
+            max_attempts,
+        } => {
+            let job = NewJob {
+                dedup: if allow_duplicate {
+                    Dedup::Allow
+                } else {
+                    Dedup::PerType
+                },
+                max_attempts,
+                ..NewJob::new(&job_type, "cli")
+            };
+            match store::jobs::enqueue(&pool, &job).await? {
+                Enqueued::Created(id) => println!(
+                    "enqueued job {id} ({job_type}); `portfolio-bridge jobs list` shows how it went"
+                ),
+                Enqueued::AlreadyActive(id) => println!(
+                    "job {id} ({job_type}) is already queued or running: nothing added \
+                     (--allow-duplicate adds another)"
+                ),
+            }
+        }
+        JobsCommand::List {
+            job_type,
+            status,
+            limit,
+        } => {
+            let rows =
+                store::jobs::list(&pool, job_type.as_deref(), status.as_deref(), limit).await?;
+            print!("{}", render_jobs(&rows));
+        }
+    }
+    Ok(())
+}
+
+/// A Unix-millisecond time as `2026-11-21 14:05:09Z`.
+fn utc(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+/// `jobs list`'s table: one line per job, the result or the last error at the end.
+pub fn render_jobs(rows: &[JobRow]) -> String {
+    if rows.is_empty() {
+        return "no jobs\n".into();
+    }
+    let mut out = format!(
+        "{:>6}  {:<22} {:<10} {:>8}  {:<20} {:<20} RESULT / LAST ERROR\n",
+        "ID", "TYPE", "STATUS", "ATTEMPTS", "CREATED", "FINISHED"
+    );
+    for r in rows {
+        let detail = match (&r.last_error, &r.result) {
+            (Some(e), _) => e.clone(),
+            (None, Some(v)) => v.to_string(),
+            (None, None) => match &r.locked_by {
+                Some(w) => format!("held by {w}"),
+                None => String::new(),
+            },
+        };
+        out.push_str(&format!(
+            "{:>6}  {:<22} {:<10} {:>8}  {:<20} {:<20} {}\n",
+            r.id,
+            r.job_type,
+            r.status,
+            format!("{}/{}", r.attempts, r.max_attempts),
+            utc(r.created_ms),
+            r.completed_ms.map(utc).unwrap_or_default(),
+            detail
+        ));
+    }
+    out
 }
 
 fn init_logging() {
@@ -235,6 +355,11 @@ async fn spool_drain(url: DatabaseUrl, path: PathBuf) -> anyhow::Result<()> {
 
 /// Runs the bridge until Ctrl-C or SIGTERM.
 async fn run(config: Config) -> anyhow::Result<()> {
+    runtime::run(config, on_signal()).await
+}
+
+/// A shutdown signal fired by Ctrl-C or SIGTERM.
+fn on_signal() -> Shutdown {
     let (stop, shutdown) = Shutdown::new();
     tokio::spawn(async move {
         let mut term =
@@ -253,7 +378,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         }
         let _ = stop.send(true);
     });
-    runtime::run(config, shutdown).await
+    shutdown
 }
 
 async fn migrate(url: DatabaseUrl) -> anyhow::Result<()> {

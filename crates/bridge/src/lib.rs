@@ -9,6 +9,8 @@
 //! - [`watchdog`]: keeps the TWS socket connected through IBKR's daily resets.
 //! - [`clock`]: the one place the wall clock is read, so tests can inject another.
 //! - [`greeks`]: the 5-second net-greeks ticker, the writer with its circuit breaker and spool.
+//! - [`jobs`]: the PostgreSQL job queue's worker and scheduler, and the sync jobs
+//!   (`positions.sync`, `combo_positions.sync`).
 //! - [`api_log`]: the handle every part reports `api_logs` entries through.
 //! - [`failpoint`]: named stops for crash tests; inert unless armed.
 //! - [`store`]: every SQL statement, the embedded migrations and the startup schema check.
@@ -26,6 +28,7 @@ pub mod domain;
 pub mod failpoint;
 pub mod greeks;
 pub mod ibkr;
+pub mod jobs;
 pub mod runtime;
 pub mod store;
 pub mod watchdog;
@@ -44,5 +47,10 @@ impl Shutdown {
     /// Resolves once shutdown is requested (or its sender is gone).
     pub async fn wait(&mut self) {
         let _ = self.0.wait_for(|stop| *stop).await;
+    }
+
+    /// Whether shutdown has been requested.
+    pub fn requested(&self) -> bool {
+        *self.0.borrow()
     }
 }

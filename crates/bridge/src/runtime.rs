@@ -1,6 +1,7 @@
 //! Runtime: what `portfolio-bridge run` starts — the database and its migrations, the
-//! `api_logs` writer, the shared portfolio, and the IBKR sources the configuration asks for
-//! — and how it stops: on the shutdown signal every task ends and the writer flushes.
+//! greeks and `api_logs` writer, the shared portfolio, the IBKR sources the configuration asks
+//! for, the job scheduler and a worker — and what `portfolio-bridge worker` starts; and how
+//! they stop: on the shutdown signal every task ends and the writer flushes.
 //!
 //! It owns no logic of its own; it only wires the modules together.
 
@@ -21,9 +22,16 @@ use crate::greeks::ticker::{self, TickStatus, TickerSettings};
 use crate::greeks::writer::{self, Writer, WriterSettings};
 use crate::ibkr::portal::{PortalClient, PortalSource, SessionKeeper};
 use crate::ibkr::socket::{SocketSettings, SocketSource};
+use crate::jobs::Handler;
+use crate::jobs::combo_sync::ComboSync;
+use crate::jobs::positions_sync::{LegSource, PositionsSync};
+use crate::jobs::scheduler;
+use crate::jobs::worker::{Worker, WorkerSettings, worker_name};
 use crate::store;
 use crate::watchdog::{self, WatchdogSettings};
 
+/// How long `worker` waits for PostgreSQL to accept its first connection.
+const DB_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `run` waits for PostgreSQL between attempts at startup.
 const DB_RETRY: Duration = Duration::from_secs(5);
 /// How long a database call waits for a connection before counting as failed.
@@ -90,17 +98,49 @@ pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
         ));
     }
 
+    let mut handlers: Vec<Arc<dyn Handler>> = vec![Arc::new(PositionsSync {
+        pool: pool.clone(),
+        legs: LegSource::Live {
+            portfolio: portfolio.clone(),
+            source: match config.api_mode {
+                ApiMode::Socket => "tws",
+                ApiMode::Portal => "cpapi",
+            },
+        },
+        then_combos: config.portal.enabled,
+    })];
     let portal_needed = config.portal.enabled || config.api_mode == ApiMode::Portal;
     if portal_needed {
         let client = PortalClient::new(&config.portal).context("Client Portal")?;
         let (keeper, session) =
             SessionKeeper::new(client.clone(), config.portal.tickle_interval, log.clone());
         tasks.spawn(keeper.run(shutdown.clone()));
+        handlers.push(Arc::new(ComboSync {
+            pool: pool.clone(),
+            client: client.clone(),
+        }));
         if config.api_mode == ApiMode::Portal {
             let source = PortalSource::new(client, portfolio.clone(), session, log.clone());
             tasks.spawn(source.run(config.greeks_interval, shutdown.clone()));
         }
     }
+    // The queue's tables exist once the schema is ready: only then do jobs start.
+    tasks.spawn(when_ready(schema.clone(), shutdown.clone(), {
+        let (pool, portfolio, shutdown) = (pool.clone(), portfolio.clone(), shutdown.clone());
+        let interval = config.positions_sync_interval;
+        async move {
+            let worker = Worker::new(
+                pool.clone(),
+                worker_name(1),
+                handlers,
+                WorkerSettings::default(),
+            );
+            tokio::join!(
+                scheduler::run(pool, portfolio, interval, shutdown.clone()),
+                worker.run(shutdown),
+            );
+        }
+    }));
 
     let (tick_status, _tick_rx) = tokio::sync::watch::channel(TickStatus::default());
     let ticker = TickerSettings {
@@ -138,6 +178,56 @@ pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
             "the database schema cannot serve the bridge (see above); portfolio-bridge stopped"
         );
     }
+    Ok(())
+}
+
+/// Runs `task` once the schema is ready, unless the bridge stops first.
+async fn when_ready(
+    mut schema: tokio::sync::watch::Receiver<Schema>,
+    mut shutdown: Shutdown,
+    task: impl Future<Output = ()> + Send,
+) {
+    let ready = tokio::select! {
+        ready = schema.wait_for(|s| *s == Schema::Ready) => ready.is_ok(),
+        _ = shutdown.wait() => false,
+    };
+    if ready {
+        task.await;
+    }
+}
+
+/// Runs `portfolio-bridge worker` until `shutdown`: the job types this configuration can run
+/// without the live feed — `combo_positions.sync` with the Client Portal, and `positions.sync`
+/// in PORTAL mode (read from the Client Portal). In SOCKET mode `positions.sync` needs the
+/// live TWS feed, which only `portfolio-bridge run` holds.
+pub async fn worker(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
+    let url = config.database_url()?.clone();
+    let pool = store::connect(&url, DB_CONNECT_TIMEOUT).await?;
+    store::migrate(&pool).await?;
+    let mut handlers: Vec<Arc<dyn Handler>> = Vec::new();
+    if config.portal.enabled || config.api_mode == ApiMode::Portal {
+        let client = PortalClient::new(&config.portal).context("Client Portal")?;
+        if config.api_mode == ApiMode::Portal {
+            handlers.push(Arc::new(PositionsSync {
+                pool: pool.clone(),
+                legs: LegSource::Portal(client.clone()),
+                then_combos: config.portal.enabled,
+            }));
+        }
+        handlers.push(Arc::new(ComboSync {
+            pool: pool.clone(),
+            client,
+        }));
+    }
+    if handlers.is_empty() {
+        anyhow::bail!(
+            "this worker has nothing to run: positions.sync in SOCKET mode needs the live TWS \
+             feed, which only `portfolio-bridge run` holds, and combo_positions.sync needs the \
+             Client Portal (set IBKR_CP_ENABLED=true, or IB_API_MODE=PORTAL)"
+        );
+    }
+    let worker = Worker::new(pool, worker_name(1), handlers, WorkerSettings::default());
+    worker.run(shutdown).await;
     Ok(())
 }
 

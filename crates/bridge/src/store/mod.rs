@@ -4,8 +4,12 @@
 //! Nothing here decides policy (when to retry, what to spool): callers get a [`StoreError`]
 //! and choose. Nothing here ever touches a table the bridge does not own or share.
 
+pub mod accounts;
 pub mod api_logs;
+pub mod combos;
 pub mod greeks;
+pub mod jobs;
+pub mod positions;
 pub mod schema;
 
 use std::time::Duration;

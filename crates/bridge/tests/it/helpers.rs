@@ -147,6 +147,27 @@ pub fn portal_config(sim: &ibkr_sim::Simulator) -> portfolio_bridge::config::Por
     }
 }
 
+pub async fn client(sim: &ibkr_sim::Simulator) -> portfolio_bridge::ibkr::portal::PortalClient {
+    portfolio_bridge::ibkr::portal::PortalClient::new(&portal_config(sim)).expect("client")
+}
+
+/// A keeper checked once, with its session channel.
+pub async fn checked_session(
+    sim: &ibkr_sim::Simulator,
+) -> (
+    portfolio_bridge::ibkr::portal::SessionKeeper,
+    tokio::sync::watch::Receiver<portfolio_bridge::ibkr::portal::PortalSession>,
+) {
+    let (log, _rx) = portfolio_bridge::api_log::ApiLog::channel();
+    let (keeper, session) = portfolio_bridge::ibkr::portal::SessionKeeper::new(
+        client(sim).await,
+        std::time::Duration::from_millis(100),
+        log,
+    );
+    keeper.check().await;
+    (keeper, session)
+}
+
 /// A bridge process that is killed if the test ends (or fails) without stopping it, so no
 /// process outlives its test and its database.
 pub struct Spawned {
@@ -192,8 +213,9 @@ impl Drop for Spawned {
     }
 }
 
-/// Sends `signal` (`INT`, `TERM`) to the process and waits for it off the runtime, which may
-/// be running the simulator it talks to; its exit status and standard error.
+/// Sends `signal` (`INT`, `TERM`) to the process and waits for it without blocking the
+/// runtime, which may be running the simulator it talks to; its exit status and standard
+/// error. A process that does not stop within [`PATIENCE`] is killed and fails the test.
 pub async fn stop(mut spawned: Spawned, signal: &str) -> (std::process::ExitStatus, String) {
     let mut child = spawned.child.take().expect("a running process");
     let pid = child.id().to_string();
@@ -201,9 +223,21 @@ pub async fn stop(mut spawned: Spawned, signal: &str) -> (std::process::ExitStat
         .args([format!("-{signal}"), pid])
         .status()
         .expect("kill runs");
-    let status = tokio::task::spawn_blocking(move || child.wait().expect("the bridge exits"))
-        .await
-        .expect("join");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the bridge's status") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the bridge did not stop within {PATIENCE:?} of SIG{signal}:\n{}",
+                spawned.stderr()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     // The reader thread sees the pipe close right after the exit.
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     (status, spawned.stderr())

@@ -3,6 +3,7 @@
 //!
 //! - `cli`: the binary as an operator runs it — configuration errors, `.env`, `migrate`, `config`.
 //! - `greeks`: the greeks series through database outages and crashes, with a cluster of its own.
+//! - `jobs`: the job queue (racing workers, leases, retries) and the position and combo syncs.
 //! - `schema`: migrations on fresh and pre-existing databases, read back from the catalog.
 //! - `portal`: the Client Portal client, session keeper and PORTAL source against ibkr-sim.
 //! - `socket`: the TWS socket source and the watchdog against ibkr-sim, through ibapi.
@@ -10,6 +11,7 @@
 mod cli;
 mod greeks;
 mod helpers;
+mod jobs;
 mod portal;
 mod schema;
 mod socket;

@@ -2,9 +2,9 @@
 
 use std::time::{Duration, Instant};
 
+use ibkr_sim::SimConfig;
 use ibkr_sim::cp::{Fault, FaultKind, Unauthenticated};
 use ibkr_sim::scenario::Scenario;
-use ibkr_sim::{SimConfig, Simulator};
 use jiff::Timestamp;
 use portfolio_bridge::Shutdown;
 use portfolio_bridge::api_log::ApiLog;
@@ -15,7 +15,7 @@ use portfolio_bridge::ibkr::portal::{
 };
 use sqlx::PgPool;
 
-use crate::helpers::{portal_config, sim_config, start_sim, within};
+use crate::helpers::{checked_session, client, portal_config, sim_config, start_sim, within};
 
 fn acct(code: &str) -> AccountCode {
     AccountCode::parse(code).expect("account")
@@ -23,23 +23,6 @@ fn acct(code: &str) -> AccountCode {
 
 fn conid(id: i64) -> ConId {
     ConId::new(id).expect("conid")
-}
-
-async fn client(sim: &Simulator) -> PortalClient {
-    PortalClient::new(&portal_config(sim)).expect("client")
-}
-
-/// A keeper checked once, with its session channel.
-async fn checked_session(
-    sim: &Simulator,
-) -> (
-    SessionKeeper,
-    tokio::sync::watch::Receiver<portfolio_bridge::ibkr::portal::PortalSession>,
-) {
-    let (log, _rx) = ApiLog::channel();
-    let (keeper, session) = SessionKeeper::new(client(sim).await, Duration::from_millis(100), log);
-    keeper.check().await;
-    (keeper, session)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,202 @@
+//! `combo_positions.sync`, the first spec's `sync_combo_positions_once`: makes sure the Client
+//! Portal session can read the portfolio (tickle, auth status, `ssodh/init` if that mends it), reads `/portfolio/accounts` and every account's
+//! `/portfolio/{accountId}/combo/positions?nocache=true`, and stores the combos with their legs —
+//! one transaction per account, replace semantics (a combo no longer reported is marked stale,
+//! a leg no longer in its combo is removed), nothing written when nothing changed.
+//!
+//! All accounts are read and checked before anything is written: a missing login, an
+//! unreachable gateway or a malformed combo fails the job with nothing changed, the error
+//! naming the account and the combo and the job's result keeping the payload. Account codes
+//! in errors and results are masked (`DU…567`): the read API shows jobs.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::{COMBO_POSITIONS_SYNC, Handler, JobError, JobFuture};
+use crate::domain::combo::{self, Combo, ComboFields, Figures, LegFields};
+use crate::domain::ids::AccountCode;
+use crate::ibkr::portal::{PortalClient, PortalError, SessionState, session, wire};
+use crate::store::jobs::Claimed;
+use crate::store::{accounts, combos};
+
+pub struct ComboSync {
+    pub pool: PgPool,
+    pub client: PortalClient,
+}
+
+/// What a sync did, stored as the job's result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncMetrics {
+    pub accounts: usize,
+    pub combos_seen: usize,
+    pub inserted: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub marked_stale: usize,
+    pub legs_written: usize,
+    pub legs_removed: usize,
+}
+
+impl SyncMetrics {
+    pub fn to_json(self, duration: Duration) -> Value {
+        json!({
+            "accounts": self.accounts,
+            "combos_seen": self.combos_seen,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "marked_stale": self.marked_stale,
+            "legs_written": self.legs_written,
+            "legs_removed": self.legs_removed,
+            "duration_ms": duration.as_millis() as u64,
+        })
+    }
+}
+
+/// `text` with the account's code masked.
+fn mask(text: &str, account: &AccountCode) -> String {
+    text.replace(account.as_str(), &account.masked())
+}
+
+/// A combo in the domain's terms: its figures derived from its legs, its key from the
+/// account and the legs' `conid:ratio` set.
+pub fn to_domain(account: &AccountCode, c: wire::Combo) -> Result<Combo, combo::ComboError> {
+    let fields = ComboFields {
+        name: c.name,
+        description: c.description,
+        figures: Figures::default(),
+        raw: c.raw,
+    };
+    let legs = c
+        .legs
+        .into_iter()
+        .map(|l| {
+            let figures = Figures {
+                position: l.position,
+                avg_price: l.avg_price,
+                market_value: l.values.market_value,
+                unrealized_pnl: l.values.unrealized_pnl,
+                realized_pnl: l.values.realized_pnl,
+            };
+            let fields = LegFields {
+                ratio: l.ratio,
+                figures,
+                raw: l.raw,
+            };
+            (l.conid, fields)
+        })
+        .collect();
+    Combo::new(account, fields, legs)
+}
+
+impl ComboSync {
+    /// Fails unless the gateway says the portfolio endpoints can be read now (asked, not
+    /// taken from the keeper's last look, which may be a minute old).
+    async fn ensure_session(&self) -> Result<(), JobError> {
+        let verdict = session::probe(&self.client).await;
+        match verdict.state {
+            SessionState::Authenticated | SessionState::Competing => Ok(()),
+            SessionState::ReauthRequired => Err(JobError::permanent(verdict.message)),
+            _ => Err(JobError::transient(format!(
+                "the Client Portal session is not usable: {}",
+                verdict.message
+            ))),
+        }
+    }
+
+    /// Every account's combos, checked; nothing is written here.
+    async fn read_all(&self) -> Result<BTreeMap<AccountCode, Vec<Combo>>, JobError> {
+        let accounts =
+            self.client.accounts().await.map_err(|e| {
+                JobError::from_portal(&e, format!("reading /portfolio/accounts: {e}"))
+            })?;
+        let mut all = BTreeMap::new();
+        for account in accounts {
+            let code = account.code;
+            let label = code.masked();
+            let reported = self.client.combo_positions(&code).await.map_err(|e| {
+                let mut err =
+                    JobError::from_portal(&e, mask(&format!("account {label}: {e}"), &code));
+                if let (
+                    PortalError::UnexpectedPayload { raw, .. },
+                    JobError::Permanent { result, .. },
+                ) = (&e, &mut err)
+                {
+                    *result = Some(json!({"account": label, "raw": mask(raw, &code)}));
+                }
+                err
+            })?;
+            let mut checked = Vec::with_capacity(reported.len());
+            for c in reported {
+                let name = c.name.clone().unwrap_or_else(|| "(unnamed)".into());
+                let raw = c.raw.clone();
+                let combo = to_domain(&code, c).map_err(|e| JobError::Permanent {
+                    message: format!("account {label}, combo {name}: {e}"),
+                    result: Some(json!({
+                        "account": label,
+                        "combo": name,
+                        "raw": mask(&raw.to_string(), &code),
+                    })),
+                })?;
+                checked.push(combo);
+            }
+            // Two combos with one key cannot both be stored: refuse before writing anything.
+            combo::plan(&[], &checked)
+                .map_err(|e| JobError::permanent(format!("account {label}: a combo {e}")))?;
+            all.insert(code, checked);
+        }
+        Ok(all)
+    }
+
+    /// Writes one account's snapshot in one transaction.
+    async fn write_account(
+        &self,
+        account: &AccountCode,
+        snapshot: &[Combo],
+        m: &mut SyncMetrics,
+    ) -> Result<(), JobError> {
+        let mut tx = self.pool.begin().await?;
+        let account_id = accounts::lock(&mut tx, account, "combos").await?;
+        let stored = combos::load(&mut tx, account_id).await?;
+        let plan = combo::plan(&stored, snapshot).map_err(|e| {
+            JobError::permanent(format!("account {}: a combo {e}", account.masked()))
+        })?;
+        combos::apply(&mut tx, account_id, &plan).await?;
+        tx.commit().await?;
+        m.combos_seen += snapshot.len();
+        m.inserted += plan.insert.len();
+        m.updated += plan.changed;
+        m.unchanged += plan.unchanged;
+        m.marked_stale += plan.mark_stale.len();
+        m.legs_written += plan.legs_written();
+        m.legs_removed += plan.remove_legs.len();
+        Ok(())
+    }
+
+    pub async fn sync(&self) -> Result<Value, JobError> {
+        let started = Instant::now();
+        self.ensure_session().await?;
+        let all = self.read_all().await?;
+        let mut m = SyncMetrics {
+            accounts: all.len(),
+            ..SyncMetrics::default()
+        };
+        for (account, snapshot) in &all {
+            self.write_account(account, snapshot, &mut m).await?;
+        }
+        Ok(m.to_json(started.elapsed()))
+    }
+}
+
+impl Handler for ComboSync {
+    fn job_type(&self) -> &'static str {
+        COMBO_POSITIONS_SYNC
+    }
+
+    fn run<'a>(&'a self, _job: &'a Claimed) -> JobFuture<'a> {
+        Box::pin(self.sync())
+    }
+}
