@@ -55,9 +55,12 @@ pub enum Command {
         #[command(subcommand)]
         command: SpoolCommand,
     },
-    /// Run queued jobs without the live feed, until Ctrl-C or SIGTERM: combo_positions.sync
-    /// (needs the Client Portal) and, in PORTAL mode, positions.sync. Start as many as you like,
-    /// on any machine that reaches the database: each job runs once
+    /// Run queued jobs without the live feed, until Ctrl-C or SIGTERM
+    ///
+    /// Runs combo_positions.sync (needs the Client Portal: IBKR_CP_ENABLED=true or
+    /// IB_API_MODE=PORTAL) and, in PORTAL mode, positions.sync. In SOCKET mode positions.sync
+    /// runs inside `portfolio-bridge run`, which holds the live feed. Start as many workers as
+    /// you like, on any machine that reaches the database: each job runs once.
     Worker,
     /// The job queue in the database: enqueue a sync now, or list recent jobs
     Jobs {

@@ -639,6 +639,39 @@ async fn a_standalone_worker_runs_a_combo_sync_enqueued_from_the_command_line(po
     );
 }
 
+#[sqlx::test]
+async fn a_portal_mode_worker_syncs_positions_read_from_the_client_portal(pool: PgPool) {
+    let sim = start_sim(sim_config()).await;
+    let url = database_url_of(&pool).await;
+    let bridge = Bridge::new()
+        .env("DATABASE_URL", &url)
+        .env("IB_API_MODE", "PORTAL")
+        .env("IBKR_CP_BASE_URL", &sim.cp_url());
+    let enqueued = bridge.run(&["jobs", "enqueue", "positions.sync"]);
+    assert_eq!(enqueued.code(), Some(0), "{}", enqueued.stderr());
+    let worker = bridge.spawn(&["worker"]);
+    until_count(
+        &pool,
+        "SELECT count(*) FROM jobs WHERE job_type = 'positions.sync' AND status = 'completed'",
+        1,
+    )
+    .await;
+    let (status, stderr) = stop(worker, "TERM").await;
+    assert!(status.success(), "{stderr}");
+    let world = sim.control().world();
+    let now = jiff::Timestamp::now();
+    let want = (world.legs("DU1234567", now).len() + world.legs("DU7654321", now).len()) as i64;
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM positions WHERE source = 'cpapi' AND raw ? 'conid'"
+        )
+        .await,
+        want,
+        "every leg of both accounts, each with its Client Portal row"
+    );
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_worker_with_nothing_to_run_says_why(pool: PgPool) {
     let url = database_url_of(&pool).await;
