@@ -210,11 +210,9 @@ async fn jobs_command(url: DatabaseUrl, command: JobsCommand) -> anyhow::Result<
     Ok(())
 }
 
-/// A Unix-millisecond time as `2026-11-21 14:05:09Z`.
-fn utc(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
-        .unwrap_or_else(|_| ms.to_string())
+/// A time as `2026-11-21 14:05:09Z`.
+fn utc(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
 /// `jobs list`'s table: one line per job, the result or the last error at the end.
@@ -241,8 +239,8 @@ pub fn render_jobs(rows: &[JobRow]) -> String {
             r.job_type,
             r.status,
             format!("{}/{}", r.attempts, r.max_attempts),
-            utc(r.created_ms),
-            r.completed_ms.map(utc).unwrap_or_default(),
+            utc(r.created_at),
+            r.completed_at.map(utc).unwrap_or_default(),
             detail
         ));
     }

@@ -259,6 +259,11 @@ impl fmt::Display for HostPort {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value` so that it is never printed by accident.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

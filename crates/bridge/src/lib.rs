@@ -13,6 +13,7 @@
 //!   (`positions.sync`, `combo_positions.sync`).
 //! - [`api_log`]: the handle every part reports `api_logs` entries through.
 //! - [`failpoint`]: named stops for crash tests; inert unless armed.
+//! - [`http`]: the read API, the web page, `/healthz`, `/metrics`, the OpenAPI document.
 //! - [`store`]: every SQL statement, the embedded migrations and the startup schema check.
 //! - [`runtime`]: `portfolio-bridge run`: wires the modules together and stops them cleanly.
 //! - [`cli`]: the `portfolio-bridge` command line, a thin shell over the modules above.
@@ -27,6 +28,7 @@ pub mod config;
 pub mod domain;
 pub mod failpoint;
 pub mod greeks;
+pub mod http;
 pub mod ibkr;
 pub mod jobs;
 pub mod runtime;

@@ -20,6 +20,7 @@ use crate::domain::portfolio::SharedPortfolio;
 use crate::greeks::sink::PgSink;
 use crate::greeks::ticker::{self, TickStatus, TickerSettings};
 use crate::greeks::writer::{self, Writer, WriterSettings};
+use crate::http;
 use crate::ibkr::portal::{PortalClient, PortalSource, SessionKeeper};
 use crate::ibkr::socket::{SocketSettings, SocketSource};
 use crate::jobs::Handler;
@@ -45,6 +46,14 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// soon as it answers, and until then greeks rows and `api_logs` entries go to the spool.
 pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
     let url = config.database_url()?.clone();
+    // First, so that a taken port stops the bridge before it connects to anything.
+    let addr = config.http.addr;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "cannot listen on BRIDGE_HTTP_ADDR={addr} for the read API and web page: is another \
+             bridge (or another program) using it? Stop it, or set BRIDGE_HTTP_ADDR to a free port"
+        )
+    })?;
     // The tasks' own signal: fired by the caller's, or by the bridge itself.
     let (stop_all, shutdown) = Shutdown::new();
     let pool = store::lazy_pool(&url, DB_ACQUIRE_TIMEOUT);
@@ -58,7 +67,7 @@ pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
         flush_interval: config.buffer_flush_interval,
         ..WriterSettings::default()
     };
-    let (writer, _writer_status) = Writer::new(sink, config.buffer_path.clone(), settings);
+    let (writer, writer_status) = Writer::new(sink, config.buffer_path.clone(), settings);
     let drain_now = writer.drain_trigger();
     // Not in `tasks`: it ends after them, once the last record sender is dropped.
     let writer = tokio::spawn(writer.run(records_rx));
@@ -110,10 +119,12 @@ pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
         then_combos: config.portal.enabled,
     })];
     let portal_needed = config.portal.enabled || config.api_mode == ApiMode::Portal;
+    let mut portal_session = None;
     if portal_needed {
         let client = PortalClient::new(&config.portal).context("Client Portal")?;
         let (keeper, session) =
             SessionKeeper::new(client.clone(), config.portal.tickle_interval, log.clone());
+        portal_session = Some(session.clone());
         tasks.spawn(keeper.run(shutdown.clone()));
         handlers.push(Arc::new(ComboSync {
             pool: pool.clone(),
@@ -142,7 +153,7 @@ pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
         }
     }));
 
-    let (tick_status, _tick_rx) = tokio::sync::watch::channel(TickStatus::default());
+    let (tick_status, ticks) = tokio::sync::watch::channel(TickStatus::default());
     let ticker = TickerSettings {
         interval: config.greeks_interval,
         max_age: config.greeks_max_age,
@@ -155,7 +166,36 @@ pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
         tick_status,
         shutdown.clone(),
     ));
-    info!(mode = %config.api_mode, client_portal = portal_needed, "portfolio-bridge running");
+    let live = http::Live {
+        portfolio: portfolio.clone(),
+        portal: portal_session,
+        ticks,
+        writer: writer_status,
+    };
+    let http_settings = http::Settings {
+        api_mode: config.api_mode,
+        positions_sync_interval: config.positions_sync_interval,
+    };
+    let serving = listener.local_addr().unwrap_or(addr);
+    let state = http::AppState::new(
+        pool.clone(),
+        live,
+        http_settings,
+        config.http.api_token.clone(),
+    );
+    {
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(e) = http::run(listener, state, shutdown).await {
+                tracing::error!("the read API and web page stopped: {e}");
+            }
+        });
+    }
+    info!(
+        mode = %config.api_mode,
+        client_portal = portal_needed,
+        "portfolio-bridge running; read API and web page at http://{serving}/"
+    );
 
     let unusable = tokio::select! {
         _ = outer.wait() => false,

@@ -1,6 +1,6 @@
 //! Domain: the bridge's own types and pure logic — ids that can only hold valid values,
 //! contracts, the in-memory portfolio the sources keep current, the events the sources report,
-//! native combos and their sync plan, the net-greeks sums.
+//! native combos and their sync plan, the net-greeks sums, the spread view's arithmetic.
 //!
 //! Nothing here does I/O or reads a clock: every function that needs the time takes `now`.
 //! Lenient parsing of IBKR's payloads happens at the edges (`ibkr`); these types are strict.
@@ -11,3 +11,4 @@ pub mod contract;
 pub mod ids;
 pub mod net_greeks;
 pub mod portfolio;
+pub mod spreads;

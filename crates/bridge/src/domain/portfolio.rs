@@ -117,6 +117,8 @@ pub struct FeedHealth {
     pub message: String,
     /// Reconnects or data losses since start; values from an earlier epoch are stale.
     pub epoch: u64,
+    /// Times the feed came up since start (the first connect included).
+    pub connects: u64,
 }
 
 /// The portfolio as the sources last described it.
@@ -134,6 +136,7 @@ pub struct Portfolio {
     accounts: BTreeSet<AccountCode>,
     /// When the legs were last known complete on the current connection.
     positions_complete: Option<Timestamp>,
+    connects: u64,
 }
 
 impl Portfolio {
@@ -275,6 +278,7 @@ impl Portfolio {
     pub fn connected(&mut self, now: Timestamp, message: impl Into<String>) {
         if !self.connected {
             self.since = Some(now);
+            self.connects += 1;
         }
         self.connected = true;
         self.message = message.into();
@@ -344,6 +348,7 @@ impl Portfolio {
             since: self.since,
             message: self.message.clone(),
             epoch: self.epoch,
+            connects: self.connects,
         }
     }
 

@@ -61,7 +61,7 @@ pub enum Breaker {
     Open,
 }
 
-/// The writer's state for the status API and `/metrics`.
+/// The writer's state for the status API and `/metrics`; the default is a fresh writer's.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WriterStatus {
     pub breaker: Breaker,
@@ -74,6 +74,19 @@ pub struct WriterStatus {
     /// Records stored since start.
     pub stored: u64,
     pub last_error: Option<String>,
+}
+
+impl Default for WriterStatus {
+    fn default() -> Self {
+        WriterStatus {
+            breaker: Breaker::Closed,
+            spooled: 0,
+            in_memory: 0,
+            dropped: 0,
+            stored: 0,
+            last_error: None,
+        }
+    }
 }
 
 pub struct Writer {
@@ -103,14 +116,7 @@ impl Writer {
         path: PathBuf,
         settings: WriterSettings,
     ) -> (Writer, watch::Receiver<WriterStatus>) {
-        let (status, rx) = watch::channel(WriterStatus {
-            breaker: Breaker::Closed,
-            spooled: 0,
-            in_memory: 0,
-            dropped: 0,
-            stored: 0,
-            last_error: None,
-        });
+        let (status, rx) = watch::channel(WriterStatus::default());
         let mut w = Writer {
             sink,
             path,

@@ -1,7 +1,11 @@
 //! `accounts`: one row per IBKR account code, shared with the existing application, whose
-//! `id` every other table calls `account_id`. The raw code is stored here and nowhere else.
+//! `id` every other table calls `account_id`. The raw code is stored here and nowhere else,
+//! and never read back for the API: views show the alias, or `Account Alias {id}`.
 
-use sqlx::PgConnection;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
 
 use crate::domain::ids::AccountCode;
 
@@ -26,4 +30,61 @@ pub async fn lock(
         .bind(code.as_str())
         .fetch_one(&mut *conn)
         .await
+}
+
+/// An account as the read API shows it: by alias, or `Account Alias {id}` without one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountView {
+    pub id: i32,
+    pub alias: String,
+    /// Whether an alias was set (else `alias` is the stand-in).
+    pub has_alias: bool,
+}
+
+/// Every account, by id.
+pub async fn list(pool: &PgPool) -> Result<Vec<AccountView>, sqlx::Error> {
+    let rows: Vec<(i32, String, bool)> = sqlx::query_as(
+        "SELECT id, COALESCE(alias, 'Account Alias ' || id), alias IS NOT NULL
+           FROM accounts ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, alias, has_alias)| AccountView {
+            id,
+            alias,
+            has_alias,
+        })
+        .collect())
+}
+
+/// Sets (or with `None`, clears) the alias of account `id`; `None` if there is no such account.
+pub async fn set_alias(
+    pool: &PgPool,
+    id: i32,
+    alias: Option<&str>,
+) -> Result<Option<AccountView>, sqlx::Error> {
+    let row: Option<(i32, String, bool)> = sqlx::query_as(
+        "UPDATE accounts SET alias = $2 WHERE id = $1
+         RETURNING id, COALESCE(alias, 'Account Alias ' || id), alias IS NOT NULL",
+    )
+    .bind(id)
+    .bind(alias)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(id, alias, has_alias)| AccountView {
+        id,
+        alias,
+        has_alias,
+    }))
+}
+
+/// How each account code reads in the API: code → alias (or its stand-in).
+pub async fn aliases_by_code(pool: &PgPool) -> Result<BTreeMap<String, String>, sqlx::Error> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT account, COALESCE(alias, 'Account Alias ' || id) FROM accounts")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().collect())
 }

@@ -1,11 +1,14 @@
 //! `combo_positions` and `combo_position_legs`: native combos from the Client Portal
-//! (`source = 'cpapi'`) with their legs. Reads one account's stored combos and carries out a
-//! [`Plan`] — the domain decides what to write; this only writes it, inside the caller's
-//! transaction.
+//! (`source = 'cpapi'`) with their legs. For the sync: reads one account's stored combos and
+//! carries out a [`Plan`] — the domain decides what to write; this only writes it, inside the
+//! caller's transaction. For the read API: the spreads with their legs, accounts by alias.
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
+use serde::Serialize;
 use serde_json::Value;
+use sqlx::PgPool;
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryScalar;
 use sqlx::types::Json;
@@ -13,6 +16,7 @@ use sqlx::{PgConnection, Postgres};
 
 use crate::domain::combo::{ComboFields, Figures, LegFields, Plan, StoredCombo};
 use crate::domain::ids::ConId;
+use crate::domain::spreads::LegQuantity;
 
 const SOURCE: &str = "cpapi";
 
@@ -215,4 +219,199 @@ pub async fn apply(
         .await?;
     }
     Ok(())
+}
+
+/// Which spreads the read API wants.
+#[derive(Debug, Clone, Default)]
+pub struct SpreadFilter {
+    pub id: Option<i32>,
+    pub account_id: Option<i32>,
+    /// Spreads with a leg of this symbol (any case).
+    pub symbol: Option<String>,
+    pub include_stale: bool,
+    pub limit: i64,
+}
+
+/// A stored combo as the read API and the page show it; the account by its alias only.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpreadRow {
+    pub id: i32,
+    pub account_id: i32,
+    pub account: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub position: Option<f64>,
+    pub avg_price: Option<f64>,
+    pub market_value: Option<f64>,
+    pub unrealized_pnl: Option<f64>,
+    pub realized_pnl: Option<f64>,
+    pub fetched_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub stale: bool,
+    pub legs: Vec<SpreadLeg>,
+}
+
+/// A leg of a spread, named from the leg positions where they are known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpreadLeg {
+    pub con_id: i32,
+    pub symbol: Option<String>,
+    pub local_symbol: Option<String>,
+    /// IBKR's description of the contract (`CL MAR2027`).
+    pub description: Option<String>,
+    pub sec_type: Option<String>,
+    pub last_trade_date: Option<String>,
+    pub ratio: Option<f64>,
+    pub position: Option<f64>,
+    pub avg_price: Option<f64>,
+    pub market_value: Option<f64>,
+    pub unrealized_pnl: Option<f64>,
+    pub realized_pnl: Option<f64>,
+}
+
+fn instant(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+type SpreadColumns = (
+    i32,
+    i32,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    i64,
+    i64,
+    bool,
+);
+
+type SpreadLegColumns = (
+    i32,
+    i32,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
+/// Leg facts from the positions table (the same account's row first), else IBKR's
+/// description from the combo payload: `p.symbol`, `p.local_symbol`, `p.sec_type`,
+/// `p.last_trade_date`, and the leg's `symbol` for filtering.
+const LEG_FACTS: &str = "LEFT JOIN LATERAL (
+        SELECT symbol, local_symbol, sec_type, last_trade_date FROM positions p
+         WHERE p.con_id = l.con_id ORDER BY (p.account_id = c.account_id) DESC, p.id LIMIT 1
+    ) p ON true";
+
+/// The spreads `filter` selects, native combos with their legs, by account then id.
+pub async fn spreads(pool: &PgPool, filter: &SpreadFilter) -> Result<Vec<SpreadRow>, sqlx::Error> {
+    let rows: Vec<SpreadColumns> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT c.id, c.account_id, COALESCE(a.alias, 'Account Alias ' || a.id), c.name,
+                c.description, c.position, c.avg_price, c.market_value, c.unrealized_pnl,
+                c.realized_pnl, (extract(epoch FROM c.fetched_at) * 1000)::bigint,
+                (extract(epoch FROM c.updated_at) * 1000)::bigint, c.stale_at IS NOT NULL
+           FROM combo_positions c JOIN accounts a ON a.id = c.account_id
+          WHERE ($1::int IS NULL OR c.id = $1)
+            AND ($2::int IS NULL OR c.account_id = $2)
+            AND ($3 OR c.stale_at IS NULL)
+            AND ($4::text IS NULL OR EXISTS (
+                  SELECT 1 FROM combo_position_legs l {LEG_FACTS}
+                   WHERE l.combo_position_id = c.id
+                     AND upper(COALESCE(p.symbol, split_part(l.raw->>'contractDesc', ' ', 1)))
+                         = upper($4)))
+          ORDER BY c.account_id, c.id
+          LIMIT $5"
+    )))
+    .bind(filter.id)
+    .bind(filter.account_id)
+    .bind(filter.include_stale)
+    .bind(filter.symbol.as_deref())
+    .bind(filter.limit)
+    .fetch_all(pool)
+    .await?;
+    let ids: Vec<i32> = rows.iter().map(|r| r.0).collect();
+    let legs: Vec<SpreadLegColumns> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT l.combo_position_id, l.con_id,
+                COALESCE(p.symbol, NULLIF(split_part(l.raw->>'contractDesc', ' ', 1), '')),
+                p.local_symbol, l.raw->>'contractDesc',
+                COALESCE(p.sec_type, l.raw->>'assetClass'), p.last_trade_date,
+                l.ratio, l.position, l.avg_price, l.market_value, l.unrealized_pnl,
+                l.realized_pnl
+           FROM combo_position_legs l JOIN combo_positions c ON c.id = l.combo_position_id
+           {LEG_FACTS}
+          WHERE l.combo_position_id = ANY($1)
+          ORDER BY l.combo_position_id, p.last_trade_date NULLS LAST, l.con_id"
+    )))
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let mut by_combo: BTreeMap<i32, Vec<SpreadLeg>> = BTreeMap::new();
+    for l in legs {
+        by_combo.entry(l.0).or_default().push(SpreadLeg {
+            con_id: l.1,
+            symbol: l.2,
+            local_symbol: l.3,
+            description: l
+                .4
+                .map(|d| d.split_whitespace().collect::<Vec<_>>().join(" ")),
+            sec_type: l.5,
+            last_trade_date: l.6,
+            ratio: l.7,
+            position: l.8,
+            avg_price: l.9,
+            market_value: l.10,
+            unrealized_pnl: l.11,
+            realized_pnl: l.12,
+        });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| SpreadRow {
+            id: r.0,
+            account_id: r.1,
+            account: r.2,
+            name: r.3,
+            description: r.4,
+            position: r.5,
+            avg_price: r.6,
+            market_value: r.7,
+            unrealized_pnl: r.8,
+            realized_pnl: r.9,
+            fetched_at: instant(r.10),
+            updated_at: instant(r.11),
+            stale: r.12,
+            legs: by_combo.remove(&r.0).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Every leg quantity the current (not stale) combos hold, per account and conid.
+pub async fn current_leg_quantities(pool: &PgPool) -> Result<Vec<LegQuantity>, sqlx::Error> {
+    let rows: Vec<(i32, i32, f64)> = sqlx::query_as(
+        "SELECT c.account_id, l.con_id, l.position
+           FROM combo_position_legs l JOIN combo_positions c ON c.id = l.combo_position_id
+          WHERE c.stale_at IS NULL AND l.position IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(account_id, conid, quantity)| {
+            Some(LegQuantity {
+                account_id,
+                conid: ConId::new(i64::from(conid))?,
+                quantity,
+            })
+        })
+        .collect())
 }

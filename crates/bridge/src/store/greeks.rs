@@ -1,6 +1,9 @@
 //! `portfolio_greeks` and `api_logs` as the greeks writer fills them: batches of records in one
-//! transaction, each stored at most once thanks to its key.
+//! transaction, each stored at most once thanks to its key. And the series as the read API and
+//! the page read it.
 
+use jiff::Timestamp;
+use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::greeks::record::Record;
@@ -106,4 +109,89 @@ struct LogColumns {
     mode: Vec<String>,
     status: Vec<String>,
     message: Vec<String>,
+}
+
+/// One point of a contract's series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GreeksPoint {
+    pub timestamp: Timestamp,
+    pub delta: Option<f64>,
+    pub gamma: Option<f64>,
+    pub vega: Option<f64>,
+    pub theta: Option<f64>,
+    pub underlying_price: Option<f64>,
+}
+
+type PointColumns = (
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
+fn point(r: PointColumns) -> GreeksPoint {
+    GreeksPoint {
+        timestamp: Timestamp::from_millisecond(r.0).unwrap_or(Timestamp::UNIX_EPOCH),
+        delta: r.1,
+        gamma: r.2,
+        vega: r.3,
+        theta: r.4,
+        underlying_price: r.5,
+    }
+}
+
+/// The newest `limit` points of `contract` between `from` and `to`, oldest first.
+pub async fn series(
+    pool: &PgPool,
+    contract: &str,
+    from: Timestamp,
+    to: Timestamp,
+    limit: i64,
+) -> Result<Vec<GreeksPoint>, sqlx::Error> {
+    let mut rows: Vec<PointColumns> = sqlx::query_as(
+        r#"SELECT (extract(epoch FROM "timestamp") * 1000)::bigint, delta, gamma, vega, theta,
+                  underlying_price
+             FROM portfolio_greeks
+            WHERE contract = $1
+              AND "timestamp" >= to_timestamp($2::double precision / 1000)
+              AND "timestamp" <= to_timestamp($3::double precision / 1000)
+            ORDER BY "timestamp" DESC, id DESC
+            LIMIT $4"#,
+    )
+    .bind(contract)
+    .bind(from.as_millisecond())
+    .bind(to.as_millisecond())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.reverse();
+    Ok(rows.into_iter().map(point).collect())
+}
+
+/// The contracts with rows since `since`: `PORTFOLIO` first, then the underlyings.
+pub async fn contracts(pool: &PgPool, since: Timestamp) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        r#"SELECT contract FROM portfolio_greeks
+            WHERE "timestamp" >= to_timestamp($1::double precision / 1000)
+            GROUP BY contract
+            ORDER BY contract <> 'PORTFOLIO', contract"#,
+    )
+    .bind(since.as_millisecond())
+    .fetch_all(pool)
+    .await
+}
+
+/// The newest row of `PORTFOLIO`, if any.
+pub async fn last_portfolio_row(pool: &PgPool) -> Result<Option<GreeksPoint>, sqlx::Error> {
+    let row: Option<PointColumns> = sqlx::query_as(
+        r#"SELECT (extract(epoch FROM "timestamp") * 1000)::bigint, delta, gamma, vega, theta,
+                  underlying_price
+             FROM portfolio_greeks WHERE contract = 'PORTFOLIO'
+            ORDER BY "timestamp" DESC, id DESC LIMIT 1"#,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(point))
 }

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -66,7 +67,7 @@ pub struct Claimed {
     pub max_attempts: i32,
 }
 
-/// A job as `jobs list` and the API show it; times in Unix milliseconds.
+/// A job as `jobs list` and the API show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRow {
     pub id: i32,
@@ -75,13 +76,19 @@ pub struct JobRow {
     pub attempts: i32,
     pub max_attempts: i32,
     pub source: String,
-    pub created_ms: i64,
-    pub available_ms: i64,
-    pub started_ms: Option<i64>,
-    pub completed_ms: Option<i64>,
+    pub created_at: Timestamp,
+    pub available_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
     pub last_error: Option<String>,
     pub result: Option<Value>,
+    /// The worker holding it while it runs.
     pub locked_by: Option<String>,
+}
+
+/// A time read as Unix milliseconds.
+fn instant(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// Where a failed job went.
@@ -339,10 +346,10 @@ fn job_row(r: RawRow) -> JobRow {
         attempts: r.3,
         max_attempts: r.4,
         source: r.5,
-        created_ms: r.6,
-        available_ms: r.7,
-        started_ms: r.8,
-        completed_ms: r.9,
+        created_at: instant(r.6),
+        available_at: instant(r.7),
+        started_at: r.8.map(instant),
+        completed_at: r.9.map(instant),
         last_error: r.10,
         result: r.11.map(|Json(v)| v),
         locked_by: r.12,
@@ -391,4 +398,44 @@ pub async fn list(
 /// One job.
 pub async fn get(pool: &PgPool, id: i32) -> Result<Option<JobRow>, sqlx::Error> {
     Ok(select(pool, Some(id), None, None, 1).await?.pop())
+}
+
+/// The newest finished (completed or failed) job of each type.
+pub async fn last_finished(pool: &PgPool) -> Result<Vec<JobRow>, sqlx::Error> {
+    let ids: Vec<i32> = sqlx::query_scalar(
+        "SELECT DISTINCT ON (job_type) id FROM jobs
+          WHERE status IN ('completed', 'failed')
+          ORDER BY job_type, id DESC",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        rows.extend(get(pool, id).await?);
+    }
+    Ok(rows)
+}
+
+/// When a job of `job_type` last completed.
+pub async fn last_completed(
+    pool: &PgPool,
+    job_type: &str,
+) -> Result<Option<Timestamp>, sqlx::Error> {
+    let ms: Option<i64> = sqlx::query_scalar(
+        "SELECT (extract(epoch FROM max(completed_at)) * 1000)::bigint FROM jobs
+          WHERE job_type = $1 AND status = 'completed'",
+    )
+    .bind(job_type)
+    .fetch_one(pool)
+    .await?;
+    Ok(ms.map(instant))
+}
+
+/// How many jobs there are of each type and status.
+pub async fn counts(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT job_type, status, count(*) FROM jobs GROUP BY job_type, status ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
 }

@@ -4,8 +4,10 @@
 //!
 //! Replace semantics per account: a sync writes the account's whole snapshot in one
 //! transaction, and a leg the snapshot no longer has is deleted, so the table is the current
-//! view.
+//! view. The read API lists it with accounts by alias, never by code.
 
+use jiff::Timestamp;
+use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::types::Json;
@@ -171,4 +173,127 @@ pub async fn replace_account(
         written: rows.len(),
         removed: removed as usize,
     })
+}
+
+/// Which positions the read API wants.
+#[derive(Debug, Clone, Default)]
+pub struct PositionFilter {
+    pub account_id: Option<i32>,
+    /// Only this symbol (any case).
+    pub symbol: Option<String>,
+    pub limit: i64,
+}
+
+/// A row as `GET /api/v1/positions` returns it: the existing application's fields in its
+/// order (the account by alias, never its code), then the bridge's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PositionView {
+    pub id: i32,
+    pub account_alias: String,
+    pub con_id: i32,
+    pub symbol: Option<String>,
+    pub sec_type: Option<String>,
+    pub exchange: Option<String>,
+    pub primary_exchange: Option<String>,
+    pub currency: Option<String>,
+    pub local_symbol: Option<String>,
+    pub trading_class: Option<String>,
+    pub last_trade_date: Option<String>,
+    pub strike: Option<f64>,
+    pub right: Option<String>,
+    pub multiplier: Option<String>,
+    pub position: f64,
+    pub avg_cost: f64,
+    pub fetched_at: Timestamp,
+    pub account_id: i32,
+    pub market_price: Option<f64>,
+    pub market_value: Option<f64>,
+    pub unrealized_pnl: Option<f64>,
+    pub realized_pnl: Option<f64>,
+    pub underlying_con_id: Option<i32>,
+    pub source: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PositionColumns {
+    id: i32,
+    account_alias: String,
+    con_id: i32,
+    symbol: Option<String>,
+    sec_type: Option<String>,
+    exchange: Option<String>,
+    primary_exchange: Option<String>,
+    currency: Option<String>,
+    local_symbol: Option<String>,
+    trading_class: Option<String>,
+    last_trade_date: Option<String>,
+    strike: Option<f64>,
+    right: Option<String>,
+    multiplier: Option<String>,
+    position: f64,
+    avg_cost: f64,
+    fetched_ms: i64,
+    account_id: i32,
+    market_price: Option<f64>,
+    market_value: Option<f64>,
+    unrealized_pnl: Option<f64>,
+    realized_pnl: Option<f64>,
+    underlying_con_id: Option<i32>,
+    source: Option<String>,
+}
+
+/// The positions `filter` selects, by account, symbol and expiry.
+pub async fn list(
+    pool: &PgPool,
+    filter: &PositionFilter,
+) -> Result<Vec<PositionView>, sqlx::Error> {
+    let rows: Vec<PositionColumns> = sqlx::query_as(
+        r#"SELECT p.id, COALESCE(a.alias, 'Account Alias ' || a.id) AS account_alias, p.con_id,
+                  p.symbol, p.sec_type, p.exchange, p.primary_exchange, p.currency,
+                  p.local_symbol, p.trading_class, p.last_trade_date, p.strike, p."right",
+                  p.multiplier, p.position, p.avg_cost,
+                  (extract(epoch FROM p.fetched_at) * 1000)::bigint AS fetched_ms,
+                  p.account_id, p.market_price, p.market_value, p.unrealized_pnl,
+                  p.realized_pnl, p.underlying_con_id, p.source
+             FROM positions p JOIN accounts a ON a.id = p.account_id
+            WHERE ($1::int IS NULL OR p.account_id = $1)
+              AND ($2::text IS NULL OR upper(p.symbol) = upper($2))
+            ORDER BY p.account_id, p.symbol, p.last_trade_date NULLS LAST, p.strike NULLS FIRST,
+                     p.con_id
+            LIMIT $3"#,
+    )
+    .bind(filter.account_id)
+    .bind(filter.symbol.as_deref())
+    .bind(filter.limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PositionView {
+            id: r.id,
+            account_alias: r.account_alias,
+            con_id: r.con_id,
+            symbol: r.symbol,
+            sec_type: r.sec_type,
+            exchange: r.exchange,
+            primary_exchange: r.primary_exchange,
+            currency: r.currency,
+            local_symbol: r.local_symbol,
+            trading_class: r.trading_class,
+            last_trade_date: r.last_trade_date,
+            strike: r.strike,
+            right: r.right,
+            multiplier: r.multiplier,
+            position: r.position,
+            avg_cost: r.avg_cost,
+            fetched_at: Timestamp::from_millisecond(r.fetched_ms).unwrap_or(Timestamp::UNIX_EPOCH),
+            account_id: r.account_id,
+            market_price: r.market_price,
+            market_value: r.market_value,
+            unrealized_pnl: r.unrealized_pnl,
+            realized_pnl: r.realized_pnl,
+            underlying_con_id: r.underlying_con_id,
+            source: r.source,
+        })
+        .collect())
 }

@@ -1,0 +1,111 @@
+//! HTTP: the read API under `/api/v1` (JSON), the web page (HTML rendered on the server),
+//! `/healthz`, `/metrics` and `/api/openapi.json`.
+//!
+//! - [`api`]: the JSON handlers; [`pages`]: the HTML pages and their view models.
+//! - [`status`]: the bridge's health, from what the running sources hold in memory.
+//! - [`auth`]: `BRIDGE_API_TOKEN` — a bearer header for the API, a sign-in form and cookie for
+//!   the pages.
+//! - [`error`]: the API's one error type; [`params`]: strict query parameters.
+//! - [`metrics`]: Prometheus text; [`openapi`]: the API's description.
+//!
+//! It reads through the store and the in-memory state the sources keep; it never talks to
+//! IBKR, and never shows a raw account code: accounts appear by alias.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod pages;
+pub mod params;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::middleware;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::Shutdown;
+use crate::config::{ApiMode, Secret};
+use crate::domain::portfolio::SharedPortfolio;
+use crate::greeks::ticker::TickStatus;
+use crate::greeks::writer::WriterStatus;
+use crate::ibkr::portal::PortalSession;
+
+/// What the running bridge holds in memory, for the status API and the page.
+#[derive(Clone)]
+pub struct Live {
+    pub portfolio: SharedPortfolio,
+    /// `None` when the Client Portal is not used.
+    pub portal: Option<watch::Receiver<PortalSession>>,
+    pub ticks: watch::Receiver<TickStatus>,
+    pub writer: watch::Receiver<WriterStatus>,
+}
+
+/// How the bridge runs, as the status shows it.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub api_mode: ApiMode,
+    /// Combos older than a few of these count as stale on the page.
+    pub positions_sync_interval: Duration,
+}
+
+pub struct Shared {
+    pub pool: PgPool,
+    pub live: Live,
+    pub settings: Settings,
+    pub auth: auth::Auth,
+    pub metrics: metrics::HttpMetrics,
+}
+
+/// The handlers' state: cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+impl AppState {
+    pub fn new(pool: PgPool, live: Live, settings: Settings, token: Option<Secret>) -> AppState {
+        AppState(Arc::new(Shared {
+            pool,
+            live,
+            settings,
+            auth: auth::Auth::new(token),
+            metrics: metrics::HttpMetrics::default(),
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Every route, behind the token check and the latency metrics.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(pages::routes())
+        .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
+        .with_state(state)
+}
+
+/// Serves `app(state)` on `listener` until `shutdown`, then lets requests in flight finish.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    mut shutdown: Shutdown,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
+}

@@ -1,0 +1,671 @@
+//! The web page: Spreads (the default), Greeks, Positions, Status / Jobs, and the sign-in form.
+//! Rendered on the server with askama from view models built here; every number is formatted
+//! here too (right-aligned by the stylesheet, negative PnL marked), so the templates only lay
+//! out strings. Works without JavaScript; the page's own small script refreshes the data
+//! without closing rows the user opened, and shows times in the browser's zone.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+
+use super::AppState;
+use super::api::{self, Spread, UnmatchedLeg, leg_name};
+use super::auth::{self, COOKIE};
+use super::error::ApiError;
+use super::params::Params;
+use super::status::{self, Attention};
+use crate::greeks::writer::Breaker;
+use crate::ibkr::portal::SessionState;
+use crate::jobs::COMBO_POSITIONS_SYNC;
+use crate::store;
+use crate::store::greeks::GreeksPoint;
+use crate::store::positions::{PositionFilter, PositionView};
+
+mod chart;
+pub use chart::line_chart;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(spreads_page))
+        .route("/greeks", get(greeks_page))
+        .route("/positions", get(positions_page))
+        .route("/status", get(status_page))
+        .route("/sync", post(sync_now))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+}
+
+// ---- formatting ------------------------------------------------------------------------
+
+/// `1234567.891` → `1,234,567.89` with `decimals` places; `−` for negatives.
+pub fn number(value: f64, decimals: usize) -> String {
+    let text = format!("{:.*}", decimals, value.abs());
+    let (whole, fraction) = text
+        .split_once('.')
+        .map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    let zero = value.abs() < 0.5 * 10f64.powi(-(decimals as i32));
+    let sign = if value < 0.0 && !zero { "−" } else { "" };
+    match fraction {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// A money amount (2 places), or `–` when unknown.
+pub fn money(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".into(), |v| number(v, 2))
+}
+
+/// A price: 2 places, 4 below 1 (a spread's price is often cents).
+pub fn price(value: Option<f64>) -> String {
+    value.map_or_else(
+        || "–".into(),
+        |v| number(v, if v.abs() < 1.0 && v != 0.0 { 4 } else { 2 }),
+    )
+}
+
+/// A quantity: whole when it is, else 2 places; `+` for longs.
+pub fn quantity(value: Option<f64>) -> String {
+    match value {
+        None => "–".into(),
+        Some(v) if v > 0.0 => format!("+{}", number(v, if v.fract() == 0.0 { 0 } else { 2 })),
+        Some(v) => number(v, if v.fract() == 0.0 { 0 } else { 2 }),
+    }
+}
+
+/// A greek: whole above 100, else 2 places, 4 below 1 (a gamma is often hundredths).
+pub fn greek(v: f64) -> String {
+    let a = v.abs();
+    number(
+        v,
+        if a >= 100.0 {
+            0
+        } else if a >= 1.0 || a == 0.0 {
+            2
+        } else {
+            4
+        },
+    )
+}
+
+/// A PnL cell: the amount and whether to mark it negative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pnl {
+    pub text: String,
+    pub negative: bool,
+}
+
+pub fn pnl(value: Option<f64>) -> Pnl {
+    Pnl {
+        text: money(value),
+        negative: value.is_some_and(|v| v < -0.005),
+    }
+}
+
+/// An instant for `<time datetime=…>`, and its UTC text for pages read without JavaScript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct When {
+    pub iso: String,
+    pub text: String,
+}
+
+pub fn when(t: Timestamp) -> When {
+    When {
+        iso: t.to_string(),
+        text: t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    }
+}
+
+// ---- layout ----------------------------------------------------------------------------
+
+/// What every page shows around its content.
+pub struct Frame {
+    pub active: &'static str,
+    pub attention: Vec<Attention>,
+    pub signed_in: bool,
+}
+
+async fn frame(state: &AppState, active: &'static str) -> Frame {
+    let s = status::snapshot(state).await;
+    Frame {
+        active,
+        attention: s.attention,
+        signed_in: state.auth.required(),
+    }
+}
+
+fn render(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::Internal(format!("template: {e}")).into_response(),
+    }
+}
+
+/// A page, or the error that kept it from being built.
+fn respond(page: Result<impl Template, ApiError>) -> Response {
+    match page {
+        Ok(page) => render(page),
+        Err(e) => page_error(e),
+    }
+}
+
+/// An error as a page: the message, in the frame.
+fn page_error(e: ApiError) -> Response {
+    let status = e.status();
+    let body = ErrorPage {
+        message: e.to_string(),
+    };
+    (status, render(body)).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    message: String,
+}
+
+type Raw = Query<BTreeMap<String, String>>;
+
+// ---- spreads ---------------------------------------------------------------------------
+
+pub struct LegRow {
+    pub name: String,
+    pub ratio: String,
+    pub position: String,
+    pub avg_price: String,
+    pub market_value: String,
+    pub pnl: Pnl,
+}
+
+pub struct SpreadRowView {
+    pub key: String,
+    pub account: String,
+    pub name: String,
+    pub description: String,
+    pub position: String,
+    pub legs_text: String,
+    pub avg_price: String,
+    pub pnl: Pnl,
+    pub synced: When,
+    pub legs: Vec<LegRow>,
+}
+
+pub fn spread_row(s: &Spread) -> SpreadRowView {
+    SpreadRowView {
+        key: format!("combo-{}", s.combo.id),
+        account: s.combo.account.clone(),
+        name: s
+            .combo
+            .name
+            .clone()
+            .unwrap_or_else(|| "(unnamed combo)".into()),
+        description: s.combo.description.clone().unwrap_or_default(),
+        position: quantity(s.combo.position),
+        legs_text: s.legs_text.clone(),
+        avg_price: price(s.combo.avg_price),
+        pnl: pnl(s.combo.unrealized_pnl),
+        synced: when(s.last_synced_at),
+        legs: s
+            .combo
+            .legs
+            .iter()
+            .map(|l| LegRow {
+                name: leg_name(l),
+                ratio: quantity(l.ratio),
+                position: quantity(l.position),
+                avg_price: price(l.avg_price),
+                market_value: money(l.market_value),
+                pnl: pnl(l.unrealized_pnl),
+            })
+            .collect(),
+    }
+}
+
+pub struct UnmatchedRowView {
+    pub key: String,
+    pub account: String,
+    pub name: String,
+    pub kind: String,
+    pub position: String,
+    /// `-1 CLF7`, as a spread's legs read.
+    pub legs_text: String,
+    pub held: String,
+    pub in_combos: String,
+    pub avg_price: String,
+    pub avg_cost: String,
+    pub market_price: String,
+    pub pnl: Pnl,
+    pub synced: When,
+}
+
+pub fn unmatched_row(u: &UnmatchedLeg) -> UnmatchedRowView {
+    let name = u
+        .local_symbol
+        .clone()
+        .or_else(|| u.symbol.clone())
+        .unwrap_or_else(|| u.con_id.to_string());
+    let kind = match (&u.sec_type, u.strike, &u.right) {
+        (Some(t), Some(k), Some(r)) => format!("{t} {} {r}", number(k, 2)),
+        (Some(t), _, _) => t.clone(),
+        _ => String::new(),
+    };
+    UnmatchedRowView {
+        key: format!("leg-{}-{}", u.account_id, u.con_id),
+        account: u.account.clone(),
+        kind,
+        position: quantity(Some(u.position)),
+        legs_text: crate::domain::spreads::legs_text([(u.position, name.as_str())]),
+        held: quantity(Some(u.held)),
+        in_combos: quantity(Some(u.in_combos)),
+        avg_price: price(u.avg_price),
+        avg_cost: money(Some(u.avg_cost)),
+        market_price: price(u.market_price),
+        pnl: pnl(u.unrealized_pnl),
+        synced: when(u.fetched_at),
+        name,
+    }
+}
+
+pub struct AccountOption {
+    pub id: i32,
+    pub alias: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "spreads.html")]
+struct SpreadsPage {
+    frame: Frame,
+    symbol: String,
+    accounts: Vec<AccountOption>,
+    spreads: Vec<SpreadRowView>,
+    unmatched: Vec<UnmatchedRowView>,
+}
+
+async fn spreads_page(State(state): State<AppState>, Query(raw): Raw) -> Response {
+    respond(spreads_view(&state, raw).await)
+}
+
+async fn spreads_view(
+    state: &AppState,
+    raw: BTreeMap<String, String>,
+) -> Result<SpreadsPage, ApiError> {
+    let p = Params::new(raw, &["account_id", "symbol"])?;
+    let filter = api::spread_filter(&p)?;
+    let spreads = api::load_spreads(state, &filter).await?;
+    let unmatched =
+        api::load_unmatched(state, filter.account_id, filter.symbol.clone(), 1000).await?;
+    let accounts = store::accounts::list(&state.pool)
+        .await?
+        .into_iter()
+        .map(|a| AccountOption {
+            selected: filter.account_id == Some(a.id),
+            id: a.id,
+            alias: a.alias,
+        })
+        .collect();
+    Ok(SpreadsPage {
+        frame: frame(state, "spreads").await,
+        symbol: filter.symbol.unwrap_or_else(|| "*".into()),
+        accounts,
+        spreads: spreads.iter().map(spread_row).collect(),
+        unmatched: unmatched.iter().map(unmatched_row).collect(),
+    })
+}
+
+// ---- greeks ----------------------------------------------------------------------------
+
+/// Reads one greek of a point.
+type Pick = fn(&GreeksPoint) -> Option<f64>;
+
+/// The charts of each contract, in order.
+const GREEKS: [(&str, Pick); 4] = [
+    ("delta", |p| p.delta),
+    ("gamma", |p| p.gamma),
+    ("vega", |p| p.vega),
+    ("theta", |p| p.theta),
+];
+
+pub struct ChartView {
+    pub name: &'static str,
+    pub last: String,
+    pub svg: String,
+}
+
+pub struct ContractCharts {
+    pub contract: String,
+    pub underlying_price: String,
+    pub charts: Vec<ChartView>,
+}
+
+#[derive(Template)]
+#[template(path = "greeks.html")]
+struct GreeksPage {
+    frame: Frame,
+    hours: i64,
+    contracts: Vec<ContractCharts>,
+}
+
+async fn greeks_page(State(state): State<AppState>, Query(raw): Raw) -> Response {
+    respond(greeks_view(&state, raw).await)
+}
+
+async fn greeks_view(
+    state: &AppState,
+    raw: BTreeMap<String, String>,
+) -> Result<GreeksPage, ApiError> {
+    let p = Params::new(raw, &["hours"])?;
+    let hours = p.limit("hours", 1, 72)?;
+    let to = Timestamp::now();
+    let from = to
+        .saturating_sub(SignedDuration::from_hours(hours))
+        .unwrap_or(to);
+    let mut contracts = Vec::new();
+    for contract in store::greeks::contracts(&state.pool, from).await? {
+        let points = store::greeks::series(&state.pool, &contract, from, to, 20_000).await?;
+        let charts = GREEKS
+            .into_iter()
+            .map(|(name, pick)| {
+                let s: Vec<(i64, f64)> = points
+                    .iter()
+                    .filter_map(|p| pick(p).map(|v| (p.timestamp.as_millisecond(), v)))
+                    .collect();
+                ChartView {
+                    name,
+                    last: s.last().map_or_else(|| "–".into(), |(_, v)| greek(*v)),
+                    svg: line_chart(&s, name, from.as_millisecond(), to.as_millisecond()),
+                }
+            })
+            .collect();
+        contracts.push(ContractCharts {
+            underlying_price: price(points.last().and_then(|p| p.underlying_price)),
+            contract,
+            charts,
+        });
+    }
+    Ok(GreeksPage {
+        frame: frame(state, "greeks").await,
+        hours,
+        contracts,
+    })
+}
+
+// ---- positions -------------------------------------------------------------------------
+
+pub struct PositionRowView {
+    pub account: String,
+    pub name: String,
+    pub sec_type: String,
+    pub expiry: String,
+    pub position: String,
+    pub avg_cost: String,
+    pub market_price: String,
+    pub market_value: String,
+    pub pnl: Pnl,
+    pub fetched: When,
+}
+
+pub fn position_row(p: &PositionView) -> PositionRowView {
+    // A local symbol names an option fully (`LOG7 P6500`); a bare symbol needs its strike.
+    let name = match (&p.local_symbol, &p.symbol, p.strike, &p.right) {
+        (Some(local), _, _, _) => local.clone(),
+        (None, Some(symbol), Some(k), Some(r)) => format!("{symbol} {} {r}", number(k, 2)),
+        (None, Some(symbol), _, _) => symbol.clone(),
+        (None, None, _, _) => p.con_id.to_string(),
+    };
+    PositionRowView {
+        account: p.account_alias.clone(),
+        name,
+        sec_type: p.sec_type.clone().unwrap_or_default(),
+        expiry: p.last_trade_date.clone().unwrap_or_default(),
+        position: quantity(Some(p.position)),
+        avg_cost: price(Some(p.avg_cost)),
+        market_price: price(p.market_price),
+        market_value: money(p.market_value),
+        pnl: pnl(p.unrealized_pnl),
+        fetched: when(p.fetched_at),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "positions.html")]
+struct PositionsPage {
+    frame: Frame,
+    positions: Vec<PositionRowView>,
+}
+
+async fn positions_page(State(state): State<AppState>) -> Response {
+    let filter = PositionFilter {
+        limit: 10_000,
+        ..PositionFilter::default()
+    };
+    match store::positions::list(&state.pool, &filter).await {
+        Ok(rows) => render(PositionsPage {
+            frame: frame(&state, "positions").await,
+            positions: rows.iter().map(position_row).collect(),
+        }),
+        Err(e) => page_error(e.into()),
+    }
+}
+
+// ---- status and jobs -------------------------------------------------------------------
+
+pub struct Fact {
+    pub label: &'static str,
+    pub value: String,
+}
+
+pub struct JobRowView {
+    pub id: i32,
+    pub job_type: String,
+    pub status: String,
+    pub attempts: String,
+    pub created: When,
+    pub finished: Option<When>,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "status.html")]
+struct StatusPage {
+    frame: Frame,
+    facts: Vec<Fact>,
+    left_out: Vec<String>,
+    jobs: Vec<JobRowView>,
+    enqueued: Option<String>,
+}
+
+fn at_or_never(t: Option<Timestamp>) -> String {
+    t.map_or_else(|| "never".into(), |t| when(t).text)
+}
+
+async fn status_page(State(state): State<AppState>, Query(raw): Raw) -> Response {
+    let s = status::snapshot(&state).await;
+    let mut facts = vec![
+        Fact {
+            label: "Transport",
+            value: format!(
+                "{} — {} ({}), {} reconnects",
+                s.transport.mode,
+                if s.transport.connected {
+                    "connected"
+                } else {
+                    "down"
+                },
+                s.transport.message,
+                s.transport.reconnects
+            ),
+        },
+        Fact {
+            label: "Client Portal",
+            value: match (&s.client_portal.state, &s.client_portal.message) {
+                (Some(SessionState::Authenticated), _) => format!(
+                    "authenticated, last tickle {}",
+                    at_or_never(s.client_portal.last_tickle)
+                ),
+                (Some(_), Some(message)) => message.clone(),
+                _ => "not used (IBKR_CP_ENABLED=false)".into(),
+            },
+        },
+        Fact {
+            label: "Last greeks tick",
+            value: at_or_never(s.greeks.last_tick),
+        },
+        Fact {
+            label: "Greeks rows written",
+            value: format!(
+                "{} since start ({} positions counted)",
+                s.greeks.rows_written, s.greeks.positions_counted
+            ),
+        },
+        Fact {
+            label: "Spool",
+            value: format!(
+                "breaker {}, {} records waiting, {} in memory, {} dropped",
+                match s.spool.breaker {
+                    Breaker::Closed => "closed",
+                    Breaker::Open => "open (PostgreSQL writes are failing)",
+                },
+                s.spool.spooled,
+                s.spool.in_memory,
+                s.spool.dropped
+            ),
+        },
+        Fact {
+            label: "Combos last synced",
+            value: at_or_never(s.combos_synced_at),
+        },
+    ];
+    if !s.database_reachable {
+        facts.push(Fact {
+            label: "PostgreSQL",
+            value: "unreachable".into(),
+        });
+    }
+    let left_out = s
+        .greeks
+        .left_out
+        .iter()
+        .map(|l| {
+            format!(
+                "{} — {} ({}): {:?}",
+                l.account,
+                l.symbol.as_deref().unwrap_or("?"),
+                l.con_id,
+                l.reason
+            )
+        })
+        .collect();
+    let jobs = store::jobs::list(&state.pool, None, None, 20)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|j| JobRowView {
+            id: j.id,
+            job_type: j.job_type,
+            status: j.status,
+            attempts: format!("{}/{}", j.attempts, j.max_attempts),
+            created: when(j.created_at),
+            finished: j.completed_at.map(when),
+            detail: j
+                .last_error
+                .or_else(|| j.result.map(|r| r.to_string()))
+                .unwrap_or_default(),
+        })
+        .collect();
+    let enqueued = raw
+        .get("enqueued")
+        .map(|id| match raw.get("created").map(String::as_str) {
+            Some("false") => {
+                format!("combo_positions.sync was already queued or running as job {id}")
+            }
+            _ => format!("Job {id} enqueued: combo_positions.sync"),
+        });
+    render(StatusPage {
+        frame: Frame {
+            active: "status",
+            attention: s.attention,
+            signed_in: state.auth.required(),
+        },
+        facts,
+        left_out,
+        jobs,
+        enqueued,
+    })
+}
+
+/// "Sync now": enqueues `combo_positions.sync`, then back to the status page.
+async fn sync_now(State(state): State<AppState>) -> Response {
+    match api::enqueue(&state, COMBO_POSITIONS_SYNC, false, "web").await {
+        Ok(done) => Redirect::to(&format!(
+            "/status?enqueued={}&created={}",
+            done.job.id, done.created
+        ))
+        .into_response(),
+        Err(e) => page_error(e),
+    }
+}
+
+// ---- sign-in ---------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    next: String,
+    failed: bool,
+}
+
+async fn login_form(Query(raw): Raw) -> Response {
+    render(LoginPage {
+        next: auth::safe_next(raw.get("next").map(String::as_str)),
+        failed: false,
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let next = auth::safe_next(form.next.as_deref());
+    if !state.auth.token_matches(form.token.trim()) {
+        let page = render(LoginPage { next, failed: true });
+        return (StatusCode::UNAUTHORIZED, page).into_response();
+    }
+    match state.auth.open_session() {
+        Ok(id) => {
+            let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/");
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
+        }
+        Err(e) => page_error(ApiError::Internal(format!("cannot open a session: {e}"))),
+    }
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(id) = auth::cookie(&headers, COOKIE) {
+        state.auth.close_session(id);
+    }
+    let expired = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    ([(header::SET_COOKIE, expired)], Redirect::to("/login")).into_response()
+}
+
+#[cfg(test)]
+#[path = "pages_tests.rs"]
+mod tests;

@@ -1,0 +1,241 @@
+//! The bridge's health as `GET /api/v1/status` and the page's banner show it: the transport
+//! and its connection, the Client Portal session, the greeks (last row, positions left out),
+//! the spool and its breaker, the last result of each job type — and what needs attention,
+//! each with what to do.
+//!
+//! Live parts come from memory and are always there; the database parts are best effort, so
+//! the status still answers when PostgreSQL does not.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::AppState;
+use crate::domain::net_greeks::LeftOutReason;
+use crate::domain::portfolio::FeedHealth;
+use crate::greeks::writer::{Breaker, WriterStatus};
+use crate::ibkr::portal::{PortalSession, SessionState};
+use crate::jobs::COMBO_POSITIONS_SYNC;
+use crate::store;
+use crate::store::greeks::GreeksPoint;
+use crate::store::jobs::JobRow;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransportView {
+    pub mode: String,
+    pub connected: bool,
+    pub since: Option<Timestamp>,
+    pub message: String,
+    pub reconnects: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PortalView {
+    pub enabled: bool,
+    pub state: Option<SessionState>,
+    pub authenticated: bool,
+    pub competing: bool,
+    pub last_tickle: Option<Timestamp>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeftOutView {
+    /// The account's alias.
+    pub account: String,
+    pub con_id: i32,
+    pub symbol: Option<String>,
+    pub reason: LeftOutReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GreeksView {
+    pub last_tick: Option<Timestamp>,
+    /// The newest `PORTFOLIO` row stored.
+    pub last_row: Option<GreeksPoint>,
+    pub rows_written: u64,
+    pub positions_counted: usize,
+    pub left_out: Vec<LeftOutView>,
+    pub ticks_skipped: u64,
+}
+
+/// Something a human should look at, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attention {
+    /// `reauth`, `portal`, `feed`, `stale`, `database`, `spool`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusView {
+    pub transport: TransportView,
+    pub client_portal: PortalView,
+    pub greeks: GreeksView,
+    pub spool: WriterStatus,
+    /// The last finished job of each type.
+    pub jobs: Vec<JobRow>,
+    /// When `combo_positions.sync` last completed.
+    pub combos_synced_at: Option<Timestamp>,
+    pub database_reachable: bool,
+    pub attention: Vec<Attention>,
+}
+
+/// What the status says needs a human. Pure: the caller passes `now`.
+#[allow(clippy::too_many_arguments)]
+pub fn attention(
+    feed: &FeedHealth,
+    portal: Option<&PortalSession>,
+    writer: &WriterStatus,
+    combos_synced_at: Option<Timestamp>,
+    database_reachable: bool,
+    sync_interval: Duration,
+    now: Timestamp,
+) -> Vec<Attention> {
+    let mut out = Vec::new();
+    if let Some(p) = portal {
+        match p.state {
+            SessionState::ReauthRequired => out.push(Attention {
+                kind: "reauth",
+                message: p.message.clone(),
+            }),
+            SessionState::Competing | SessionState::Unreachable | SessionState::Degraded => out
+                .push(Attention {
+                    kind: "portal",
+                    message: format!("Client Portal: {}", p.message),
+                }),
+            SessionState::Authenticated | SessionState::Starting => {}
+        }
+    }
+    if !feed.connected && feed.since.is_some() {
+        out.push(Attention {
+            kind: "feed",
+            message: format!(
+                "the IBKR feed is down ({}); the bridge reconnects by itself, and greeks rows \
+                 pause until it is back",
+                feed.message
+            ),
+        });
+    }
+    // Combos count as stale after three missed syncs (and a minute of slack).
+    let limit = sync_interval * 3 + Duration::from_secs(60);
+    if portal.is_some()
+        && let Some(at) = combos_synced_at
+        && now.duration_since(at).unsigned_abs() > limit
+    {
+        out.push(Attention {
+            kind: "stale",
+            message: format!(
+                "combo positions were last synced at {at}; what the page shows may be out of \
+                 date. Check the Client Portal session and `portfolio-bridge jobs list`"
+            ),
+        });
+    }
+    if !database_reachable {
+        out.push(Attention {
+            kind: "database",
+            message: "PostgreSQL does not answer: greeks rows wait in the spool and the page \
+                      shows nothing new until it is back"
+                .into(),
+        });
+    }
+    if writer.breaker == Breaker::Open {
+        out.push(Attention {
+            kind: "spool",
+            message: format!(
+                "writes to PostgreSQL are failing ({}): {} records wait in the spool and are \
+                 stored once it is back",
+                writer.last_error.as_deref().unwrap_or("no detail"),
+                writer.spooled + writer.in_memory
+            ),
+        });
+    }
+    if writer.dropped > 0 {
+        out.push(Attention {
+            kind: "spool",
+            message: format!(
+                "{} records were dropped: neither the spool nor memory could keep them (see \
+                 the log)",
+                writer.dropped
+            ),
+        });
+    }
+    out
+}
+
+/// The status now.
+pub async fn snapshot(state: &AppState) -> StatusView {
+    let pool = &state.pool;
+    let feed = state.live.portfolio.read(|p| p.health());
+    let ticks = state.live.ticks.borrow().clone();
+    let writer = state.live.writer.borrow().clone();
+    let portal = state.live.portal.as_ref().map(|p| p.borrow().clone());
+
+    let aliases = store::accounts::aliases_by_code(pool).await;
+    let database_reachable = aliases.is_ok();
+    let aliases = aliases.unwrap_or_default();
+    let last_row = store::greeks::last_portfolio_row(pool).await.ok().flatten();
+    let jobs = store::jobs::last_finished(pool).await.unwrap_or_default();
+    let combos_synced_at = store::jobs::last_completed(pool, COMBO_POSITIONS_SYNC)
+        .await
+        .ok()
+        .flatten();
+
+    let left_out = ticks
+        .left_out
+        .iter()
+        .map(|l| LeftOutView {
+            account: aliases
+                .get(l.account.as_str())
+                .cloned()
+                .unwrap_or_else(|| l.account.masked()),
+            con_id: l.conid.get(),
+            symbol: l.symbol.clone(),
+            reason: l.reason,
+        })
+        .collect();
+    let attention = attention(
+        &feed,
+        portal.as_ref(),
+        &writer,
+        combos_synced_at,
+        database_reachable,
+        state.settings.positions_sync_interval,
+        Timestamp::now(),
+    );
+    StatusView {
+        transport: TransportView {
+            mode: state.settings.api_mode.to_string(),
+            connected: feed.connected,
+            since: feed.since,
+            message: feed.message.clone(),
+            reconnects: feed.connects.saturating_sub(1),
+        },
+        client_portal: PortalView {
+            enabled: portal.is_some(),
+            state: portal.as_ref().map(|p| p.state),
+            authenticated: portal.as_ref().is_some_and(|p| p.authenticated),
+            competing: portal.as_ref().is_some_and(|p| p.competing),
+            last_tickle: portal.as_ref().and_then(|p| p.last_tickle),
+            message: portal.as_ref().map(|p| p.message.clone()),
+        },
+        greeks: GreeksView {
+            last_tick: ticks.last_tick,
+            last_row,
+            rows_written: ticks.rows,
+            positions_counted: ticks.counted,
+            left_out,
+            ticks_skipped: ticks.skipped,
+        },
+        spool: writer,
+        jobs,
+        combos_synced_at,
+        database_reachable,
+        attention,
+    }
+}
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

@@ -1,0 +1,94 @@
+use super::*;
+
+fn t(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_790_000_000 + secs).expect("valid")
+}
+
+fn feed(connected: bool) -> FeedHealth {
+    FeedHealth {
+        connected,
+        since: Some(t(0)),
+        message: "TWS API at 127.0.0.1:4001".into(),
+        epoch: 1,
+        connects: 1,
+    }
+}
+
+fn writer() -> WriterStatus {
+    WriterStatus::default()
+}
+
+fn session(state: SessionState, message: &str) -> PortalSession {
+    PortalSession {
+        state,
+        message: message.into(),
+        ..PortalSession::starting(t(0))
+    }
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn kinds(a: &[Attention]) -> Vec<&'static str> {
+    a.iter().map(|x| x.kind).collect()
+}
+
+#[test]
+fn a_healthy_bridge_needs_nothing() {
+    let ok = session(SessionState::Authenticated, "authenticated");
+    let a = attention(
+        &feed(true),
+        Some(&ok),
+        &writer(),
+        Some(t(100)),
+        true,
+        MINUTE,
+        t(130),
+    );
+    assert!(a.is_empty(), "{a:?}");
+}
+
+#[test]
+fn re_auth_comes_with_its_message_and_old_combos_count_as_stale() {
+    let reauth = session(
+        SessionState::ReauthRequired,
+        "Re-auth required: log in to the Client Portal Gateway at https://localhost:5000",
+    );
+    // Three missed one-minute syncs and a minute of slack: 4 min; 5 min is too old.
+    let a = attention(
+        &feed(true),
+        Some(&reauth),
+        &writer(),
+        Some(t(0)),
+        true,
+        MINUTE,
+        t(300),
+    );
+    assert_eq!(kinds(&a), ["reauth", "stale"]);
+    assert!(a[0].message.starts_with("Re-auth required"));
+    let fresh = attention(
+        &feed(true),
+        Some(&reauth),
+        &writer(),
+        Some(t(0)),
+        true,
+        MINUTE,
+        t(239),
+    );
+    assert_eq!(kinds(&fresh), ["reauth"]);
+}
+
+#[test]
+fn a_dead_feed_database_and_open_breaker_are_each_reported() {
+    let mut w = writer();
+    w.breaker = Breaker::Open;
+    w.spooled = 12;
+    w.last_error = Some("pool timed out".into());
+    w.dropped = 3;
+    let a = attention(&feed(false), None, &w, None, false, MINUTE, t(10));
+    assert_eq!(kinds(&a), ["feed", "database", "spool", "spool"]);
+    assert!(
+        a[2].message.contains("12 records wait in the spool"),
+        "{}",
+        a[2].message
+    );
+}
