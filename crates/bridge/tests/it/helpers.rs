@@ -49,8 +49,12 @@ impl Bridge {
     /// As [`Bridge::spawn`], with extra environment variables for this process only.
     pub fn spawn_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Spawned {
         use std::io::BufRead;
-        let mut child = self
-            .command(args)
+        let mut command = self.command(args);
+        // Tests run bridges side by side: each serves its page on a port of its own.
+        if !self.envs.iter().any(|(k, _)| k == "BRIDGE_HTTP_ADDR") {
+            command.env("BRIDGE_HTTP_ADDR", "127.0.0.1:0");
+        }
+        let mut child = command
             .envs(extra.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

@@ -1,6 +1,9 @@
 //! The bridge's integration tests: one binary, against a real PostgreSQL (`DATABASE_URL`, which
 //! `scripts/test` provides) and the real `portfolio-bridge` executable.
 //!
+//! - `api`: the read API over HTTP against data the real syncs wrote from ibkr-sim (`app`
+//!   starts it all: `spawn_app()`).
+//! - `browser`: the web page in headless Chromium, the OpenAPI document validated (node).
 //! - `cli`: the binary as an operator runs it — configuration errors, `.env`, `migrate`, `config`.
 //! - `greeks`: the greeks series through database outages and crashes, with a cluster of its own.
 //! - `jobs`: the job queue (racing workers, leases, retries) and the position and combo syncs.
@@ -8,6 +11,9 @@
 //! - `portal`: the Client Portal client, session keeper and PORTAL source against ibkr-sim.
 //! - `socket`: the TWS socket source and the watchdog against ibkr-sim, through ibapi.
 
+mod api;
+mod app;
+mod browser;
 mod cli;
 mod greeks;
 mod helpers;

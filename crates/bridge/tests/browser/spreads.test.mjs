@@ -1,0 +1,67 @@
+// The Spreads page of the default scenario in real headless Chromium: a native CL combo
+// expands to its legs, unmatched legs are listed, a refresh keeps the row open, the page
+// works without JavaScript, and a logged-out Client Portal session shows the re-auth banner.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { APP, ARTIFACTS, launch } from "./chromium.mjs";
+
+const CONTROL = process.env.SIM_CONTROL_URL;
+let browser;
+
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test("a native combo expands to its legs, and unmatched legs follow", async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(`${APP}/`);
+  const combo = page.locator("details.spread").first();
+  await combo.locator(".badge", { hasText: "Native Combo" }).waitFor();
+  assert.match((await combo.locator(".legs-text").textContent()).trim(), /^-1 CL\w+ \/ \+1 CL\w+$/);
+  assert.equal(await combo.locator("tr.leg").first().isVisible(), false, "closed at first");
+  await combo.locator("summary").click();
+  const legs = await combo.locator("tr.leg td:first-child").allTextContents();
+  assert.equal(legs.length, 2);
+  for (const leg of legs) assert.match(leg, /^CL\w+$/);
+
+  const unmatched = page.locator("details.unmatched");
+  assert.ok(await unmatched.count() > 0, "an Unmatched Legs row");
+  await unmatched.first().locator(".badge", { hasText: "Unmatched Legs" }).waitFor();
+  await page.screenshot({ path: `${ARTIFACTS}/spreads.png`, fullPage: true });
+
+  // The page's refresh swaps in fresh data and keeps the opened row open.
+  const key = await combo.getAttribute("data-key");
+  await page.evaluate(() => { document.querySelector("main").dataset.before = "refresh"; });
+  await page.evaluate(() => window.portfolioBridgeRefresh());
+  assert.equal(await page.locator("main[data-before]").count(), 0, "the page's content was replaced");
+  assert.equal(await page.locator(`details[data-key="${key}"]`).getAttribute("open"), "");
+  await page.close();
+});
+
+test("without JavaScript the rows still expand", async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`${APP}/`);
+  const combo = page.locator("details.spread").first();
+  await combo.locator("summary").click();
+  assert.equal(await combo.locator("tr.leg").count(), 2);
+  assert.match(await combo.locator("time").first().textContent(), /UTC$/);
+  await context.close();
+});
+
+test("a logged-out Client Portal session shows the re-auth banner", async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(`${APP}/`);
+  assert.equal(await page.locator(".banner.reauth").count(), 0);
+  const out = await fetch(`${CONTROL}/cp/logout`, { method: "POST", headers: { "content-length": "0" } });
+  assert.equal(out.status, 200);
+  // The session keeper notices within a tickle (200 ms here); reload until the page says so.
+  const deadline = Date.now() + 20_000;
+  while ((await page.locator(".banner.reauth").count()) === 0) {
+    assert.ok(Date.now() < deadline, "no re-auth banner within 20 s");
+    await new Promise((r) => setTimeout(r, 200));
+    await page.reload();
+  }
+  assert.match(await page.locator(".banner.reauth").textContent(), /^Re-auth required: log in to the Client Portal Gateway at https?:\/\//);
+  await page.screenshot({ path: `${ARTIFACTS}/spreads-reauth.png`, fullPage: true });
+  await page.close();
+});

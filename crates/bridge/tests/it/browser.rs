@@ -1,0 +1,74 @@
+//! The web page in real headless Chromium, and the OpenAPI document checked by a real
+//! validator: the app (simulator, database, syncs, HTTP) runs here, and `node --test` drives
+//! Debian's Chromium through playwright-core against it (`tests/browser/*.test.mjs`).
+//! Screenshots land in `target/test-artifacts/`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use sqlx::PgPool;
+
+use crate::app::{AppOptions, spawn_app};
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser"))
+}
+
+#[sqlx::test]
+async fn the_spreads_page_and_the_openapi_document_in_a_real_browser(pool: PgPool) {
+    let dir = browser_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "the browser tests' npm packages are missing: run scripts/test, or \
+         `npm ci --prefix crates/bridge/tests/browser` (and `apt-get install chromium`)"
+    );
+    let app = spawn_app(
+        pool,
+        AppOptions {
+            sim_control: true,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    // Half an hour of greeks for the charts, ending now.
+    sqlx::query(
+        r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, gamma, vega, theta, underlying_price)
+           SELECT now() - make_interval(secs => n * 5), c, 1000 * sin(n / 40.0) + k, 0.02 * n,
+                  150 + n, -80 - n / 10.0, 72 + n / 100.0
+             FROM generate_series(0, 360) AS n, (VALUES ('PORTFOLIO', 0), ('CL', 500)) AS x(c, k)"#,
+    )
+    .execute(&app.pool)
+    .await
+    .expect("greeks rows");
+    let artifacts = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/test-artifacts"
+    ));
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let mut node = Command::new("node");
+    node.current_dir(&dir)
+        .args([
+            "--test",
+            "--test-reporter=spec",
+            "spreads.test.mjs",
+            "pages.test.mjs",
+            "openapi.test.mjs",
+        ])
+        .env("APP_URL", app.url(""))
+        .env(
+            "SIM_CONTROL_URL",
+            app.sim.control_url().expect("the control API"),
+        )
+        .env("ARTIFACTS", &artifacts);
+    let out = tokio::task::spawn_blocking(move || node.output())
+        .await
+        .expect("join")
+        .expect("node runs (is Node.js installed?)");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the browser tests failed:\n{report}");
+    assert!(artifacts.join("spreads.png").is_file(), "{report}");
+}
