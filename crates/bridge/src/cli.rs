@@ -16,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, DatabaseUrl, RawConfig};
 use crate::store::jobs::{Dedup, Enqueued, JobRow, NewJob};
-use crate::{Shutdown, greeks, jobs, runtime, store};
+use crate::{Shutdown, greeks, jobs, runtime, status_check, store};
 
 /// How long a command waits for PostgreSQL to accept a connection.
 const DB_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,6 +62,19 @@ pub enum Command {
     /// runs inside `portfolio-bridge run`, which holds the live feed. Start as many workers as
     /// you like, on any machine that reaches the database: each job runs once.
     Worker,
+    /// Ask the running bridge (at BRIDGE_HTTP_ADDR) how it is; exits 1 when something needs
+    /// attention
+    ///
+    /// Prints what `GET /api/v1/status` and the Status page show: what needs a human first
+    /// (each with what to do), then the transport, the Client Portal session, the greeks, the
+    /// spool and the last result of each job. Exit codes: 0 all well; 1 something needs
+    /// attention, or the bridge cannot be reached or refused the token (BRIDGE_API_TOKEN);
+    /// 2 invalid configuration. Meant for cron, systemd timers and monitoring.
+    Status {
+        /// Print the status as the API's JSON instead
+        #[arg(long)]
+        json: bool,
+    },
     /// The job queue in the database: enqueue a sync now, or list recent jobs
     Jobs {
         #[command(subcommand)]
@@ -154,6 +167,22 @@ pub fn main() -> ExitCode {
         }),
         Command::Jobs { command } => {
             with_database(&config, |url| run_async(jobs_command(url, command)))
+        }
+        Command::Status { json } => {
+            let mut needs_attention = false;
+            let code = run_async(async {
+                let (view, body) = status_check::fetch(&config.http).await?;
+                needs_attention = !view.attention.is_empty();
+                match json {
+                    true => println!("{body}"),
+                    false => print!("{}", status_check::report(&view)),
+                }
+                Ok(())
+            });
+            match needs_attention {
+                true => ExitCode::FAILURE,
+                false => code,
+            }
         }
     }
 }

@@ -15,11 +15,12 @@
 //! - [`failpoint`]: named stops for crash tests; inert unless armed.
 //! - [`http`]: the read API, the web page, `/healthz`, `/metrics`, the OpenAPI document.
 //! - [`store`]: every SQL statement, the embedded migrations and the startup schema check.
+//! - [`status_check`]: `portfolio-bridge status`, a running bridge's health for cron and monitors.
 //! - [`runtime`]: `portfolio-bridge run`: wires the modules together and stops them cleanly.
 //! - [`cli`]: the `portfolio-bridge` command line, a thin shell over the modules above.
 //!
 //! Dependencies point one way: `http → store`, `jobs → ibkr, store`, `greeks → domain, store`,
-//! `ibkr → domain`; nothing depends on `http` or `cli`.
+//! `ibkr → domain`, `status_check → http` (its status type); nothing depends on `cli`.
 
 pub mod api_log;
 pub mod cli;
@@ -32,6 +33,7 @@ pub mod http;
 pub mod ibkr;
 pub mod jobs;
 pub mod runtime;
+pub mod status_check;
 pub mod store;
 pub mod watchdog;
 

@@ -166,6 +166,8 @@ pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
         tick_status,
         shutdown.clone(),
     ));
+    // Read once more after everything stopped, for the closing account.
+    let (ticks_at_stop, writer_at_stop) = (ticks.clone(), writer_status.clone());
     let live = http::Live {
         portfolio: portfolio.clone(),
         portal: portal_session,
@@ -213,6 +215,16 @@ pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
     drop(records);
     while tasks.join_next().await.is_some() {}
     let _ = writer.await;
+    let rows = ticks_at_stop.borrow().rows;
+    let w = writer_at_stop.borrow().clone();
+    info!(
+        "stopped: {rows} greeks rows made since start; {} records stored in PostgreSQL, {} wait \
+         in the spool {} (stored once PostgreSQL takes them), {} lost",
+        w.stored,
+        w.spooled,
+        config.buffer_path.display(),
+        w.dropped + w.in_memory as u64
+    );
     if unusable {
         anyhow::bail!(
             "the database schema cannot serve the bridge (see above); portfolio-bridge stopped"

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::contract::{Contract, SecType};
 use super::ids::{AccountCode, ConId};
@@ -34,7 +34,7 @@ pub struct GreeksRow {
 }
 
 /// Why a position is not in the sums.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeftOutReason {
     /// No contract facts yet (details not received).
@@ -47,6 +47,19 @@ pub enum LeftOutReason {
     StaleGreeks,
     /// A security type the bridge does not value (bonds, cash, …).
     NotValued,
+}
+
+impl LeftOutReason {
+    /// The reason for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LeftOutReason::UnknownContract => "no contract details yet",
+            LeftOutReason::UnknownMultiplier => "multiplier unknown",
+            LeftOutReason::MissingGreeks => "greeks missing",
+            LeftOutReason::StaleGreeks => "greeks stale",
+            LeftOutReason::NotValued => "security type not valued",
+        }
+    }
 }
 
 /// A position left out of one tick's sums.

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc, watch};
 use tracing::{error, info, warn};
 
@@ -54,7 +54,7 @@ impl Default for WriterSettings {
 }
 
 /// The breaker, as the status API shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Breaker {
     Closed,
@@ -62,7 +62,7 @@ pub enum Breaker {
 }
 
 /// The writer's state for the status API and `/metrics`; the default is a fresh writer's.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WriterStatus {
     pub breaker: Breaker,
     /// Records waiting in the spool.

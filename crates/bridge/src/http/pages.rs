@@ -22,8 +22,6 @@ use super::auth::{self, COOKIE};
 use super::error::ApiError;
 use super::params::Params;
 use super::status::{self, Attention};
-use crate::greeks::writer::Breaker;
-use crate::ibkr::portal::SessionState;
 use crate::jobs::COMBO_POSITIONS_SYNC;
 use crate::store;
 use crate::store::greeks::GreeksPoint;
@@ -127,7 +125,7 @@ pub struct When {
 pub fn when(t: Timestamp) -> When {
     When {
         iso: t.to_string(),
-        text: t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        text: status::utc_text(t),
     }
 }
 
@@ -465,11 +463,6 @@ async fn positions_page(State(state): State<AppState>) -> Response {
 
 // ---- status and jobs -------------------------------------------------------------------
 
-pub struct Fact {
-    pub label: &'static str,
-    pub value: String,
-}
-
 pub struct JobRowView {
     pub id: i32,
     pub job_type: String,
@@ -484,93 +477,16 @@ pub struct JobRowView {
 #[template(path = "status.html")]
 struct StatusPage {
     frame: Frame,
-    facts: Vec<Fact>,
+    facts: Vec<status::Fact>,
     left_out: Vec<String>,
     jobs: Vec<JobRowView>,
     enqueued: Option<String>,
 }
 
-fn at_or_never(t: Option<Timestamp>) -> String {
-    t.map_or_else(|| "never".into(), |t| when(t).text)
-}
-
 async fn status_page(State(state): State<AppState>, Query(raw): Raw) -> Response {
     let s = status::snapshot(&state).await;
-    let mut facts = vec![
-        Fact {
-            label: "Transport",
-            value: format!(
-                "{} — {} ({}), {} reconnects",
-                s.transport.mode,
-                if s.transport.connected {
-                    "connected"
-                } else {
-                    "down"
-                },
-                s.transport.message,
-                s.transport.reconnects
-            ),
-        },
-        Fact {
-            label: "Client Portal",
-            value: match (&s.client_portal.state, &s.client_portal.message) {
-                (Some(SessionState::Authenticated), _) => format!(
-                    "authenticated, last tickle {}",
-                    at_or_never(s.client_portal.last_tickle)
-                ),
-                (Some(_), Some(message)) => message.clone(),
-                _ => "not used (IBKR_CP_ENABLED=false)".into(),
-            },
-        },
-        Fact {
-            label: "Last greeks tick",
-            value: at_or_never(s.greeks.last_tick),
-        },
-        Fact {
-            label: "Greeks rows written",
-            value: format!(
-                "{} since start ({} positions counted)",
-                s.greeks.rows_written, s.greeks.positions_counted
-            ),
-        },
-        Fact {
-            label: "Spool",
-            value: format!(
-                "breaker {}, {} records waiting, {} in memory, {} dropped",
-                match s.spool.breaker {
-                    Breaker::Closed => "closed",
-                    Breaker::Open => "open (PostgreSQL writes are failing)",
-                },
-                s.spool.spooled,
-                s.spool.in_memory,
-                s.spool.dropped
-            ),
-        },
-        Fact {
-            label: "Combos last synced",
-            value: at_or_never(s.combos_synced_at),
-        },
-    ];
-    if !s.database_reachable {
-        facts.push(Fact {
-            label: "PostgreSQL",
-            value: "unreachable".into(),
-        });
-    }
-    let left_out = s
-        .greeks
-        .left_out
-        .iter()
-        .map(|l| {
-            format!(
-                "{} — {} ({}): {:?}",
-                l.account,
-                l.symbol.as_deref().unwrap_or("?"),
-                l.con_id,
-                l.reason
-            )
-        })
-        .collect();
+    let facts = s.facts();
+    let left_out = s.left_out_lines();
     let jobs = store::jobs::list(&state.pool, None, None, 20)
         .await
         .unwrap_or_default()

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use crate::domain::net_greeks::LeftOutReason;
@@ -21,7 +21,7 @@ use crate::store;
 use crate::store::greeks::GreeksPoint;
 use crate::store::jobs::JobRow;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransportView {
     pub mode: String,
     pub connected: bool,
@@ -30,7 +30,7 @@ pub struct TransportView {
     pub reconnects: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortalView {
     pub enabled: bool,
     pub state: Option<SessionState>,
@@ -40,7 +40,7 @@ pub struct PortalView {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeftOutView {
     /// The account's alias.
     pub account: String,
@@ -49,7 +49,7 @@ pub struct LeftOutView {
     pub reason: LeftOutReason,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GreeksView {
     pub last_tick: Option<Timestamp>,
     /// The newest `PORTFOLIO` row stored.
@@ -61,14 +61,14 @@ pub struct GreeksView {
 }
 
 /// Something a human should look at, and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attention {
     /// `reauth`, `portal`, `feed`, `stale`, `database`, `spool`.
-    pub kind: &'static str,
+    pub kind: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
     pub transport: TransportView,
     pub client_portal: PortalView,
@@ -80,6 +80,120 @@ pub struct StatusView {
     pub combos_synced_at: Option<Timestamp>,
     pub database_reachable: bool,
     pub attention: Vec<Attention>,
+}
+
+/// One line of the status as the page and `portfolio-bridge status` print it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    pub label: &'static str,
+    pub value: String,
+}
+
+/// A time as the status prints it: `2026-11-21 14:00:05 UTC`.
+pub fn utc_text(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn at_or_never(t: Option<Timestamp>) -> String {
+    t.map_or_else(|| "never".into(), utc_text)
+}
+
+impl StatusView {
+    /// The status as labelled lines, for people.
+    pub fn facts(&self) -> Vec<Fact> {
+        let fact = |label, value| Fact { label, value };
+        let mut facts = vec![
+            fact(
+                "Transport",
+                format!(
+                    "{} — {} ({}), {} reconnects",
+                    self.transport.mode,
+                    if self.transport.connected {
+                        "connected"
+                    } else {
+                        "down"
+                    },
+                    self.transport.message,
+                    self.transport.reconnects
+                ),
+            ),
+            fact(
+                "Client Portal",
+                match (&self.client_portal.state, &self.client_portal.message) {
+                    (Some(SessionState::Authenticated), _) => format!(
+                        "authenticated, last tickle {}",
+                        at_or_never(self.client_portal.last_tickle)
+                    ),
+                    (Some(_), Some(message)) => message.clone(),
+                    _ => "not used (IBKR_CP_ENABLED=false)".into(),
+                },
+            ),
+            fact("Last greeks tick", at_or_never(self.greeks.last_tick)),
+            fact(
+                "Greeks rows written",
+                format!(
+                    "{} since start ({} positions counted, {} left out)",
+                    self.greeks.rows_written,
+                    self.greeks.positions_counted,
+                    self.greeks.left_out.len()
+                ),
+            ),
+            fact(
+                "Spool",
+                format!(
+                    "breaker {}, {} records waiting, {} in memory, {} dropped",
+                    match self.spool.breaker {
+                        Breaker::Closed => "closed",
+                        Breaker::Open => "open (PostgreSQL writes are failing)",
+                    },
+                    self.spool.spooled,
+                    self.spool.in_memory,
+                    self.spool.dropped
+                ),
+            ),
+            fact("Combos last synced", at_or_never(self.combos_synced_at)),
+        ];
+        for job in &self.jobs {
+            let outcome = match (&job.last_error, &job.result) {
+                (Some(e), _) => e.clone(),
+                (None, Some(r)) => r.to_string(),
+                (None, None) => String::new(),
+            };
+            facts.push(Fact {
+                label: "Last job",
+                value: format!(
+                    "{} {} at {} {}",
+                    job.job_type,
+                    job.status,
+                    at_or_never(job.completed_at),
+                    outcome
+                )
+                .trim_end()
+                .to_owned(),
+            });
+        }
+        if !self.database_reachable {
+            facts.push(fact("PostgreSQL", "unreachable".into()));
+        }
+        facts
+    }
+
+    /// The positions left out of the greeks, a line each.
+    pub fn left_out_lines(&self) -> Vec<String> {
+        self.greeks
+            .left_out
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} — {} ({}): {}",
+                    l.account,
+                    l.symbol.as_deref().unwrap_or("?"),
+                    l.con_id,
+                    l.reason.describe()
+                )
+            })
+            .collect()
+    }
 }
 
 /// What the status says needs a human. Pure: the caller passes `now`.
@@ -97,12 +211,12 @@ pub fn attention(
     if let Some(p) = portal {
         match p.state {
             SessionState::ReauthRequired => out.push(Attention {
-                kind: "reauth",
+                kind: "reauth".into(),
                 message: p.message.clone(),
             }),
             SessionState::Competing | SessionState::Unreachable | SessionState::Degraded => out
                 .push(Attention {
-                    kind: "portal",
+                    kind: "portal".into(),
                     message: format!("Client Portal: {}", p.message),
                 }),
             SessionState::Authenticated | SessionState::Starting => {}
@@ -110,7 +224,7 @@ pub fn attention(
     }
     if !feed.connected && feed.since.is_some() {
         out.push(Attention {
-            kind: "feed",
+            kind: "feed".into(),
             message: format!(
                 "the IBKR feed is down ({}); the bridge reconnects by itself, and greeks rows \
                  pause until it is back",
@@ -125,7 +239,7 @@ pub fn attention(
         && now.duration_since(at).unsigned_abs() > limit
     {
         out.push(Attention {
-            kind: "stale",
+            kind: "stale".into(),
             message: format!(
                 "combo positions were last synced at {at}; what the page shows may be out of \
                  date. Check the Client Portal session and `portfolio-bridge jobs list`"
@@ -134,7 +248,7 @@ pub fn attention(
     }
     if !database_reachable {
         out.push(Attention {
-            kind: "database",
+            kind: "database".into(),
             message: "PostgreSQL does not answer: greeks rows wait in the spool and the page \
                       shows nothing new until it is back"
                 .into(),
@@ -142,7 +256,7 @@ pub fn attention(
     }
     if writer.breaker == Breaker::Open {
         out.push(Attention {
-            kind: "spool",
+            kind: "spool".into(),
             message: format!(
                 "writes to PostgreSQL are failing ({}): {} records wait in the spool and are \
                  stored once it is back",
@@ -153,7 +267,7 @@ pub fn attention(
     }
     if writer.dropped > 0 {
         out.push(Attention {
-            kind: "spool",
+            kind: "spool".into(),
             message: format!(
                 "{} records were dropped: neither the spool nor memory could keep them (see \
                  the log)",

@@ -28,8 +28,8 @@ fn session(state: SessionState, message: &str) -> PortalSession {
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-fn kinds(a: &[Attention]) -> Vec<&'static str> {
-    a.iter().map(|x| x.kind).collect()
+fn kinds(a: &[Attention]) -> Vec<&str> {
+    a.iter().map(|x| x.kind.as_str()).collect()
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! the page read it.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::greeks::record::Record;
@@ -112,7 +112,7 @@ struct LogColumns {
 }
 
 /// One point of a contract's series.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GreeksPoint {
     pub timestamp: Timestamp,
     pub delta: Option<f64>,

@@ -443,3 +443,92 @@ async fn spool_drain_stores_everything_once_and_refuses_a_spool_in_use(pool: PgP
         "{logged:?}"
     );
 }
+
+/// Runs `portfolio-bridge status` until its exit code is `code`; its last run.
+async fn status_until(b: &Bridge, args: &[&str], code: i32) -> crate::helpers::Run {
+    within(&format!("`status` exiting {code}"), async {
+        loop {
+            let run = b.run_off_runtime(args).await;
+            if run.code() == Some(code) {
+                return run;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+}
+
+#[sqlx::test(migrations = false)]
+async fn status_reports_the_running_bridge_and_fails_when_a_human_is_needed(pool: PgPool) {
+    const TOKEN: &str = "status-test-token-0123456789";
+    let sim = start_sim(sim_config()).await;
+    let url = database_url_of(&pool).await;
+    let running = Bridge::new()
+        .env("DATABASE_URL", &url)
+        .env("IB_SOCKET_ADDR", &sim.tws_addr().to_string())
+        .env("IBKR_CP_ENABLED", "true")
+        .env("IBKR_CP_BASE_URL", &sim.cp_url())
+        .env("IBKR_CP_TICKLE_INTERVAL_SECONDS", "0.2")
+        .env("BRIDGE_API_TOKEN", TOKEN);
+    let bridge = running.spawn(&["run"]);
+    bridge
+        .wait_for_stderr("read API and web page at http://")
+        .await;
+    let stderr = bridge.stderr();
+    let addr = stderr
+        .split_once("read API and web page at http://")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(addr, _)| addr.to_owned())
+        .expect("the address served");
+
+    let asking = Bridge::new().env("BRIDGE_HTTP_ADDR", &addr);
+    let no_token = asking.run_off_runtime(&["status"]).await;
+    assert_eq!(no_token.code(), Some(1));
+    assert!(
+        no_token
+            .stderr()
+            .contains("refused the token: set BRIDGE_API_TOKEN"),
+        "{}",
+        no_token.stderr()
+    );
+
+    let asking = asking.env("BRIDGE_API_TOKEN", TOKEN);
+    let ok = status_until(&asking, &["status"], 0).await;
+    assert!(
+        ok.stdout().starts_with("portfolio-bridge: OK\n"),
+        "{}",
+        ok.stdout()
+    );
+    assert!(
+        ok.stdout()
+            .contains("Transport            SOCKET — connected")
+    );
+
+    sim.control().cp().logout();
+    let attention = status_until(&asking, &["status"], 1).await;
+    let out = attention.stdout();
+    assert!(
+        out.starts_with("portfolio-bridge: NEEDS ATTENTION"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "! [reauth] Re-auth required: log in to the Client Portal Gateway at https://"
+        ),
+        "{out}"
+    );
+    let json = asking.run_off_runtime(&["status", "--json"]).await;
+    assert_eq!(json.code(), Some(1));
+    let view: serde_json::Value = serde_json::from_str(&json.stdout()).expect("JSON");
+    assert_eq!(view["attention"][0]["kind"], "reauth");
+
+    let (status, stderr) = stop(bridge, "TERM").await;
+    assert!(status.success(), "{stderr}");
+    let gone = asking.run_off_runtime(&["status"]).await;
+    assert_eq!(gone.code(), Some(1));
+    assert!(
+        gone.stderr().contains("cannot reach the bridge at http://"),
+        "{}",
+        gone.stderr()
+    );
+}

@@ -238,3 +238,72 @@ async fn killed_after_a_drain_commit_before_the_spool_is_trimmed_duplicates_noth
     stored_once(&pool, &kept).await;
     cluster.stop().await;
 }
+
+/// The number in the bridge's closing account: "stopped: N greeks rows made since start".
+fn rows_made(stderr: &str) -> usize {
+    let (_, after) = stderr
+        .split_once("stopped: ")
+        .unwrap_or_else(|| panic!("no closing account in:\n{stderr}"));
+    after
+        .split_once(' ')
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no row count in:\n{stderr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_postgresql_is_down_spools_every_row_it_made() {
+    let sim = start_sim(sim_config()).await;
+    let cluster = OwnCluster::new("sigterm", 55444);
+    let url = cluster.start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let spool = dir.path().join("spool.jsonl");
+    let running = bridge(&sim, &url, &spool).spawn(&["run"]);
+    let pool = connect(&url).await;
+    until_rows(&pool, 4).await;
+    pool.close().await;
+    cluster.stop().await;
+    until_spooled(&spool, 4).await;
+
+    let (status, stderr) = stop(running, "TERM").await;
+    assert!(status.success(), "{stderr}");
+    let made = rows_made(&stderr);
+    cluster.start().await;
+    let pool = connect(&url).await;
+    let stored: Vec<String> = sqlx::query_scalar("SELECT row_key FROM portfolio_greeks")
+        .fetch_all(&pool)
+        .await
+        .expect("stored rows");
+    let spooled = spooled_keys(&spool);
+    assert!(
+        spooled.iter().all(|k| !stored.contains(k)),
+        "a row both stored and spooled"
+    );
+    assert_eq!(
+        stored.len() + spooled.len(),
+        made,
+        "every row the ticker made is stored or spooled"
+    );
+    assert!(stderr.contains(", 0 lost"), "{stderr}");
+    pool.close().await;
+    cluster.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn sigterm_stores_every_row_it_made_before_exiting(pool: PgPool) {
+    let sim = start_sim(sim_config()).await;
+    let url = crate::helpers::database_url_of(&pool).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let spool = dir.path().join("spool.jsonl");
+    let running = bridge(&sim, &url, &spool).spawn(&["run"]);
+    until_rows(&pool, 3).await;
+
+    let (status, stderr) = stop(running, "TERM").await;
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("SIGTERM received"), "{stderr}");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM portfolio_greeks")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(stored as usize, rows_made(&stderr), "{stderr}");
+    assert!(spooled_keys(&spool).is_empty());
+}

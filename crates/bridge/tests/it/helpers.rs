@@ -41,6 +41,16 @@ impl Bridge {
         Run(self.command(args).output().expect("the bridge binary runs"))
     }
 
+    /// As [`Bridge::run`], without blocking the runtime (which may be serving the simulator
+    /// the command talks to through a bridge).
+    pub async fn run_off_runtime(&self, args: &[&str]) -> Run {
+        let mut command = self.command(args);
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("join");
+        Run(output.expect("the bridge binary runs"))
+    }
+
     /// Starts `args` in the background; its standard error is collected for the test to read.
     pub fn spawn(&self, args: &[&str]) -> Spawned {
         self.spawn_with(args, &[])

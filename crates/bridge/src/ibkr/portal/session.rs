@@ -9,7 +9,7 @@
 //! would disconnect the trader's own TWS or phone.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
@@ -21,7 +21,7 @@ use crate::api_log::ApiLog;
 use crate::domain::api_log::{ApiLogEntry, ApiMode, LogStatus};
 
 /// What the bridge knows about its Client Portal session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionState {
     /// Not checked yet.
