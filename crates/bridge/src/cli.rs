@@ -356,6 +356,7 @@ async fn spool_drain(url: DatabaseUrl, path: PathBuf) -> anyhow::Result<()> {
     let sink = std::sync::Arc::new(greeks::sink::PgSink {
         pool,
         timeout: Duration::from_secs(30),
+        schema_ready: None,
     });
     let (mut writer, _) = greeks::writer::Writer::new(
         sink,

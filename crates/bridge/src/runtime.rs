@@ -59,9 +59,11 @@ pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
     let pool = store::lazy_pool(&url, DB_ACQUIRE_TIMEOUT);
 
     let (records, records_rx) = writer::channel();
+    let (schema_ready, schema_ready_rx) = tokio::sync::watch::channel(false);
     let sink = Arc::new(PgSink {
         pool: pool.clone(),
         timeout: DB_WRITE_TIMEOUT,
+        schema_ready: Some(schema_ready_rx),
     });
     let settings = WriterSettings {
         flush_interval: config.buffer_flush_interval,
@@ -80,6 +82,7 @@ pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
     let mut ready = schema.clone();
     tokio::spawn(async move {
         if ready.wait_for(|s| *s == Schema::Ready).await.is_ok() {
+            schema_ready.send_replace(true);
             drain_now.notify_one();
         }
     });

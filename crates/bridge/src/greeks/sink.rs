@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use sqlx::PgPool;
+use tokio::sync::watch;
 
 use super::record::Record;
 use crate::store;
@@ -21,11 +22,24 @@ pub trait Sink: Send + Sync {
 pub struct PgSink {
     pub pool: PgPool,
     pub timeout: Duration,
+    /// `Some` while the schema may still be being applied: a write waits (within `timeout`)
+    /// for it to turn `true` rather than fail on a missing table.
+    pub schema_ready: Option<watch::Receiver<bool>>,
 }
 
 impl Sink for PgSink {
     fn store<'a>(&'a self, records: &'a [Record]) -> Stored<'a> {
         Box::pin(async move {
+            if let Some(ready) = &self.schema_ready {
+                let mut ready = ready.clone();
+                let applied = tokio::time::timeout(self.timeout, ready.wait_for(|r| *r)).await;
+                if !matches!(applied, Ok(Ok(_))) {
+                    return Err(
+                        "the schema is not applied yet: PostgreSQL has not answered since start"
+                            .into(),
+                    );
+                }
+            }
             match tokio::time::timeout(
                 self.timeout,
                 store::greeks::insert_records(&self.pool, records),

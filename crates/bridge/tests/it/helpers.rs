@@ -305,6 +305,7 @@ pub fn db_log(pool: &PgPool, dir: &std::path::Path) -> portfolio_bridge::api_log
     let sink = std::sync::Arc::new(PgSink {
         pool: pool.clone(),
         timeout: std::time::Duration::from_secs(5),
+        schema_ready: None,
     });
     let (w, _status) = writer::Writer::new(
         sink,
