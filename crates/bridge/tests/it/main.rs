@@ -4,9 +4,12 @@
 //! - `api`: the read API over HTTP against data the real syncs wrote from ibkr-sim (`app`
 //!   starts it all: `spawn_app()`).
 //! - `browser`: the web page in headless Chromium, the OpenAPI document validated (node).
-//! - `cli`: the binary as an operator runs it — configuration errors, `.env`, `migrate`, `config`.
+//! - `cli`: the binary as an operator runs it — configuration errors, `.env`, `migrate`,
+//!   `config`, `status`.
+//! - `demo`: `scripts/demo` comes up, serves combos, and Ctrl-C leaves no process behind.
 //! - `greeks`: the greeks series through database outages and crashes, with a cluster of its own.
 //! - `jobs`: the job queue (racing workers, leases, retries) and the position and combo syncs.
+//! - `packaging`: the systemd unit, verified by systemd-analyze.
 //! - `schema`: migrations on fresh and pre-existing databases, read back from the catalog.
 //! - `portal`: the Client Portal client, session keeper and PORTAL source against ibkr-sim.
 //! - `socket`: the TWS socket source and the watchdog against ibkr-sim, through ibapi.
@@ -15,9 +18,11 @@ mod api;
 mod app;
 mod browser;
 mod cli;
+mod demo;
 mod greeks;
 mod helpers;
 mod jobs;
+mod packaging;
 mod portal;
 mod schema;
 mod socket;
