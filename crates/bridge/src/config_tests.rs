@@ -469,3 +469,70 @@ fn the_configuration_document_covers_every_variable() {
         );
     }
 }
+
+/// `.env.example`'s settings: `(commented, variable, value)`; a commented one shows a default.
+fn example_settings() -> Vec<(bool, &'static str, &'static str)> {
+    let example = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example"));
+    example
+        .lines()
+        .filter_map(|line| {
+            let (commented, rest) = match line.strip_prefix("# ") {
+                Some(rest) => (true, rest),
+                None => (false, line),
+            };
+            let (var, value) = rest.split_once('=')?;
+            let is_var = !var.is_empty() && var.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+            is_var.then_some((commented, var, value))
+        })
+        .collect()
+}
+
+#[test]
+fn env_example_lists_every_variable_with_the_documented_default() {
+    let doc = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ));
+    let settings = example_settings();
+    let listed: Vec<&str> = settings.iter().map(|(_, var, _)| *var).collect();
+    let known: Vec<&str> = RawConfig::default()
+        .vars()
+        .iter()
+        .map(|(v, _)| *v)
+        .collect();
+    assert_eq!(
+        listed, known,
+        ".env.example lists every variable, in the documented order"
+    );
+    for (commented, var, value) in &settings {
+        let row = match (*commented, value.is_empty()) {
+            (true, false) => format!("| `{var}` | `{value}` |"),
+            _ => format!("| `{var}` | – |"),
+        };
+        assert!(doc.contains(&row), "docs/configuration.md lacks {row}");
+    }
+}
+
+#[test]
+fn env_example_defaults_are_the_codes_defaults() {
+    let settings = example_settings();
+    let all: Vec<(&str, &str)> = settings
+        .iter()
+        .filter(|(_, _, value)| !value.is_empty())
+        .map(|(_, var, value)| (*var, *value))
+        .collect();
+    let required: Vec<(&str, &str)> = settings
+        .iter()
+        .filter(|(commented, _, _)| !commented)
+        .map(|(_, var, value)| (*var, *value))
+        .collect();
+    let values = |pairs: &[(&str, &str)]| -> Vec<String> {
+        let config = parse(pairs).expect("the example is a valid configuration");
+        config
+            .render(&raw(pairs))
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(values(&all), values(&required));
+}
