@@ -10,27 +10,14 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::postgres::PgArguments;
-use sqlx::query::QueryScalar;
 use sqlx::types::Json;
-use sqlx::{PgConnection, Postgres};
+use sqlx::{PgConnection, Postgres, Row};
 
 use crate::domain::combo::{ComboFields, Figures, LegFields, Plan, StoredCombo};
 use crate::domain::ids::ConId;
 use crate::domain::spreads::LegQuantity;
 
 const SOURCE: &str = "cpapi";
-
-type Scalar<'q> = QueryScalar<'q, Postgres, i32, PgArguments>;
-
-/// Binds the figures to the next five parameters: `position, avg_price, market_value,
-/// unrealized_pnl, realized_pnl`, the columns both tables share.
-fn bind_figures<'q>(q: Scalar<'q>, f: &Figures) -> Scalar<'q> {
-    q.bind(f.position)
-        .bind(f.avg_price)
-        .bind(f.market_value)
-        .bind(f.unrealized_pnl)
-        .bind(f.realized_pnl)
-}
 
 /// The figures of a row read as `… position, avg_price, market_value, unrealized_pnl,
 /// realized_pnl …`.
@@ -133,82 +120,183 @@ pub async fn load(
         .collect())
 }
 
-async fn upsert_leg(
+/// Figures as column arrays, for `UNNEST`.
+#[derive(Default)]
+struct FigureArrays {
+    position: Vec<Option<f64>>,
+    avg_price: Vec<Option<f64>>,
+    market_value: Vec<Option<f64>>,
+    unrealized_pnl: Vec<Option<f64>>,
+    realized_pnl: Vec<Option<f64>>,
+}
+
+impl FigureArrays {
+    fn push(&mut self, f: &Figures) {
+        self.position.push(f.position);
+        self.avg_price.push(f.avg_price);
+        self.market_value.push(f.market_value);
+        self.unrealized_pnl.push(f.unrealized_pnl);
+        self.realized_pnl.push(f.realized_pnl);
+    }
+
+    /// Binds the five arrays: `position, avg_price, market_value, unrealized_pnl,
+    /// realized_pnl`, the columns both tables share.
+    fn bind<'q>(
+        self,
+        q: sqlx::query::Query<'q, Postgres, PgArguments>,
+    ) -> sqlx::query::Query<'q, Postgres, PgArguments> {
+        q.bind(self.position)
+            .bind(self.avg_price)
+            .bind(self.market_value)
+            .bind(self.unrealized_pnl)
+            .bind(self.realized_pnl)
+    }
+}
+
+/// Combos' own fields as column arrays.
+#[derive(Default)]
+struct ComboArrays {
+    names: Vec<Option<String>>,
+    descriptions: Vec<Option<String>>,
+    raws: Vec<Value>,
+    figures: FigureArrays,
+}
+
+impl ComboArrays {
+    fn push(&mut self, f: &ComboFields) {
+        self.names.push(f.name.clone());
+        self.descriptions.push(f.description.clone());
+        self.raws.push(f.raw.clone());
+        self.figures.push(&f.figures);
+    }
+}
+
+/// Inserts or updates legs, all in one statement.
+async fn upsert_legs(
     conn: &mut PgConnection,
-    combo_id: i32,
-    conid: ConId,
-    leg: &LegFields,
+    legs: &[(i32, ConId, &LegFields)],
 ) -> Result<(), sqlx::Error> {
-    let q = sqlx::query_scalar(
+    if legs.is_empty() {
+        return Ok(());
+    }
+    let (mut combo_ids, mut conids, mut ratios, mut raws) = (vec![], vec![], vec![], vec![]);
+    let mut figures = FigureArrays::default();
+    for (combo_id, conid, leg) in legs {
+        combo_ids.push(*combo_id);
+        conids.push(conid.get());
+        ratios.push(leg.ratio);
+        raws.push(leg.raw.clone());
+        figures.push(&leg.figures);
+    }
+    let q = sqlx::query(
         "INSERT INTO combo_position_legs (combo_position_id, con_id, ratio, raw, position,
              avg_price, market_value, unrealized_pnl, realized_pnl, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now())
+         SELECT c, k, r, j, p, a, m, u, rl, now(), now()
+           FROM UNNEST($1::int[], $2::int[], $3::float8[], $4::jsonb[], $5::float8[],
+                       $6::float8[], $7::float8[], $8::float8[], $9::float8[])
+                AS x(c, k, r, j, p, a, m, u, rl)
          ON CONFLICT (combo_position_id, con_id) DO UPDATE SET
              ratio = EXCLUDED.ratio, raw = EXCLUDED.raw, position = EXCLUDED.position,
              avg_price = EXCLUDED.avg_price, market_value = EXCLUDED.market_value,
              unrealized_pnl = EXCLUDED.unrealized_pnl, realized_pnl = EXCLUDED.realized_pnl,
-             updated_at = now()
-         RETURNING id",
+             updated_at = now()",
     )
-    .bind(combo_id)
-    .bind(conid.get())
-    .bind(leg.ratio)
-    .bind(Json(&leg.raw));
-    bind_figures(q, &leg.figures).fetch_one(&mut *conn).await?;
+    .bind(combo_ids)
+    .bind(conids)
+    .bind(ratios)
+    .bind(raws);
+    figures.bind(q).execute(&mut *conn).await?;
     Ok(())
 }
 
-/// Carries out `plan` for the account.
+/// Carries out `plan` for the account: a statement per kind of change, however many combos
+/// it touches.
 pub async fn apply(
     conn: &mut PgConnection,
     account_id: i32,
     plan: &Plan<'_>,
 ) -> Result<(), sqlx::Error> {
-    for combo in &plan.insert {
-        let f = &combo.fields;
-        let q = sqlx::query_scalar(
+    if !plan.insert.is_empty() {
+        let mut keys = Vec::new();
+        let mut fields = ComboArrays::default();
+        for combo in &plan.insert {
+            keys.push(combo.key.as_str().to_owned());
+            fields.push(&combo.fields);
+        }
+        let q = sqlx::query(
             "INSERT INTO combo_positions (account_id, source, combo_key, name, description, raw,
                  position, avg_price, market_value, unrealized_pnl, realized_pnl,
                  fetched_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), now(), now())
-             RETURNING id",
+             SELECT $1, $2, k, n, d, j, p, a, m, u, rl, now(), now(), now()
+               FROM UNNEST($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::float8[],
+                           $8::float8[], $9::float8[], $10::float8[], $11::float8[])
+                    WITH ORDINALITY AS x(k, n, d, j, p, a, m, u, rl, o)
+              ORDER BY o
+             RETURNING combo_key, id",
         )
         .bind(account_id)
         .bind(SOURCE)
-        .bind(combo.key.as_str())
-        .bind(&f.name)
-        .bind(&f.description)
-        .bind(Json(&f.raw));
-        let id = bind_figures(q, &f.figures).fetch_one(&mut *conn).await?;
-        for (conid, leg) in &combo.legs {
-            upsert_leg(conn, id, *conid, leg).await?;
+        .bind(keys)
+        .bind(fields.names)
+        .bind(fields.descriptions)
+        .bind(fields.raws);
+        let ids: BTreeMap<String, i32> = fields
+            .figures
+            .bind(q)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| (row.get::<String, _>(0), row.get::<i32, _>(1)))
+            .collect();
+        let legs: Vec<(i32, ConId, &LegFields)> = plan
+            .insert
+            .iter()
+            .flat_map(|combo| {
+                let id = ids[combo.key.as_str()];
+                combo.legs.iter().map(move |(conid, leg)| (id, *conid, leg))
+            })
+            .collect();
+        upsert_legs(conn, &legs).await?;
+    }
+    if !plan.update.is_empty() {
+        let mut ids = Vec::new();
+        let mut fields = ComboArrays::default();
+        for (id, combo) in &plan.update {
+            ids.push(*id);
+            fields.push(&combo.fields);
         }
-    }
-    for (id, combo) in &plan.update {
-        let f = &combo.fields;
-        let q = sqlx::query_scalar(
-            "UPDATE combo_positions
-                SET name = $2, description = $3, raw = $4, position = $5, avg_price = $6,
-                    market_value = $7, unrealized_pnl = $8, realized_pnl = $9,
+        let q = sqlx::query(
+            "UPDATE combo_positions c
+                SET name = x.n, description = x.d, raw = x.j, position = x.p, avg_price = x.a,
+                    market_value = x.m, unrealized_pnl = x.u, realized_pnl = x.rl,
                     stale_at = NULL, fetched_at = now(), updated_at = now()
-              WHERE id = $1
-              RETURNING id",
+               FROM UNNEST($1::int[], $2::text[], $3::text[], $4::jsonb[], $5::float8[],
+                           $6::float8[], $7::float8[], $8::float8[], $9::float8[])
+                    AS x(id, n, d, j, p, a, m, u, rl)
+              WHERE c.id = x.id",
         )
-        .bind(id)
-        .bind(&f.name)
-        .bind(&f.description)
-        .bind(Json(&f.raw));
-        bind_figures(q, &f.figures).fetch_one(&mut *conn).await?;
+        .bind(ids)
+        .bind(fields.names)
+        .bind(fields.descriptions)
+        .bind(fields.raws);
+        fields.figures.bind(q).execute(&mut *conn).await?;
     }
-    for (id, conid, leg) in &plan.upsert_legs {
-        upsert_leg(conn, *id, *conid, leg).await?;
-    }
-    for (id, conid) in &plan.remove_legs {
-        sqlx::query("DELETE FROM combo_position_legs WHERE combo_position_id = $1 AND con_id = $2")
-            .bind(id)
-            .bind(conid.get())
-            .execute(&mut *conn)
-            .await?;
+    upsert_legs(conn, &plan.upsert_legs).await?;
+    if !plan.remove_legs.is_empty() {
+        let (combo_ids, conids): (Vec<i32>, Vec<i32>) = plan
+            .remove_legs
+            .iter()
+            .map(|(id, conid)| (*id, conid.get()))
+            .unzip();
+        sqlx::query(
+            "DELETE FROM combo_position_legs l
+              USING UNNEST($1::int[], $2::int[]) AS x(c, k)
+              WHERE l.combo_position_id = x.c AND l.con_id = x.k",
+        )
+        .bind(combo_ids)
+        .bind(conids)
+        .execute(&mut *conn)
+        .await?;
     }
     if !plan.mark_stale.is_empty() {
         sqlx::query(

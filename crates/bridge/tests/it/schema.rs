@@ -67,8 +67,8 @@ async fn exec(pool: &PgPool, sql: &'static str) {
 #[sqlx::test(migrations = false)]
 async fn every_spec_column_type_constraint_and_index_exists(pool: PgPool) {
     let report = store::migrate(&pool).await.expect("migrate");
-    assert_eq!(report.current, 4);
-    assert_eq!(report.applied.len(), 4);
+    assert_eq!(report.current, 5);
+    assert_eq!(report.applied.len(), 5);
 
     assert_eq!(
         columns(&pool, "portfolio_greeks").await,
@@ -143,6 +143,7 @@ async fn every_spec_column_type_constraint_and_index_exists(pool: PgPool) {
         [
             "CREATE UNIQUE INDEX combo_positions_pkey ON combo_positions USING btree (id)",
             "CREATE INDEX ix_combo_positions_account_fetched ON combo_positions USING btree (account_id, fetched_at DESC)",
+            "CREATE INDEX ix_combo_positions_account_id ON combo_positions USING btree (account_id, id)",
             "CREATE UNIQUE INDEX uq_combo_positions_account_source_key ON combo_positions USING btree (account_id, source, combo_key)",
         ]
     );
@@ -252,7 +253,7 @@ async fn migrating_twice_changes_nothing(pool: PgPool) {
     // were made by someone else, every migration runs again and changes nothing.
     exec(&pool, "DELETE FROM _portfolio_bridge_migrations").await;
     let rerun = store::migrate(&pool).await.expect("rerun");
-    assert_eq!(rerun.applied.len(), 4);
+    assert_eq!(rerun.applied.len(), 5);
     assert_eq!(snapshot(&pool).await, after_first);
 }
 
@@ -262,7 +263,7 @@ async fn migrations_from_several_processes_at_once_all_succeed(pool: PgPool) {
     let (a, b) = (a.expect("first"), b.expect("second"));
     assert_eq!(
         a.applied.len() + b.applied.len(),
-        4,
+        5,
         "each migration applied once: {a:?} {b:?}"
     );
 }
