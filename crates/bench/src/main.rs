@@ -1,0 +1,112 @@
+//! `pb-bench`: portfolio-bridge's end-to-end benchmarks, each against a reference point
+//! measured in the same run, with real processes — `ibkr-sim`, PostgreSQL and
+//! `portfolio-bridge` — never mocks. `scripts/bench` builds everything in release and runs it;
+//! it prints a table and rewrites `docs/benchmarks.md`.
+//!
+//! - [`drain`]: spool drain against `psql \copy`.
+//! - [`combos`]: combo sync (first and unchanged) and the spreads API under load against
+//!   `/healthz`.
+//! - [`footprint`]: resident memory and CPU of `run`, idle and streaming; start-up to the first
+//!   greeks row.
+//!
+//! Figures are medians of several runs; none is a test assertion: the report says which
+//! targets are met.
+
+mod combos;
+mod drain;
+mod footprint;
+mod procs;
+mod report;
+mod scenarios;
+mod stats;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::report::Figure;
+
+/// What every benchmark needs: the binaries, a PostgreSQL server and how many runs.
+pub struct Env {
+    pub bridge: PathBuf,
+    pub sim: PathBuf,
+    /// A server URL whose role may create databases.
+    pub database_url: String,
+    pub runs: usize,
+    pub work: PathBuf,
+}
+
+const USAGE: &str = "usage: pb-bench [--runs N] [--only drain|combos|footprint] [--out FILE]
+       pb-bench --scenario combos|streaming   print a generated ibkr-sim scenario (to profile by hand)
+
+Needs DATABASE_URL (a server whose role may CREATE DATABASE) and the release binaries of
+portfolio-bridge and ibkr-sim beside this one. scripts/bench provides all of it.";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // reqwest is built without a default crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut runs = 3;
+    let mut only: Option<String> = None;
+    let mut out: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--runs" => runs = args.next().context(USAGE)?.parse().context(USAGE)?,
+            "--only" => only = Some(args.next().context(USAGE)?),
+            "--out" => out = Some(args.next().context(USAGE)?.into()),
+            "--scenario" => {
+                match args.next().as_deref() {
+                    Some("combos") => print!("{}", scenarios::combos(5, 10_000)),
+                    Some("streaming") => print!("{}", scenarios::streaming(5, 2000)),
+                    _ => anyhow::bail!("{USAGE}"),
+                }
+                return Ok(());
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => anyhow::bail!("unknown argument {other}\n{USAGE}"),
+        }
+    }
+    let here = std::env::current_exe()?;
+    let dir = here.parent().context("the binary's directory")?;
+    let work = std::env::temp_dir().join(format!("pb-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let env = Env {
+        bridge: dir.join("portfolio-bridge"),
+        sim: dir.join("ibkr-sim"),
+        database_url: std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?,
+        runs,
+        work,
+    };
+    for bin in [&env.bridge, &env.sim] {
+        anyhow::ensure!(
+            bin.exists(),
+            "{} is missing: build it first (scripts/bench does)",
+            bin.display()
+        );
+    }
+
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let mut figures: Vec<Figure> = Vec::new();
+    if wanted("drain") {
+        figures.extend(drain::run(&env).await?);
+    }
+    if wanted("combos") {
+        figures.extend(combos::run(&env).await?);
+    }
+    if wanted("footprint") {
+        figures.extend(footprint::run(&env).await?);
+    }
+    let _ = std::fs::remove_dir_all(&env.work);
+
+    print!("{}", report::table(&figures));
+    if let Some(out) = out {
+        let command = std::env::var("PB_BENCH_COMMAND").unwrap_or_else(|_| "scripts/bench".into());
+        std::fs::write(&out, report::document(&figures, &command, runs))?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}

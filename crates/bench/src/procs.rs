@@ -1,0 +1,245 @@
+//! The real processes a benchmark runs — ibkr-sim and portfolio-bridge — their databases, and
+//! what `/proc` says about them. Every process is killed when its handle drops.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use sqlx::{Connection, PgConnection};
+use tokio::process::{Child, Command};
+
+use crate::Env;
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A child process, its log file, killed on drop.
+pub struct Proc {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let pid = self.pid().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().await?;
+        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .context("the process did not stop within 60 s")??;
+        Ok(())
+    }
+
+    /// Waits until the log holds `text`, or fails after `limit`.
+    pub async fn wait_for_log(&mut self, text: &str, limit: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if log.contains(text) {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!(
+                    "{} ended ({status}) before {text:?}:\n{log}",
+                    self.log.display()
+                );
+            }
+            anyhow::ensure!(
+                start.elapsed() < limit,
+                "no {text:?} within {limit:?} in {}",
+                self.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A process's extra environment: `(name, value)`.
+pub type Vars = Vec<(String, String)>;
+
+fn spawn(
+    bin: &Path,
+    args: &[&str],
+    envs: &[(String, String)],
+    dir: &Path,
+    name: &str,
+) -> anyhow::Result<Proc> {
+    let log = dir.join(format!("{name}.log"));
+    let file = std::fs::File::create(&log)?;
+    let child = Command::new(bin)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("RUST_LOG", "warn")
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    Ok(Proc { child, log })
+}
+
+/// A running ibkr-sim and where it listens.
+pub struct Sim {
+    pub proc: Proc,
+    pub cp_url: String,
+    pub tws_addr: String,
+}
+
+/// Starts ibkr-sim on `scenario` (TOML) with `extra` flags (`--no-walk` keeps prices still).
+pub async fn start_sim(env: &Env, scenario: &str, extra: &[&str]) -> anyhow::Result<Sim> {
+    let dir = tempdir(env, "sim")?;
+    let file = dir.join("scenario.toml");
+    std::fs::write(&file, scenario)?;
+    let (cp, tws, control) = (free_port(), free_port(), free_port());
+    let cp_addr = format!("127.0.0.1:{cp}");
+    let tws_addr = format!("127.0.0.1:{tws}");
+    let control_addr = format!("127.0.0.1:{control}");
+    let mut args = vec![
+        "--scenario",
+        file.to_str().context("utf-8 path")?,
+        "--cp-addr",
+        &cp_addr,
+        "--tws-addr",
+        &tws_addr,
+        "--control-addr",
+        &control_addr,
+    ];
+    args.extend_from_slice(extra);
+    let mut proc = spawn(&env.sim, &args, &[], &dir, "ibkr-sim")?;
+    proc.wait_for_log("ibkr-sim is running", Duration::from_secs(60))
+        .await?;
+    Ok(Sim {
+        proc,
+        cp_url: format!("https://{cp_addr}/v1/api"),
+        tws_addr,
+    })
+}
+
+/// The bridge's environment against `sim` and `database_url`; `extra` adds or overrides.
+pub fn bridge_env(sim: &Sim, database_url: &str, dir: &Path, extra: &[(&str, &str)]) -> Vars {
+    let mut envs: Vars = [
+        ("DATABASE_URL", database_url.to_owned()),
+        ("IB_SOCKET_ADDR", sim.tws_addr.clone()),
+        ("IBKR_CP_BASE_URL", sim.cp_url.clone()),
+        ("IBKR_CP_VERIFY_TLS", "false".into()),
+        (
+            "BRIDGE_BUFFER_PATH",
+            dir.join("spool.jsonl").display().to_string(),
+        ),
+        ("BRIDGE_HTTP_ADDR", format!("127.0.0.1:{}", free_port())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in extra {
+        envs.retain(|(name, _)| name != k);
+        envs.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    envs
+}
+
+/// Starts `portfolio-bridge <args>` with `envs` in a directory of its own.
+pub fn start_bridge(
+    env: &Env,
+    args: &[&str],
+    envs: &[(String, String)],
+    name: &str,
+) -> anyhow::Result<Proc> {
+    let dir = tempdir(env, name)?;
+    let mut all: Vars = vec![("RUST_LOG".into(), "info,sqlx=warn".into())];
+    all.extend_from_slice(envs);
+    spawn(&env.bridge, args, &all, &dir, name)
+}
+
+/// Runs `portfolio-bridge <args>` to the end; fails with its output if it fails.
+pub async fn run_bridge(
+    env: &Env,
+    args: &[&str],
+    envs: &[(String, String)],
+) -> anyhow::Result<String> {
+    let mut proc = start_bridge(env, args, envs, &format!("bridge-{}", args.join("-")))?;
+    let status = proc.child.wait().await?;
+    let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
+    anyhow::ensure!(
+        status.success(),
+        "portfolio-bridge {} failed:\n{log}",
+        args.join(" ")
+    );
+    Ok(log)
+}
+
+pub fn tempdir(env: &Env, name: &str) -> anyhow::Result<PathBuf> {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = env.work.join(format!("{name}-{n}"));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// A fresh, empty database `name` on the server; its URL.
+pub async fn fresh_database(env: &Env, name: &str) -> anyhow::Result<String> {
+    let mut admin = PgConnection::connect(&env.database_url).await?;
+    // One statement each: PostgreSQL runs a multi-statement string as one transaction.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await?;
+    }
+    let mut url = url_of(&env.database_url)?;
+    url.set_path(&format!("/{name}"));
+    Ok(url.to_string())
+}
+
+fn url_of(s: &str) -> anyhow::Result<reqwest::Url> {
+    reqwest::Url::parse(s).context("DATABASE_URL is not a URL")
+}
+
+/// Resident memory of `pid` in MiB.
+pub fn rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("no VmRSS")?;
+    Ok(kb / 1024.0)
+}
+
+/// CPU seconds (user + system) `pid` has used.
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').context("stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
