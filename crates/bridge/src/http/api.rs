@@ -140,17 +140,43 @@ pub fn spread(combo: SpreadRow, synced_at: Option<Timestamp>) -> Spread {
     }
 }
 
-/// The spreads `filter` selects, each with its sync time.
+/// A list of spreads, and the same as the API's JSON, made once per cached answer.
+pub struct SpreadList {
+    pub spreads: Vec<Spread>,
+    pub json: axum::body::Bytes,
+}
+
+/// The spreads `filter` selects, each with its sync time; the same answer for a second
+/// (`cache`).
+pub async fn spread_list(
+    state: &AppState,
+    filter: &SpreadFilter,
+) -> Result<std::sync::Arc<SpreadList>, ApiError> {
+    state
+        .spreads
+        .get_or_load(filter, || async {
+            let synced = store::jobs::last_completed(&state.pool, COMBO_POSITIONS_SYNC).await?;
+            let spreads: Vec<Spread> = store::combos::spreads(&state.pool, filter)
+                .await?
+                .into_iter()
+                .map(|row| spread(row, synced))
+                .collect();
+            let json = serde_json::to_vec(&spreads)
+                .map_err(|e| ApiError::Internal(format!("serialising spreads: {e}")))?;
+            Ok::<_, ApiError>(SpreadList {
+                spreads,
+                json: json.into(),
+            })
+        })
+        .await
+}
+
+/// The spreads `filter` selects, as values.
 pub async fn load_spreads(
     state: &AppState,
     filter: &SpreadFilter,
 ) -> Result<Vec<Spread>, ApiError> {
-    let synced = store::jobs::last_completed(&state.pool, COMBO_POSITIONS_SYNC).await?;
-    Ok(store::combos::spreads(&state.pool, filter)
-        .await?
-        .into_iter()
-        .map(|row| spread(row, synced))
-        .collect())
+    Ok(spread_list(state, filter).await?.spreads.clone())
 }
 
 const DEFAULT_SYMBOL: &str = "CL";
@@ -177,9 +203,15 @@ pub fn spread_filter(p: &Params) -> Result<SpreadFilter, ApiError> {
 async fn list_spreads(
     State(state): State<AppState>,
     Query(raw): Raw,
-) -> Result<Json<Vec<Spread>>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = Params::new(raw, &["account_id", "symbol", "limit", "include_stale"])?;
-    Ok(Json(load_spreads(&state, &spread_filter(&p)?).await?))
+    let list = spread_list(&state, &spread_filter(&p)?).await?;
+    // The JSON made when the answer was cached: busy clients cost a copy, not a serialisation.
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        list.json.clone(),
+    )
+        .into_response())
 }
 
 async fn one_spread(
@@ -360,8 +392,10 @@ async fn patch_account(
         )
     })?;
     let alias = parse_alias(change.alias.as_deref())?;
-    store::accounts::set_alias(&state.pool, id, alias.as_deref())
-        .await?
+    let changed = store::accounts::set_alias(&state.pool, id, alias.as_deref()).await?;
+    // Spreads show the alias: read them afresh.
+    state.spreads.clear();
+    changed
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("account {id}")))
 }

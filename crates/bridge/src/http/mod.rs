@@ -7,12 +7,14 @@
 //!   the pages.
 //! - [`error`]: the API's one error type; [`params`]: strict query parameters.
 //! - [`metrics`]: Prometheus text; [`openapi`]: the API's description.
+//! - [`cache`]: the spreads list kept for a second, so many clients cost one read.
 //!
 //! It reads through the store and the in-memory state the sources keep; it never talks to
 //! IBKR, and never shows a raw account code: accounts appear by alias.
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -60,6 +62,7 @@ pub struct Shared {
     pub settings: Settings,
     pub auth: auth::Auth,
     pub metrics: metrics::HttpMetrics,
+    pub spreads: cache::Cache<api::SpreadList>,
 }
 
 /// The handlers' state: cheap to clone.
@@ -74,6 +77,7 @@ impl AppState {
             settings,
             auth: auth::Auth::new(token),
             metrics: metrics::HttpMetrics::default(),
+            spreads: cache::Cache::default(),
         }))
     }
 }

@@ -310,7 +310,7 @@ pub async fn apply(
 }
 
 /// Which spreads the read API wants.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct SpreadFilter {
     pub id: Option<i32>,
     pub account_id: Option<i32>,
