@@ -149,12 +149,12 @@ async fn migrate_then_config_work_against_a_database(pool: PgPool) {
     let first = bridge.run(&["migrate"]);
     assert_eq!(first.code(), Some(0), "{}", first.stderr());
     assert!(
-        first.stdout().contains("schema at version 4"),
+        first.stdout().contains("schema at version 5"),
         "{}",
         first.stdout()
     );
     assert!(
-        first.stdout().contains("4 migration(s) applied now"),
+        first.stdout().contains("5 migration(s) applied now"),
         "{}",
         first.stdout()
     );
