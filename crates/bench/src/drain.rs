@@ -26,7 +26,11 @@ fn rows() -> usize {
 /// Row `i`: a tick every 5 s, alternating PORTFOLIO and CL.
 fn record(i: usize) -> Record {
     let at_ms = START_MS + (i / 2) as i64 * 5000;
-    let contract = if i.is_multiple_of(2) { "PORTFOLIO" } else { "CL" };
+    let contract = if i.is_multiple_of(2) {
+        "PORTFOLIO"
+    } else {
+        "CL"
+    };
     let x = i as f64;
     Record::Greeks {
         key: format!("{at_ms}:{contract}"),

@@ -105,7 +105,13 @@ async fn main() -> anyhow::Result<()> {
     print!("{}", report::table(&figures));
     if let Some(out) = out {
         let command = std::env::var("PB_BENCH_COMMAND").unwrap_or_else(|_| "scripts/bench".into());
-        std::fs::write(&out, report::document(&figures, &command, runs))?;
+        // The hand-written analysis below the marker survives a rerun.
+        let kept = std::fs::read_to_string(&out)
+            .ok()
+            .and_then(|old| old.find(report::KEEP_MARKER).map(|i| old[i..].to_owned()))
+            .unwrap_or_else(|| format!("{}\n", report::KEEP_MARKER));
+        let document = report::document(&figures, &command, runs);
+        std::fs::write(&out, format!("{document}\n{kept}"))?;
         eprintln!("wrote {}", out.display());
     }
     Ok(())

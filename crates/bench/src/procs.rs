@@ -12,11 +12,13 @@ use tokio::process::{Child, Command};
 
 use crate::Env;
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// `n` distinct free ports: every listener is held until all are picked, so the kernel cannot
+/// hand out one port twice.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("bound").port())
 }
 
 /// A child process, its log file, killed on drop.
@@ -105,7 +107,7 @@ pub async fn start_sim(env: &Env, scenario: &str, extra: &[&str]) -> anyhow::Res
     let dir = tempdir(env, "sim")?;
     let file = dir.join("scenario.toml");
     std::fs::write(&file, scenario)?;
-    let (cp, tws, control) = (free_port(), free_port(), free_port());
+    let [cp, tws, control] = free_ports();
     let cp_addr = format!("127.0.0.1:{cp}");
     let tws_addr = format!("127.0.0.1:{tws}");
     let control_addr = format!("127.0.0.1:{control}");
@@ -141,7 +143,10 @@ pub fn bridge_env(sim: &Sim, database_url: &str, dir: &Path, extra: &[(&str, &st
             "BRIDGE_BUFFER_PATH",
             dir.join("spool.jsonl").display().to_string(),
         ),
-        ("BRIDGE_HTTP_ADDR", format!("127.0.0.1:{}", free_port())),
+        (
+            "BRIDGE_HTTP_ADDR",
+            format!("127.0.0.1:{}", free_ports::<1>()[0]),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

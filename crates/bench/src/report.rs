@@ -1,5 +1,8 @@
 //! The results: a table for the terminal and `docs/benchmarks.md`.
 
+/// Everything after this line in `docs/benchmarks.md` is written by hand and kept by reruns.
+pub const KEEP_MARKER: &str = "<!-- Written by hand below: scripts/bench keeps it. -->";
+
 /// One measured figure and what it is held against.
 pub struct Figure {
     pub what: &'static str,

@@ -15,11 +15,13 @@ use crate::helpers::{database_url_of, within};
 /// How long the demo may take to build and come up.
 const BUILD_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+/// Four distinct free ports: each listener is held until all are picked, so the kernel cannot
+/// hand out one port twice.
+fn free_ports() -> [u16; 4] {
+    let listeners: Vec<TcpListener> = (0..4)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("bound").port())
 }
 
 /// Whether any process of the group `pgid` is alive.
@@ -37,7 +39,7 @@ async fn the_demo_serves_combos_and_ctrl_c_leaves_no_process_behind(pool: PgPool
     let _ = rustls::crypto::ring::default_provider().install_default();
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let dir = tempfile::tempdir().expect("dir");
-    let ports = [free_port(), free_port(), free_port(), free_port()];
+    let ports = free_ports();
     let [http_port, cp_port, tws_port, control_port] = ports;
     let mut child = Command::new("bash")
         .arg("scripts/demo")
