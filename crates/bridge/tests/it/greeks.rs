@@ -104,7 +104,7 @@ async fn stored_once(pool: &PgPool, keys: &[String]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_goes_away_and_comes_back_while_the_ticker_keeps_its_cadence() {
     let sim = start_sim(sim_config()).await;
-    let cluster = OwnCluster::new("outage", 55441);
+    let cluster = OwnCluster::new("outage", 31441);
     let url = cluster.start().await;
     let dir = tempfile::tempdir().expect("dir");
     let spool = dir.path().join("spool.jsonl");
@@ -171,7 +171,7 @@ async fn spawn_armed(b: &Bridge, failpoint: &str) -> Spawned {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_append_then_restarted_loses_no_kept_row_and_duplicates_none() {
     let sim = start_sim(sim_config()).await;
-    let cluster = OwnCluster::new("kill-append", 55442);
+    let cluster = OwnCluster::new("kill-append", 31442);
     let url = cluster.start().await;
     let dir = tempfile::tempdir().expect("dir");
     let spool = dir.path().join("spool.jsonl");
@@ -206,7 +206,7 @@ async fn killed_mid_append_then_restarted_loses_no_kept_row_and_duplicates_none(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_a_drain_commit_before_the_spool_is_trimmed_duplicates_nothing() {
     let sim = start_sim(sim_config()).await;
-    let cluster = OwnCluster::new("kill-drain", 55443);
+    let cluster = OwnCluster::new("kill-drain", 31443);
     let url = cluster.start().await;
     let dir = tempfile::tempdir().expect("dir");
     let spool = dir.path().join("spool.jsonl");
@@ -253,7 +253,7 @@ fn rows_made(stderr: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_while_postgresql_is_down_spools_every_row_it_made() {
     let sim = start_sim(sim_config()).await;
-    let cluster = OwnCluster::new("sigterm", 55444);
+    let cluster = OwnCluster::new("sigterm", 31444);
     let url = cluster.start().await;
     let dir = tempfile::tempdir().expect("dir");
     let spool = dir.path().join("spool.jsonl");

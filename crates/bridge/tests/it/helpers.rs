@@ -317,7 +317,9 @@ pub fn db_log(pool: &PgPool, dir: &std::path::Path) -> portfolio_bridge::api_log
 }
 
 /// A PostgreSQL cluster of a test's own (scripts/ensure-postgres on its own port and
-/// directory), so the test can stop and start it without touching the shared one.
+/// directory), so the test can stop and start it without touching the shared one. Its port
+/// must lie below Linux's ephemeral range (32768–60999): the many connections tests open take
+/// local ports from that range, and one of them holding the cluster's port stops its restart.
 #[derive(Clone)]
 pub struct OwnCluster {
     dir: String,

@@ -137,11 +137,13 @@ async fn positions_multipliers_and_greeks_reach_the_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delayed_data_is_used_and_recorded_where_live_is_not_permitted() {
     let mut cfg = sim_config();
-    cfg.scenario
-        .instruments
-        .get_mut(&265598)
-        .expect("AAPL")
-        .delayed_only = true;
+    // No live AAPL permission: the stock and its option are delayed alike. (A live option's
+    // computations carry a live underlying price, which would race the stock's own delayed one.)
+    for instrument in cfg.scenario.instruments.values_mut() {
+        if instrument.symbol == "AAPL" {
+            instrument.delayed_only = true;
+        }
+    }
     let sim = start_sim(cfg).await;
     let (source, portfolio) = source(&sim, 41);
     let _conn = within("connect", source.connect())
