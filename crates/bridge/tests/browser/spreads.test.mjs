@@ -1,11 +1,10 @@
 // The Spreads page of the default scenario in real headless Chromium: a native CL combo
-// expands to its legs, unmatched legs are listed, a refresh keeps the row open, the page
-// works without JavaScript, and a logged-out Client Portal session shows the re-auth banner.
+// expands to its legs, unmatched legs are listed, a refresh keeps the row open, and the page
+// works without JavaScript. (The re-auth banner is reauth.test.mjs's.)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { APP, ARTIFACTS, launch } from "./chromium.mjs";
 
-const CONTROL = process.env.SIM_CONTROL_URL;
 let browser;
 
 before(async () => { browser = await launch(); });
@@ -46,22 +45,4 @@ test("without JavaScript the rows still expand", async () => {
   assert.equal(await combo.locator("tr.leg").count(), 2);
   assert.match(await combo.locator("time").first().textContent(), /UTC$/);
   await context.close();
-});
-
-test("a logged-out Client Portal session shows the re-auth banner", async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  await page.goto(`${APP}/`);
-  assert.equal(await page.locator(".banner.reauth").count(), 0);
-  const out = await fetch(`${CONTROL}/cp/logout`, { method: "POST", headers: { "content-length": "0" } });
-  assert.equal(out.status, 200);
-  // The session keeper notices within a tickle (200 ms here); reload until the page says so.
-  const deadline = Date.now() + 20_000;
-  while ((await page.locator(".banner.reauth").count()) === 0) {
-    assert.ok(Date.now() < deadline, "no re-auth banner within 20 s");
-    await new Promise((r) => setTimeout(r, 200));
-    await page.reload();
-  }
-  assert.match(await page.locator(".banner.reauth").textContent(), /^Re-auth required: log in to the Client Portal Gateway at https?:\/\//);
-  await page.screenshot({ path: `${ARTIFACTS}/spreads-reauth.png`, fullPage: true });
-  await page.close();
 });

@@ -81,19 +81,13 @@ impl Drop for TestApp {
 pub struct AppOptions {
     /// Serve with `BRIDGE_API_TOKEN` set to [`TOKEN`].
     pub token: bool,
-    /// Serve the simulator's control API too (for the browser test, which logs it out).
-    pub sim_control: bool,
 }
 
 /// The simulator's default scenario with its prices frozen; the Client Portal source read
 /// once into the portfolio, `positions.sync` and `combo_positions.sync` run for real into
 /// `pool`; a session keeper ticking every 200 ms; the app on `127.0.0.1:0`.
 pub async fn spawn_app(pool: PgPool, options: AppOptions) -> TestApp {
-    let mut config = sim_config();
-    if options.sim_control {
-        config.control_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-    }
-    let sim = start_sim(config).await;
+    let sim = start_sim(sim_config()).await;
     sim.control().world().freeze(true);
     let (stop, shutdown) = Shutdown::new();
 

@@ -8,7 +8,9 @@ use std::process::Command;
 
 use sqlx::PgPool;
 
-use crate::app::{AppOptions, spawn_app};
+use portfolio_bridge::ibkr::portal::SessionState;
+
+use crate::app::{AppOptions, TestApp, spawn_app};
 
 fn browser_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser"))
@@ -22,14 +24,7 @@ async fn the_spreads_page_and_the_openapi_document_in_a_real_browser(pool: PgPoo
         "the browser tests' npm packages are missing: run scripts/test, or \
          `npm ci --prefix crates/bridge/tests/browser` (and `apt-get install chromium`)"
     );
-    let app = spawn_app(
-        pool,
-        AppOptions {
-            sim_control: true,
-            ..AppOptions::default()
-        },
-    )
-    .await;
+    let app = spawn_app(pool, AppOptions::default()).await;
     // Half an hour of greeks for the charts, ending now.
     sqlx::query(
         r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, gamma, vega, theta, underlying_price)
@@ -45,21 +40,36 @@ async fn the_spreads_page_and_the_openapi_document_in_a_real_browser(pool: PgPoo
         "/../../target/test-artifacts"
     ));
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let report = node(
+        &app,
+        &artifacts,
+        &["spreads.test.mjs", "pages.test.mjs", "openapi.test.mjs"],
+    )
+    .await;
+    assert!(artifacts.join("spreads.png").is_file(), "{report}");
+
+    // The banner: log the simulator's session out, wait for the session keeper to report it,
+    // then let the browser look.
+    app.sim.control().cp().logout();
+    let mut session = app.session.clone();
+    crate::helpers::within(
+        "the session keeper reporting Re-auth required",
+        session.wait_for(|s| s.state == SessionState::ReauthRequired),
+    )
+    .await
+    .expect("the keeper runs");
+    node(&app, &artifacts, &["reauth.test.mjs"]).await;
+    assert!(artifacts.join("spreads-reauth.png").is_file());
+}
+
+/// Runs `node --test` on `files` against the app; its report, or a failure with it.
+async fn node(app: &TestApp, artifacts: &std::path::Path, files: &[&str]) -> String {
     let mut node = Command::new("node");
-    node.current_dir(&dir)
-        .args([
-            "--test",
-            "--test-reporter=spec",
-            "spreads.test.mjs",
-            "pages.test.mjs",
-            "openapi.test.mjs",
-        ])
+    node.current_dir(browser_dir())
+        .args(["--test", "--test-reporter=spec"])
+        .args(files)
         .env("APP_URL", app.url(""))
-        .env(
-            "SIM_CONTROL_URL",
-            app.sim.control_url().expect("the control API"),
-        )
-        .env("ARTIFACTS", &artifacts);
+        .env("ARTIFACTS", artifacts);
     let out = tokio::task::spawn_blocking(move || node.output())
         .await
         .expect("join")
@@ -70,5 +80,5 @@ async fn the_spreads_page_and_the_openapi_document_in_a_real_browser(pool: PgPoo
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "the browser tests failed:\n{report}");
-    assert!(artifacts.join("spreads.png").is_file(), "{report}");
+    report
 }

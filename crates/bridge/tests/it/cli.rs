@@ -444,20 +444,6 @@ async fn spool_drain_stores_everything_once_and_refuses_a_spool_in_use(pool: PgP
     );
 }
 
-/// Runs `portfolio-bridge status` until its exit code is `code`; its last run.
-async fn status_until(b: &Bridge, args: &[&str], code: i32) -> crate::helpers::Run {
-    within(&format!("`status` exiting {code}"), async {
-        loop {
-            let run = b.run_off_runtime(args).await;
-            if run.code() == Some(code) {
-                return run;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    })
-    .await
-}
-
 #[sqlx::test(migrations = false)]
 async fn status_reports_the_running_bridge_and_fails_when_a_human_is_needed(pool: PgPool) {
     const TOKEN: &str = "status-test-token-0123456789";
@@ -493,7 +479,13 @@ async fn status_reports_the_running_bridge_and_fails_when_a_human_is_needed(pool
     );
 
     let asking = asking.env("BRIDGE_API_TOKEN", TOKEN);
-    let ok = status_until(&asking, &["status"], 0).await;
+    // Each state is published before it is logged: once logged, `status` reports it.
+    bridge
+        .wait_for_stderr("Client Portal session authenticated")
+        .await;
+    bridge.wait_for_stderr("connected to TWS API").await;
+    let ok = asking.run_off_runtime(&["status"]).await;
+    assert_eq!(ok.code(), Some(0), "{}", ok.stdout());
     assert!(
         ok.stdout().starts_with("portfolio-bridge: OK\n"),
         "{}",
@@ -505,7 +497,11 @@ async fn status_reports_the_running_bridge_and_fails_when_a_human_is_needed(pool
     );
 
     sim.control().cp().logout();
-    let attention = status_until(&asking, &["status"], 1).await;
+    bridge
+        .wait_for_stderr("Client Portal session needs a login")
+        .await;
+    let attention = asking.run_off_runtime(&["status"]).await;
+    assert_eq!(attention.code(), Some(1), "{}", attention.stdout());
     let out = attention.stdout();
     assert!(
         out.starts_with("portfolio-bridge: NEEDS ATTENTION"),

@@ -6,14 +6,14 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::helpers::{database_url_of, within};
+use crate::helpers::{PATIENCE, database_url_of, within};
 
 /// How long the demo may take to build and come up.
-const BUILD_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
+const BUILD_PATIENCE: Duration = Duration::from_secs(600);
 
 /// Four distinct free ports: each listener is held until all are picked, so the kernel cannot
 /// hand out one port twice.
@@ -57,60 +57,31 @@ async fn the_demo_serves_combos_and_ctrl_c_leaves_no_process_behind(pool: PgPool
         .spawn()
         .expect("bash runs");
     let pgid = child.id();
-    let output = Arc::new(Mutex::new(String::new()));
-    for stream in [
-        Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().expect("stderr")),
-    ] {
-        let output = output.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let mut out = output.lock().expect("lock");
-                out.push_str(&line);
-                out.push('\n');
-            }
-        });
-    }
-    let text = || output.lock().expect("lock").clone();
+    let mut output = Output::of(&mut child);
     // The demo builds the binaries first: on a cold cache that takes minutes, not seconds.
-    let banner = tokio::time::timeout(BUILD_PATIENCE, async {
-        while !text().contains("Ctrl-C stops everything") {
-            assert!(
-                child.try_wait().expect("status").is_none(),
-                "the demo ended:\n{}",
-                text()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
-    })
-    .await;
-    assert!(
-        banner.is_ok(),
-        "no banner within {BUILD_PATIENCE:?}:\n{}",
-        text()
-    );
-    let banner = text();
-    assert!(
-        banner.contains(&format!("Open http://127.0.0.1:{http_port}/")),
-        "{banner}"
-    );
+    let open = format!("Open http://127.0.0.1:{http_port}/");
+    output
+        .until("banner", |l| l.contains(&open), BUILD_PATIENCE)
+        .await;
+    output
+        .until(
+            "combo sync in the bridge's log",
+            |l| l.contains("job completed") && l.contains("combo_positions.sync"),
+            PATIENCE,
+        )
+        .await;
 
     let url = format!("http://127.0.0.1:{http_port}/api/v1/spreads");
-    let spreads = within("native combos on the API", async {
-        loop {
-            if let Ok(r) = reqwest::get(&url).await
-                && let Ok(body) = r.json::<Vec<serde_json::Value>>().await
-                && !body.is_empty()
-            {
-                return body;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
-    })
-    .await;
+    let spreads: Vec<serde_json::Value> = reqwest::get(&url)
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("JSON");
     assert!(
-        spreads[0]["legs_text"]
-            .as_str()
+        spreads
+            .first()
+            .and_then(|s| s["legs_text"].as_str())
             .is_some_and(|l| l.starts_with("-1 CL")),
         "{spreads:?}"
     );
@@ -119,16 +90,16 @@ async fn the_demo_serves_combos_and_ctrl_c_leaves_no_process_behind(pool: PgPool
         .args(["-INT", "--", &format!("-{pgid}")])
         .status()
         .expect("kill runs");
-    let status = within("the demo to stop", async {
-        loop {
-            if let Some(status) = child.try_wait().expect("status") {
-                return status;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    let log = text();
+    // The pipes close once the demo and every child writing to them have exited.
+    output.read_to_end(PATIENCE).await;
+    let status = within(
+        "the demo's exit",
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await
+    .expect("join")
+    .expect("status");
+    let log = output.log;
     assert!(status.success(), "{status:?}:\n{log}");
     assert!(log.contains("0 lost"), "{log}");
     assert!(
@@ -141,5 +112,62 @@ async fn the_demo_serves_combos_and_ctrl_c_leaves_no_process_behind(pool: PgPool
             std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
             "something still listens on {port}:\n{log}"
         );
+    }
+}
+
+/// Every line a process prints, from both its streams, as it prints it.
+struct Output {
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    log: String,
+}
+
+impl Output {
+    fn of(child: &mut std::process::Child) -> Output {
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        let streams: [Box<dyn std::io::Read + Send>; 2] = [
+            Box::new(child.stdout.take().expect("stdout")),
+            Box::new(child.stderr.take().expect("stderr")),
+        ];
+        for stream in streams {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Output {
+            lines,
+            log: String::new(),
+        }
+    }
+
+    /// The next line, or `None` once both streams are closed.
+    async fn next(&mut self) -> Option<String> {
+        let line = self.lines.recv().await?;
+        self.log.push_str(&line);
+        self.log.push('\n');
+        Some(line)
+    }
+
+    /// Reads until a line `wanted` matches; fails after `patience` or at the end of output.
+    async fn until(&mut self, what: &str, wanted: impl Fn(&str) -> bool, patience: Duration) {
+        let found = tokio::time::timeout(patience, async {
+            while let Some(line) = self.next().await {
+                if wanted(&line) {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert!(matches!(found, Ok(true)), "no {what}:\n{}", self.log);
+    }
+
+    /// Reads to the end of output; fails if it does not end within `patience`.
+    async fn read_to_end(&mut self, patience: Duration) {
+        let ended =
+            tokio::time::timeout(patience, async { while self.next().await.is_some() {} }).await;
+        assert!(ended.is_ok(), "the output did not end:\n{}", self.log);
     }
 }

@@ -73,6 +73,8 @@ impl Bridge {
         let stderr = child.stderr.take().expect("stderr");
         let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let sink = text.clone();
+        // Counts the lines read, so a test can await the next one; closed when the pipe is.
+        let (lines, lines_rx) = tokio::sync::watch::channel(0usize);
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr)
                 .lines()
@@ -81,11 +83,14 @@ impl Bridge {
                 let mut t = sink.lock().expect("lock");
                 t.push_str(&line);
                 t.push('\n');
+                drop(t);
+                lines.send_modify(|n| *n += 1);
             }
         });
         Spawned {
             child: Some(child),
             stderr: text,
+            lines: lines_rx,
         }
     }
 }
@@ -187,6 +192,7 @@ pub async fn checked_session(
 pub struct Spawned {
     child: Option<std::process::Child>,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    lines: tokio::sync::watch::Receiver<usize>,
 }
 
 impl Spawned {
@@ -195,11 +201,17 @@ impl Spawned {
         self.stderr.lock().expect("lock").clone()
     }
 
-    /// Waits until its standard error contains `text`.
+    /// Waits until its standard error contains `text`, woken by each line it writes.
     pub async fn wait_for_stderr(&self, text: &str) {
+        let mut lines = self.lines.clone();
         within(&format!("{text:?} on the bridge's stderr"), async {
             while !self.stderr().contains(text) {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                if lines.changed().await.is_err() && !self.stderr().contains(text) {
+                    panic!(
+                        "the bridge closed its stderr without {text:?}:\n{}",
+                        self.stderr()
+                    );
+                }
             }
         })
         .await;
