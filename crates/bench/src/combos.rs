@@ -13,7 +13,9 @@ use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
 use crate::Env;
-use crate::procs::{bridge_env, fresh_database, run_bridge, start_bridge, start_sim, tempdir};
+use crate::procs::{
+    Proc, bridge_env, fresh_database, run_bridge, start_bridge, start_sim, tempdir,
+};
 use crate::report::Figure;
 use crate::scenarios;
 use crate::stats::{median, percentile};
@@ -24,32 +26,25 @@ const CONNECTIONS: usize = 50;
 const LOAD: Duration = Duration::from_secs(5);
 const WARM_UP: Duration = Duration::from_secs(1);
 
-/// Enqueues `combo_positions.sync` and waits for its result.
-async fn sync(env: &Env, url: &str) -> anyhow::Result<Value> {
+/// Enqueues `combo_positions.sync`, waits for `worker` to log its end, and reads its result.
+async fn sync(env: &Env, url: &str, worker: &mut Proc) -> anyhow::Result<Value> {
     let vars = vec![("DATABASE_URL".to_owned(), url.to_owned())];
     run_bridge(env, &["jobs", "enqueue", "combo_positions.sync"], &vars).await?;
-    let mut conn = PgConnection::connect(url).await?;
-    let started = Instant::now();
-    loop {
-        let row: Option<(String, Option<Value>, Option<String>)> = sqlx::query_as(
-            "SELECT status, result, last_error FROM jobs WHERE job_type = 'combo_positions.sync' \
-             ORDER BY id DESC LIMIT 1",
+    let end = worker
+        .next_line(
+            |l| l.contains("job completed") || l.contains("job failed"),
+            Duration::from_secs(300),
         )
-        .fetch_optional(&mut conn)
         .await?;
-        match row {
-            Some((status, Some(result), _)) if status == "completed" => return Ok(result),
-            Some((status, _, error)) if status == "failed" => {
-                anyhow::bail!("the sync failed: {error:?}")
-            }
-            _ => {}
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(300),
-            "the sync did not finish in 5 min"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    anyhow::ensure!(end.contains("job completed"), "the sync failed: {end}");
+    let mut conn = PgConnection::connect(url).await?;
+    let result: Option<Value> = sqlx::query_scalar(
+        "SELECT result FROM jobs WHERE job_type = 'combo_positions.sync' AND status = 'completed' \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    result.context("a completed job has a result")
 }
 
 fn written(result: &Value) -> i64 {
@@ -119,10 +114,10 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Figure>> {
         worker
             .wait_for_log("worker started", Duration::from_secs(30))
             .await?;
-        let result = sync(env, &url).await?;
+        let result = sync(env, &url, &mut worker).await?;
         first.push(result["duration_ms"].as_f64().context("duration_ms")?);
         legs_seen = result["legs_written"].as_i64().unwrap_or(0);
-        let result = sync(env, &url).await?;
+        let result = sync(env, &url, &mut worker).await?;
         again.push(result["duration_ms"].as_f64().context("duration_ms")?);
         again_rows.push(written(&result) as f64);
         worker.stop().await?;

@@ -42,12 +42,15 @@ async fn first_row(
             started.elapsed() < Duration::from_secs(60),
             "no greeks row within 60 s"
         );
+        // The measurement's resolution, not a wait for an event: the bridge announces no row,
+        // so the table is sampled every 5 ms (min() over an empty-or-tiny table).
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
 /// RSS (MiB) at the end of a `WINDOW` after `SETTLE`, and CPU % over the window.
 async fn sample(pid: u32) -> anyhow::Result<(f64, f64)> {
+    // Fixed windows are the measurement: let start-up pass, then count CPU over WINDOW.
     tokio::time::sleep(SETTLE).await;
     let (cpu0, t0) = (cpu_seconds(pid)?, Instant::now());
     tokio::time::sleep(WINDOW).await;

@@ -4,11 +4,13 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::{Connection, PgConnection};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
 
 use crate::Env;
 
@@ -21,10 +23,13 @@ pub fn free_ports<const N: usize>() -> [u16; N] {
     std::array::from_fn(|i| listeners[i].local_addr().expect("bound").port())
 }
 
-/// A child process, its log file, killed on drop.
+/// A child process, its log file, killed on drop. Its output lines arrive on `lines` as it
+/// writes them (and go to the log file too).
 pub struct Proc {
     pub child: Child,
     pub log: PathBuf,
+    lines: mpsc::UnboundedReceiver<String>,
+    seen: String,
 }
 
 impl Proc {
@@ -42,28 +47,70 @@ impl Proc {
         Ok(())
     }
 
-    /// Waits until the log holds `text`, or fails after `limit`.
-    pub async fn wait_for_log(&mut self, text: &str, limit: Duration) -> anyhow::Result<()> {
-        let start = Instant::now();
-        loop {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if log.contains(text) {
-                return Ok(());
+    /// Waits for the next output line that `wanted` matches, and returns it; fails if the
+    /// output ends first or after `limit`.
+    pub async fn next_line(
+        &mut self,
+        wanted: impl Fn(&str) -> bool,
+        limit: Duration,
+    ) -> anyhow::Result<String> {
+        let found = tokio::time::timeout(limit, async {
+            while let Some(line) = self.lines.recv().await {
+                self.seen.push_str(&line);
+                self.seen.push('\n');
+                if wanted(&line) {
+                    return Some(line);
+                }
             }
-            if let Some(status) = self.child.try_wait()? {
-                anyhow::bail!(
-                    "{} ended ({status}) before {text:?}:\n{log}",
-                    self.log.display()
-                );
-            }
-            anyhow::ensure!(
-                start.elapsed() < limit,
-                "no {text:?} within {limit:?} in {}",
-                self.log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => Ok(line),
+            Ok(None) => anyhow::bail!("{} ended first:\n{}", self.log.display(), self.seen),
+            Err(_) => anyhow::bail!(
+                "nothing within {limit:?} in {}:\n{}",
+                self.log.display(),
+                self.seen
+            ),
         }
     }
+
+    /// Waits until the output has a line containing `text`.
+    pub async fn wait_for_log(&mut self, text: &str, limit: Duration) -> anyhow::Result<()> {
+        self.next_line(|l| l.contains(text), limit).await.map(drop)
+    }
+
+    /// Everything it writes until its output ends.
+    pub async fn rest(&mut self) -> String {
+        while let Some(line) = self.lines.recv().await {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+        }
+        self.seen.clone()
+    }
+}
+
+/// Sends each line of `stream` to `tx` and appends it to `log`.
+fn forward(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    log: PathBuf,
+    tx: mpsc::UnboundedSender<String>,
+) {
+    tokio::spawn(async move {
+        let mut file = tokio::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .await
+            .ok();
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(f) = file.as_mut() {
+                let _ = f.write_all(format!("{line}\n").as_bytes()).await;
+            }
+            let _ = tx.send(line);
+        }
+    });
 }
 
 /// A process's extra environment: `(name, value)`.
@@ -77,8 +124,8 @@ fn spawn(
     name: &str,
 ) -> anyhow::Result<Proc> {
     let log = dir.join(format!("{name}.log"));
-    let file = std::fs::File::create(&log)?;
-    let child = Command::new(bin)
+    std::fs::File::create(&log)?;
+    let mut child = Command::new(bin)
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -87,12 +134,24 @@ fn spawn(
         .envs(envs.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .stdin(Stdio::null())
-        .stdout(file.try_clone()?)
-        .stderr(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
-    Ok(Proc { child, log })
+    let (tx, lines) = mpsc::unbounded_channel();
+    forward(
+        child.stdout.take().context("stdout")?,
+        log.clone(),
+        tx.clone(),
+    );
+    forward(child.stderr.take().context("stderr")?, log.clone(), tx);
+    Ok(Proc {
+        child,
+        log,
+        lines,
+        seen: String::new(),
+    })
 }
 
 /// A running ibkr-sim and where it listens.
@@ -178,8 +237,8 @@ pub async fn run_bridge(
     envs: &[(String, String)],
 ) -> anyhow::Result<String> {
     let mut proc = start_bridge(env, args, envs, &format!("bridge-{}", args.join("-")))?;
+    let log = proc.rest().await;
     let status = proc.child.wait().await?;
-    let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
     anyhow::ensure!(
         status.success(),
         "portfolio-bridge {} failed:\n{log}",
