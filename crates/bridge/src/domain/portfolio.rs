@@ -95,8 +95,9 @@ pub struct Leg {
     pub unrealized_pnl: Option<f64>,
     pub realized_pnl: Option<f64>,
     pub updated_at: Timestamp,
-    /// The payload the leg was last read from, for the `raw` column.
-    pub raw: Option<serde_json::Value>,
+    /// The payload the leg was last read from, for the `raw` column. Shared, so that the
+    /// ticker's snapshot every few seconds does not copy every payload (20 ms for 2,000 legs).
+    pub raw: Option<Arc<serde_json::Value>>,
 }
 
 /// What an account update or a portfolio row says about a leg beyond its quantity.
@@ -119,6 +120,8 @@ pub struct FeedHealth {
     pub epoch: u64,
     /// Times the feed came up since start (the first connect included).
     pub connects: u64,
+    /// Market-data updates (prices and model greeks) applied since start.
+    pub updates: u64,
 }
 
 /// The portfolio as the sources last described it.
@@ -137,6 +140,7 @@ pub struct Portfolio {
     /// When the legs were last known complete on the current connection.
     positions_complete: Option<Timestamp>,
     connects: u64,
+    updates: u64,
 }
 
 impl Portfolio {
@@ -209,7 +213,7 @@ impl Portfolio {
             }
             self.set_leg_values(account, &contract, quantity, values, now);
             if let Some(leg) = self.legs.get_mut(&(account.clone(), contract.conid)) {
-                leg.raw = raw;
+                leg.raw = raw.map(Arc::new);
             }
         }
     }
@@ -228,6 +232,7 @@ impl Portfolio {
 
     pub fn set_price(&mut self, conid: ConId, price: f64, kind: DataKind, now: Timestamp) {
         if price.is_finite() {
+            self.updates += 1;
             let epoch = self.epoch;
             self.prices.insert(
                 conid,
@@ -249,6 +254,7 @@ impl Portfolio {
         kind: DataKind,
         now: Timestamp,
     ) {
+        self.updates += 1;
         let epoch = self.epoch;
         self.greeks.insert(
             conid,
@@ -328,8 +334,8 @@ impl Portfolio {
         if let Some(leg) = self.legs.get_mut(&(account.clone(), conid)) {
             let raw = leg
                 .raw
-                .get_or_insert_with(|| serde_json::Value::Object(Default::default()));
-            if let serde_json::Value::Object(map) = raw {
+                .get_or_insert_with(|| Arc::new(serde_json::Value::Object(Default::default())));
+            if let serde_json::Value::Object(map) = Arc::make_mut(raw) {
                 map.insert(key.to_owned(), value);
             }
         }
@@ -349,6 +355,7 @@ impl Portfolio {
             message: self.message.clone(),
             epoch: self.epoch,
             connects: self.connects,
+            updates: self.updates,
         }
     }
 

@@ -74,7 +74,7 @@ pub fn rows_from_portfolio(
                     }),
                     quantity: leg.quantity,
                     values: leg_values(leg),
-                    raw: leg.raw.clone(),
+                    raw: leg.raw.as_deref().cloned(),
                 })
                 .collect();
             (account.clone(), rows)

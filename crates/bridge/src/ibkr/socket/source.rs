@@ -14,6 +14,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ibapi::SUBSCRIPTION_LAG_CODE;
+use ibapi::accounts::Position;
 use ibapi::prelude::*;
 use jiff::Timestamp;
 use tokio::sync::mpsc;
@@ -277,6 +279,18 @@ impl Shared {
         }
     }
 
+    /// A positions or account stream lost messages (its reader fell more than ibapi's buffer
+    /// of 1,024 messages behind): what it described can no longer be trusted, so the
+    /// connection is given up and the watchdog's new one starts whole. Asking again on the
+    /// same connection is not enough: the rest of the old answer would arrive on the new
+    /// stream. (Market data may lose old ticks: only the latest counts.)
+    fn fell_behind(&self, what: &str) {
+        warn!("the {what} stream fell behind and lost messages: reconnecting to read it whole");
+        self.report(SocketEvent::Lost(format!(
+            "the {what} stream lost messages"
+        )));
+    }
+
     fn stop_market_data(&self) {
         for instrument in lock(&self.instruments).values_mut() {
             if let Some(task) = instrument.task.take() {
@@ -352,35 +366,38 @@ async fn notices_task(shared: Arc<Shared>, mut notices: NoticeStream) {
     shared.report(SocketEvent::Lost("the notice stream closed".into()));
 }
 
+/// Whether a stream item is ibapi's notice that the stream fell behind and lost messages.
+fn lagged<T>(item: &Result<SubscriptionItem<T>, ibapi::Error>) -> bool {
+    matches!(item, Ok(SubscriptionItem::Notice(n)) if n.code == SUBSCRIPTION_LAG_CODE)
+}
+
 async fn positions_task(shared: Arc<Shared>) {
     let mut positions = match shared.client.positions().await {
         Ok(sub) => sub,
         Err(e) => return shared.stream_failed("positions", &e),
     };
-    // What this connection's first pass reported: at its end, legs not in it are gone.
-    let mut reported = BTreeSet::new();
+    // The first list arrives as a burst: it is only collected until its end, so that this
+    // reader keeps up with the socket, and then applied at once.
+    let mut first: Option<Vec<Position>> = Some(Vec::new());
     while let Some(item) = positions.next().await {
         shared.touch();
+        if lagged(&item) {
+            return shared.fell_behind("positions");
+        }
         match item {
-            Ok(SubscriptionItem::Data(PositionUpdate::Position(p))) => {
-                let (Some(account), Some(contract)) =
-                    (AccountCode::parse(&p.account), to_domain(&p.contract))
-                else {
-                    warn!("ignoring a position without a valid account or conid: {p:?}");
-                    continue;
-                };
-                let now = Timestamp::now();
-                let raw = serde_json::to_value(&p).unwrap_or_default();
-                shared.portfolio.write(|pf| {
-                    pf.set_position(&account, &contract, p.position, value(p.average_cost), now);
-                    pf.merge_raw(&account, contract.conid, "position", raw);
-                });
-                if p.position != 0.0 {
-                    reported.insert((account, contract.conid));
-                    shared.track(&p.contract);
+            Ok(SubscriptionItem::Data(PositionUpdate::Position(p))) => match first.as_mut() {
+                Some(list) => list.push(p),
+                None => {
+                    apply_position(&shared, &p);
                 }
-            }
+            },
             Ok(SubscriptionItem::Data(PositionUpdate::PositionEnd)) => {
+                let list = first.take().unwrap_or_default();
+                // What this connection's list held: at its end, legs not in it are gone.
+                let reported: BTreeSet<_> = list
+                    .iter()
+                    .filter_map(|p| apply_position(&shared, p))
+                    .collect();
                 let now = Timestamp::now();
                 shared
                     .portfolio
@@ -394,6 +411,26 @@ async fn positions_task(shared: Arc<Shared>) {
     shared.report(SocketEvent::Lost("the positions stream ended".into()));
 }
 
+/// Records one position and starts its market data; the leg, if it is held.
+fn apply_position(shared: &Arc<Shared>, p: &Position) -> Option<(AccountCode, ConId)> {
+    let (Some(account), Some(contract)) = (AccountCode::parse(&p.account), to_domain(&p.contract))
+    else {
+        warn!("ignoring a position without a valid account or conid: {p:?}");
+        return None;
+    };
+    let now = Timestamp::now();
+    let raw = serde_json::to_value(p).unwrap_or_default();
+    shared.portfolio.write(|pf| {
+        pf.set_position(&account, &contract, p.position, value(p.average_cost), now);
+        pf.merge_raw(&account, contract.conid, "position", raw);
+    });
+    if p.position == 0.0 {
+        return None;
+    }
+    shared.track(&p.contract);
+    Some((account, contract.conid))
+}
+
 /// Portfolio values from account updates: one account held open, or several visited in turn.
 async fn account_updates_task(shared: Arc<Shared>, accounts: Vec<String>) {
     loop {
@@ -404,13 +441,28 @@ async fn account_updates_task(shared: Arc<Shared>, accounts: Vec<String>) {
                 Err(e) => return shared.stream_failed("account updates", &e),
             };
             let keep_open = accounts.len() == 1;
+            let mut burst = Some(Vec::new());
             while let Some(item) = updates.next().await {
                 shared.touch();
+                if lagged(&item) {
+                    return shared.fell_behind("account updates");
+                }
                 match item {
+                    // Collected until the account's end, like the positions' first list.
                     Ok(SubscriptionItem::Data(AccountUpdate::PortfolioValue(v))) => {
-                        apply_portfolio_value(&shared, account, &v)
+                        match burst.as_mut() {
+                            Some(values) => values.push(v),
+                            None => apply_portfolio_value(&shared, account, &v),
+                        }
                     }
-                    Ok(SubscriptionItem::Data(AccountUpdate::End)) if !keep_open => break,
+                    Ok(SubscriptionItem::Data(AccountUpdate::End)) => {
+                        for v in burst.take().unwrap_or_default() {
+                            apply_portfolio_value(&shared, account, &v);
+                        }
+                        if !keep_open {
+                            break;
+                        }
+                    }
                     Ok(_) => {}
                     Err(e) => return shared.stream_failed("account updates", &e),
                 }
