@@ -8,17 +8,23 @@
 //!   `/healthz`.
 //! - [`footprint`]: resident memory and CPU of `run`, idle and streaming; start-up to the first
 //!   greeks row.
+//! - [`criterion`]: the in-process ticker benches (`cargo bench`), read from `target/criterion`.
+//! - [`ticks`]: tick ingestion over the TWS socket against a bare `ibapi` client ([`tap`]),
+//!   and the greeks ticks' lateness under a firehose.
 //!
 //! Figures are medians of several runs; none is a test assertion: the report says which
 //! targets are met.
 
 mod combos;
+mod criterion;
 mod drain;
 mod footprint;
 mod procs;
 mod report;
 mod scenarios;
 mod stats;
+mod tap;
+mod ticks;
 
 use std::path::PathBuf;
 
@@ -36,8 +42,9 @@ pub struct Env {
     pub work: PathBuf,
 }
 
-const USAGE: &str = "usage: pb-bench [--runs N] [--only drain|combos|footprint] [--out FILE]
+const USAGE: &str = "usage: pb-bench [--runs N] [--only drain|combos|footprint|ticks|criterion] [--out FILE]
        pb-bench --scenario combos|streaming   print a generated ibkr-sim scenario (to profile by hand)
+       pb-bench --tap ADDR                    the bare ibapi client of the tick benchmark
 
 Needs DATABASE_URL (a server whose role may CREATE DATABASE) and the release binaries of
 portfolio-bridge and ibkr-sim beside this one. scripts/bench provides all of it.";
@@ -63,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
                 }
                 return Ok(());
             }
+            "--tap" => return tap::run(&args.next().context(USAGE)?).await,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -99,6 +107,13 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("footprint") {
         figures.extend(footprint::run(&env).await?);
+    }
+    if wanted("ticks") {
+        figures.extend(ticks::run(&env).await?);
+    }
+    if wanted("criterion") {
+        // The binaries sit in target/release.
+        figures.extend(criterion::figures(dir.parent().context("target")?)?);
     }
     let _ = std::fs::remove_dir_all(&env.work);
 

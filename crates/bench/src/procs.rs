@@ -76,6 +76,20 @@ impl Proc {
         }
     }
 
+    /// Like [`next_line`](Self::next_line), but only among lines written from now on: the
+    /// ones already waiting are passed over.
+    pub async fn fresh_line(
+        &mut self,
+        wanted: impl Fn(&str) -> bool,
+        limit: Duration,
+    ) -> anyhow::Result<String> {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+        }
+        self.next_line(wanted, limit).await
+    }
+
     /// Waits until the output has a line containing `text`.
     pub async fn wait_for_log(&mut self, text: &str, limit: Duration) -> anyhow::Result<()> {
         self.next_line(|l| l.contains(text), limit).await.map(drop)
@@ -159,6 +173,8 @@ pub struct Sim {
     pub proc: Proc,
     pub cp_url: String,
     pub tws_addr: String,
+    /// The control API's base, `http://127.0.0.1:PORT`.
+    pub control_url: String,
 }
 
 /// Starts ibkr-sim on `scenario` (TOML) with `extra` flags (`--no-walk` keeps prices still).
@@ -188,6 +204,7 @@ pub async fn start_sim(env: &Env, scenario: &str, extra: &[&str]) -> anyhow::Res
         proc,
         cp_url: format!("https://{cp_addr}/v1/api"),
         tws_addr,
+        control_url: format!("http://{control_addr}"),
     })
 }
 
@@ -228,6 +245,19 @@ pub fn start_bridge(
     let mut all: Vars = vec![("RUST_LOG".into(), "info,sqlx=warn".into())];
     all.extend_from_slice(envs);
     spawn(&env.bridge, args, &all, &dir, name)
+}
+
+/// Starts this binary as the bare-client reference (`pb-bench --tap`) against `sim`; returns
+/// once its subscriptions are open, with how many there are.
+pub async fn start_tap(env: &Env, sim: &Sim) -> anyhow::Result<(Proc, usize)> {
+    let dir = tempdir(env, "tap")?;
+    let me = std::env::current_exe()?;
+    let mut proc = spawn(&me, &["--tap", &sim.tws_addr], &[], &dir, "tap")?;
+    let line = proc
+        .next_line(|l| l.starts_with("subscribed "), Duration::from_secs(60))
+        .await?;
+    let n = line["subscribed ".len()..].trim().parse()?;
+    Ok((proc, n))
 }
 
 /// Runs `portfolio-bridge <args>` to the end; fails with its output if it fails.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::record::Record;
 use super::writer::RecordSender;
@@ -46,6 +46,8 @@ pub struct TickStatus {
     pub left_out: Vec<LeftOut>,
     /// Ticks skipped because the feed was down.
     pub skipped: u64,
+    /// How long after its boundary the last tick handed its rows over (the tick's jitter).
+    pub lateness: Duration,
 }
 
 #[derive(Clone)]
@@ -94,6 +96,13 @@ pub async fn run(
             warn!("the writer is gone: stopping the ticker");
             return;
         }
+        let lateness = clock.now().duration_since(at).unsigned_abs();
+        debug!(
+            at = %at,
+            rows = count,
+            late_ms = lateness.as_secs_f64() * 1e3,
+            "greeks tick"
+        );
         status.send_modify(|s| {
             if s.left_out != net.left_out && !net.left_out.is_empty() {
                 warn!(
@@ -105,6 +114,7 @@ pub async fn run(
             s.rows += count;
             s.counted = net.counted;
             s.left_out = net.left_out;
+            s.lateness = lateness;
         });
     }
 }

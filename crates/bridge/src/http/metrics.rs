@@ -1,6 +1,7 @@
 //! `/metrics` in Prometheus' text format: HTTP latency per route (recorded here, by a
-//! middleware), and the bridge's own figures read at scrape time — greeks rows written, spool
-//! depth, breaker state, feed reconnects, Client Portal session, jobs by type and status.
+//! middleware), and the bridge's own figures read at scrape time — greeks rows written, tick
+//! lateness, spool depth, breaker state, feed reconnects, market-data updates, Client Portal
+//! session, jobs by type and status.
 //! No registry crate: the handful of series is written out directly.
 
 use std::collections::BTreeMap;
@@ -206,6 +207,18 @@ pub fn render(state: &AppState, jobs: &[(String, String, i64)]) -> String {
             "counter",
             "Times the IBKR feed came back after going down.",
             feed.connects.saturating_sub(1) as f64,
+        ),
+        (
+            "portfolio_bridge_market_data_updates_total",
+            "counter",
+            "Market-data updates (prices and model greeks) applied since start.",
+            feed.updates as f64,
+        ),
+        (
+            "portfolio_bridge_greeks_tick_lateness_seconds",
+            "gauge",
+            "How long after its interval boundary the last tick handed its rows to the writer.",
+            ticks.lateness.as_secs_f64(),
         ),
     ];
     for (name, kind, help, value) in scalars {

@@ -11,6 +11,7 @@ fn feed(connected: bool) -> FeedHealth {
         message: "TWS API at 127.0.0.1:4001".into(),
         epoch: 1,
         connects: 1,
+        updates: 0,
     }
 }
 

@@ -1,0 +1,70 @@
+//! The tick-ingestion reference: a bare `ibapi` client that subscribes to the market data of
+//! every option position, as the bridge does, and only counts what arrives — no portfolio, no
+//! greeks, no database. Run as `pb-bench --tap ADDR`; it prints `subscribed N` once its
+//! subscriptions are open, then `ticks T` (data items since start) every 250 ms. It must never
+//! do more per tick than count it: it is the rate the bridge is compared with.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use ibapi::prelude::*;
+
+/// How often the count is printed.
+const REPORT_EVERY: Duration = Duration::from_millis(250);
+
+pub async fn run(addr: &str) -> anyhow::Result<()> {
+    let client = Client::builder()
+        .address(addr)
+        .client_id(900)
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    // The bridge asks for the same: live where permitted, delayed elsewhere.
+    client
+        .switch_market_data_type(MarketDataType::Delayed)
+        .await?;
+    let client = Arc::new(client);
+
+    let mut contracts = Vec::new();
+    let mut positions = client.positions().await?;
+    while let Some(item) = positions.next().await {
+        match item? {
+            SubscriptionItem::Data(PositionUpdate::Position(p)) => {
+                let option = matches!(
+                    p.contract.security_type,
+                    SecurityType::Option | SecurityType::FuturesOption
+                );
+                if option && p.position != 0.0 {
+                    contracts.push(p.contract);
+                }
+            }
+            SubscriptionItem::Data(PositionUpdate::PositionEnd) => break,
+            SubscriptionItem::Notice(_) => {}
+        }
+    }
+
+    let ticks = Arc::new(AtomicU64::new(0));
+    let mut streams = tokio::task::JoinSet::new();
+    for mut contract in contracts.iter().cloned() {
+        if contract.exchange.to_string().is_empty() {
+            contract.exchange = Exchange::from("SMART");
+        }
+        let mut sub = client.market_data(&contract).subscribe().await?;
+        let ticks = ticks.clone();
+        streams.spawn(async move {
+            while let Some(item) = sub.next().await {
+                if let Ok(SubscriptionItem::Data(_)) = item {
+                    ticks.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    println!("subscribed {}", contracts.len());
+    let mut every = tokio::time::interval(REPORT_EVERY);
+    loop {
+        every.tick().await;
+        println!("ticks {}", ticks.load(Ordering::Relaxed));
+    }
+}
