@@ -14,36 +14,54 @@ use ibapi::prelude::*;
 /// How often the count is printed.
 const REPORT_EVERY: Duration = Duration::from_millis(250);
 
-pub async fn run(addr: &str) -> anyhow::Result<()> {
-    let client = Client::builder()
-        .address(addr)
-        .client_id(900)
-        .connect()
-        .await
-        .with_context(|| format!("connecting to {addr}"))?;
-    // The bridge asks for the same: live where permitted, delayed elsewhere.
-    client
-        .switch_market_data_type(MarketDataType::Delayed)
-        .await?;
-    let client = Arc::new(client);
-
-    let mut contracts = Vec::new();
-    let mut positions = client.positions().await?;
-    while let Some(item) = positions.next().await {
-        match item? {
-            SubscriptionItem::Data(PositionUpdate::Position(p)) => {
-                let option = matches!(
-                    p.contract.security_type,
-                    SecurityType::Option | SecurityType::FuturesOption
-                );
-                if option && p.position != 0.0 {
-                    contracts.push(p.contract);
+/// Connects and reads the option positions whole: a connection whose positions stream fell
+/// behind (ibapi dropped some of the burst) is replaced, as the bridge does.
+async fn connect(addr: &str) -> anyhow::Result<(Client, Vec<Contract>)> {
+    for _ in 0..5 {
+        let client = Client::builder()
+            .address(addr)
+            .client_id(900)
+            .connect()
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        // The bridge asks for the same: live where permitted, delayed elsewhere.
+        client
+            .switch_market_data_type(MarketDataType::Delayed)
+            .await?;
+        let mut contracts = Vec::new();
+        let mut whole = false;
+        let mut positions = client.positions().await?;
+        while let Some(item) = positions.next().await {
+            match item? {
+                SubscriptionItem::Data(PositionUpdate::Position(p)) => {
+                    let option = matches!(
+                        p.contract.security_type,
+                        SecurityType::Option | SecurityType::FuturesOption
+                    );
+                    if option && p.position != 0.0 {
+                        contracts.push(p.contract);
+                    }
                 }
+                SubscriptionItem::Data(PositionUpdate::PositionEnd) => {
+                    whole = true;
+                    break;
+                }
+                SubscriptionItem::Notice(n) if n.code == ibapi::SUBSCRIPTION_LAG_CODE => break,
+                SubscriptionItem::Notice(_) => {}
             }
-            SubscriptionItem::Data(PositionUpdate::PositionEnd) => break,
-            SubscriptionItem::Notice(_) => {}
         }
+        if whole {
+            return Ok((client, contracts));
+        }
+        eprintln!("the positions stream fell behind: connecting again");
+        client.disconnect().await;
     }
+    anyhow::bail!("the positions stream fell behind on 5 connections")
+}
+
+pub async fn run(addr: &str) -> anyhow::Result<()> {
+    let (client, contracts) = connect(addr).await?;
+    let client = Arc::new(client);
 
     let ticks = Arc::new(AtomicU64::new(0));
     let mut streams = tokio::task::JoinSet::new();

@@ -1,8 +1,10 @@
 //! `combo_positions.sync`, the first spec's `sync_combo_positions_once`: makes sure the Client
-//! Portal session can read the portfolio (tickle, auth status, `ssodh/init` if that mends it), reads `/portfolio/accounts` and every account's
+//! Portal session can read the portfolio (tickle, auth status, `ssodh/init` if that mends it),
+//! reads `/portfolio/accounts` and every account's
 //! `/portfolio/{accountId}/combo/positions?nocache=true`, and stores the combos with their legs —
-//! one transaction per account, replace semantics (a combo no longer reported is marked stale,
-//! a leg no longer in its combo is removed), nothing written when nothing changed.
+//! one transaction per account, accounts read and written concurrently, replace semantics (a
+//! combo no longer reported is marked stale, a leg no longer in its combo is removed), nothing
+//! written when nothing changed.
 //!
 //! All accounts are read and checked before anything is written: a missing login, an
 //! unreachable gateway or a malformed combo fails the job with nothing changed, the error
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tokio::task::JoinSet;
 
 use super::{COMBO_POSITIONS_SYNC, Handler, JobError, JobFuture};
 use crate::domain::combo::{self, Combo, ComboFields, Figures, LegFields};
@@ -41,6 +44,16 @@ pub struct SyncMetrics {
 }
 
 impl SyncMetrics {
+    fn add(&mut self, o: SyncMetrics) {
+        self.combos_seen += o.combos_seen;
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.marked_stale += o.marked_stale;
+        self.legs_written += o.legs_written;
+        self.legs_removed += o.legs_removed;
+    }
+
     pub fn to_json(self, duration: Duration) -> Value {
         json!({
             "accounts": self.accounts,
@@ -107,73 +120,26 @@ impl ComboSync {
         }
     }
 
-    /// Every account's combos, checked; nothing is written here.
+    /// Every account's combos, checked; nothing is written here. Accounts are read at once
+    /// (the client's pacer keeps the gateway's limits); errors are reported in account order.
     async fn read_all(&self) -> Result<BTreeMap<AccountCode, Vec<Combo>>, JobError> {
         let accounts =
             self.client.accounts().await.map_err(|e| {
                 JobError::from_portal(&e, format!("reading /portfolio/accounts: {e}"))
             })?;
-        let mut all = BTreeMap::new();
+        let mut reads = JoinSet::new();
         for account in accounts {
-            let code = account.code;
-            let label = code.masked();
-            let reported = self.client.combo_positions(&code).await.map_err(|e| {
-                let mut err =
-                    JobError::from_portal(&e, mask(&format!("account {label}: {e}"), &code));
-                if let (
-                    PortalError::UnexpectedPayload { raw, .. },
-                    JobError::Permanent { result, .. },
-                ) = (&e, &mut err)
-                {
-                    *result = Some(json!({"account": label, "raw": mask(raw, &code)}));
-                }
-                err
-            })?;
-            let mut checked = Vec::with_capacity(reported.len());
-            for c in reported {
-                let name = c.name.clone().unwrap_or_else(|| "(unnamed)".into());
-                let raw = c.raw.clone();
-                let combo = to_domain(&code, c).map_err(|e| JobError::Permanent {
-                    message: format!("account {label}, combo {name}: {e}"),
-                    result: Some(json!({
-                        "account": label,
-                        "combo": name,
-                        "raw": mask(&raw.to_string(), &code),
-                    })),
-                })?;
-                checked.push(combo);
-            }
-            // Two combos with one key cannot both be stored: refuse before writing anything.
-            combo::plan(&[], &checked)
-                .map_err(|e| JobError::permanent(format!("account {label}: a combo {e}")))?;
-            all.insert(code, checked);
+            reads.spawn(read_account(self.client.clone(), account.code));
         }
-        Ok(all)
-    }
-
-    /// Writes one account's snapshot in one transaction.
-    async fn write_account(
-        &self,
-        account: &AccountCode,
-        snapshot: &[Combo],
-        m: &mut SyncMetrics,
-    ) -> Result<(), JobError> {
-        let mut tx = self.pool.begin().await?;
-        let account_id = accounts::lock(&mut tx, account, "combos").await?;
-        let stored = combos::load(&mut tx, account_id).await?;
-        let plan = combo::plan(&stored, snapshot).map_err(|e| {
-            JobError::permanent(format!("account {}: a combo {e}", account.masked()))
-        })?;
-        combos::apply(&mut tx, account_id, &plan).await?;
-        tx.commit().await?;
-        m.combos_seen += snapshot.len();
-        m.inserted += plan.insert.len();
-        m.updated += plan.changed;
-        m.unchanged += plan.unchanged;
-        m.marked_stale += plan.mark_stale.len();
-        m.legs_written += plan.legs_written();
-        m.legs_removed += plan.remove_legs.len();
-        Ok(())
+        let mut results = BTreeMap::new();
+        while let Some(done) = reads.join_next().await {
+            let (code, result) = done.map_err(|e| JobError::transient(e.to_string()))?;
+            results.insert(code, result);
+        }
+        results
+            .into_iter()
+            .map(|(code, result)| result.map(|combos| (code, combos)))
+            .collect()
     }
 
     pub async fn sync(&self) -> Result<Value, JobError> {
@@ -184,11 +150,98 @@ impl ComboSync {
             accounts: all.len(),
             ..SyncMetrics::default()
         };
-        for (account, snapshot) in &all {
-            self.write_account(account, snapshot, &mut m).await?;
+        // One transaction per account, each on its own connection, all at once.
+        let mut writes = JoinSet::new();
+        for (account, snapshot) in all {
+            writes.spawn(write_account(self.pool.clone(), account, snapshot));
+        }
+        let mut results = BTreeMap::new();
+        while let Some(done) = writes.join_next().await {
+            let (account, result) = done.map_err(|e| JobError::transient(e.to_string()))?;
+            results.insert(account, result);
+        }
+        for result in results.into_values() {
+            m.add(result?);
         }
         Ok(m.to_json(started.elapsed()))
     }
+}
+
+/// One account's combos from the gateway, checked.
+async fn read_account(
+    client: PortalClient,
+    code: AccountCode,
+) -> (AccountCode, Result<Vec<Combo>, JobError>) {
+    let label = code.masked();
+    let reported = match client.combo_positions(&code).await {
+        Ok(reported) => reported,
+        Err(e) => {
+            let mut err = JobError::from_portal(&e, mask(&format!("account {label}: {e}"), &code));
+            if let (
+                PortalError::UnexpectedPayload { raw, .. },
+                JobError::Permanent { result, .. },
+            ) = (&e, &mut err)
+            {
+                *result = Some(json!({"account": label, "raw": mask(raw, &code)}));
+            }
+            return (code, Err(err));
+        }
+    };
+    let mut checked = Vec::with_capacity(reported.len());
+    for c in reported {
+        let name = c.name.clone().unwrap_or_else(|| "(unnamed)".into());
+        let raw = c.raw.clone();
+        match to_domain(&code, c) {
+            Ok(combo) => checked.push(combo),
+            Err(e) => {
+                let err = JobError::Permanent {
+                    message: format!("account {label}, combo {name}: {e}"),
+                    result: Some(json!({
+                        "account": label,
+                        "combo": name,
+                        "raw": mask(&raw.to_string(), &code),
+                    })),
+                };
+                return (code, Err(err));
+            }
+        }
+    }
+    // Two combos with one key cannot both be stored: refuse before writing anything.
+    if let Err(e) = combo::plan(&[], &checked) {
+        let err = JobError::permanent(format!("account {label}: a combo {e}"));
+        return (code, Err(err));
+    }
+    (code, Ok(checked))
+}
+
+/// Writes one account's snapshot in one transaction; what it did.
+async fn write_account(
+    pool: PgPool,
+    account: AccountCode,
+    snapshot: Vec<Combo>,
+) -> (AccountCode, Result<SyncMetrics, JobError>) {
+    let result = async {
+        let mut tx = pool.begin().await?;
+        let account_id = accounts::lock(&mut tx, &account, "combos").await?;
+        let stored = combos::load(&mut tx, account_id).await?;
+        let plan = combo::plan(&stored, &snapshot).map_err(|e| {
+            JobError::permanent(format!("account {}: a combo {e}", account.masked()))
+        })?;
+        combos::apply(&mut tx, account_id, &plan).await?;
+        tx.commit().await?;
+        Ok(SyncMetrics {
+            accounts: 0,
+            combos_seen: snapshot.len(),
+            inserted: plan.insert.len(),
+            updated: plan.changed,
+            unchanged: plan.unchanged,
+            marked_stale: plan.mark_stale.len(),
+            legs_written: plan.legs_written(),
+            legs_removed: plan.remove_legs.len(),
+        })
+    }
+    .await;
+    (account, result)
 }
 
 impl Handler for ComboSync {
