@@ -2,7 +2,7 @@
 //! Portal session can read the portfolio (tickle, auth status, `ssodh/init` if that mends it),
 //! reads `/portfolio/accounts` and every account's
 //! `/portfolio/{accountId}/combo/positions?nocache=true`, and stores the combos with their legs —
-//! one transaction per account, accounts read and written concurrently, replace semantics (a
+//! one transaction per account (accounts read concurrently, written in turn), replace semantics (a
 //! combo no longer reported is marked stale, a leg no longer in its combo is removed), nothing
 //! written when nothing changed.
 //!
@@ -150,17 +150,10 @@ impl ComboSync {
             accounts: all.len(),
             ..SyncMetrics::default()
         };
-        // One transaction per account, each on its own connection, all at once.
-        let mut writes = JoinSet::new();
+        // One after the other: at once, five accounts' stored payloads loaded and compared
+        // together made an unchanged re-sync slower on 2 cores (3.9 s against 2.6 s).
         for (account, snapshot) in all {
-            writes.spawn(write_account(self.pool.clone(), account, snapshot));
-        }
-        let mut results = BTreeMap::new();
-        while let Some(done) = writes.join_next().await {
-            let (account, result) = done.map_err(|e| JobError::transient(e.to_string()))?;
-            results.insert(account, result);
-        }
-        for result in results.into_values() {
+            let (_, result) = write_account(self.pool.clone(), account, snapshot).await;
             m.add(result?);
         }
         Ok(m.to_json(started.elapsed()))
