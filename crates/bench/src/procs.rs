@@ -76,18 +76,16 @@ impl Proc {
         }
     }
 
-    /// Like [`next_line`](Self::next_line), but only among lines written from now on: the
-    /// ones already waiting are passed over.
-    pub async fn fresh_line(
-        &mut self,
-        wanted: impl Fn(&str) -> bool,
-        limit: Duration,
-    ) -> anyhow::Result<String> {
-        while let Ok(line) = self.lines.try_recv() {
-            self.seen.push_str(&line);
-            self.seen.push('\n');
-        }
-        self.next_line(wanted, limit).await
+    /// Writes `line` to its standard input (a process started to answer questions there).
+    pub async fn send(&mut self, line: &str) -> anyhow::Result<()> {
+        let stdin = self
+            .child
+            .stdin
+            .as_mut()
+            .context("its stdin is not a pipe")?;
+        stdin.write_all(format!("{line}\n").as_bytes()).await?;
+        stdin.flush().await?;
+        Ok(())
     }
 
     /// Waits until the output has a line containing `text`.
@@ -136,6 +134,7 @@ fn spawn(
     envs: &[(String, String)],
     dir: &Path,
     name: &str,
+    stdin: Stdio,
 ) -> anyhow::Result<Proc> {
     let log = dir.join(format!("{name}.log"));
     std::fs::File::create(&log)?;
@@ -147,7 +146,7 @@ fn spawn(
         .env("RUST_LOG", "warn")
         .envs(envs.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -197,7 +196,7 @@ pub async fn start_sim(env: &Env, scenario: &str, extra: &[&str]) -> anyhow::Res
         &control_addr,
     ];
     args.extend_from_slice(extra);
-    let mut proc = spawn(&env.sim, &args, &[], &dir, "ibkr-sim")?;
+    let mut proc = spawn(&env.sim, &args, &[], &dir, "ibkr-sim", Stdio::null())?;
     proc.wait_for_log("ibkr-sim is running", Duration::from_secs(60))
         .await?;
     Ok(Sim {
@@ -244,7 +243,7 @@ pub fn start_bridge(
     let dir = tempdir(env, name)?;
     let mut all: Vars = vec![("RUST_LOG".into(), "info,sqlx=warn".into())];
     all.extend_from_slice(envs);
-    spawn(&env.bridge, args, &all, &dir, name)
+    spawn(&env.bridge, args, &all, &dir, name, Stdio::null())
 }
 
 /// Starts this binary as the bare-client reference (`pb-bench --tap`) against `sim`; returns
@@ -252,7 +251,14 @@ pub fn start_bridge(
 pub async fn start_tap(env: &Env, sim: &Sim) -> anyhow::Result<(Proc, usize)> {
     let dir = tempdir(env, "tap")?;
     let me = std::env::current_exe()?;
-    let mut proc = spawn(&me, &["--tap", &sim.tws_addr], &[], &dir, "tap")?;
+    let mut proc = spawn(
+        &me,
+        &["--tap", &sim.tws_addr],
+        &[],
+        &dir,
+        "tap",
+        Stdio::piped(),
+    )?;
     let line = proc
         .next_line(|l| l.starts_with("subscribed "), Duration::from_secs(60))
         .await?;

@@ -1,18 +1,15 @@
 //! The tick-ingestion reference: a bare `ibapi` client that subscribes to the market data of
 //! every option position, as the bridge does, and only counts what arrives — no portfolio, no
 //! greeks, no database. Run as `pb-bench --tap ADDR`; it prints `subscribed N` once its
-//! subscriptions are open, then `ticks T` (data items since start) every 250 ms. It must never
-//! do more per tick than count it: it is the rate the bridge is compared with.
-
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+//! subscriptions are open, then answers each line on its standard input with `ticks T` (data
+//! items since start), until its input ends. It must never do more per tick than count it: it
+//! is the rate the bridge is compared with.
 
 use anyhow::Context;
 use ibapi::prelude::*;
-
-/// How often the count is printed.
-const REPORT_EVERY: Duration = Duration::from_millis(250);
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Connects and reads the option positions whole: a connection whose positions stream fell
 /// behind (ibapi dropped some of the burst) is replaced, as the bridge does.
@@ -80,9 +77,9 @@ pub async fn run(addr: &str) -> anyhow::Result<()> {
         });
     }
     println!("subscribed {}", contracts.len());
-    let mut every = tokio::time::interval(REPORT_EVERY);
-    loop {
-        every.tick().await;
+    let mut questions = BufReader::new(tokio::io::stdin()).lines();
+    while questions.next_line().await?.is_some() {
         println!("ticks {}", ticks.load(Ordering::Relaxed));
     }
+    Ok(())
 }

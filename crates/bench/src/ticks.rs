@@ -21,8 +21,7 @@ const RATES: [u32; 8] = [
 ];
 /// A reader keeps up while it counts at least this share of the offered rate.
 const KEEPS_UP: f64 = 0.9;
-/// Each step: time for the new rate to take hold, then the window it is counted over.
-const STEP_SETTLE: Duration = Duration::from_secs(1);
+/// Each step's window: a rate is a count over a time, so this wait is the measurement.
 const STEP_WINDOW: Duration = Duration::from_secs(2);
 /// The jitter phase's rate and how many 5-second ticks it watches.
 const JITTER_RATE: u32 = 5_000;
@@ -52,8 +51,10 @@ impl Reader {
                 Ok((n as u64, at))
             }
             Reader::Tap(proc) => {
+                // The tap answers each question with its count at that moment.
+                proc.send("count").await?;
                 let line = proc
-                    .fresh_line(|l| l.starts_with("ticks "), Duration::from_secs(10))
+                    .next_line(|l| l.starts_with("ticks "), Duration::from_secs(10))
                     .await?;
                 Ok((line["ticks ".len()..].trim().parse()?, Instant::now()))
             }
@@ -79,9 +80,8 @@ async fn ramp(
 ) -> anyhow::Result<(f64, Option<u32>)> {
     let mut best: f64 = 0.0;
     for rate in RATES {
+        // The sim has the new rate once it answers; its next 10 ms batch sends at it.
         set_rate(http, sim, rate).await?;
-        // Fixed windows are the measurement: let the rate take hold, then count.
-        tokio::time::sleep(STEP_SETTLE).await;
         let (n0, t0) = reader.count(http).await?;
         tokio::time::sleep(STEP_WINDOW).await;
         let (n1, t1) = reader.count(http).await?;
@@ -191,13 +191,12 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Figure>> {
             note: format!(
                 "ibkr-sim's firehose of model option computations round-robin over {SUBSCRIPTIONS} \
                  option subscriptions (prices otherwise still), offered at {} ticks/s in turn \
-                 ({} s to settle, then counted over {} s) until a reader counts less than {:.0} % \
+                 (each counted over {} s from the moment ibkr-sim takes it) until a reader counts less than {:.0} % \
                  of the offered rate. The figure is the highest rate counted: for the bridge, \
                  market-data updates applied to its portfolio (`/metrics`); for the reference \
                  (`pb-bench --tap`), items read from the same subscriptions and only counted. \
                  Bridge: {}; reference: {} (runs {}).",
                 RATES.map(|r| r.to_string()).join(", "),
-                STEP_SETTLE.as_secs(),
                 STEP_WINDOW.as_secs(),
                 KEEPS_UP * 100.0,
                 bridge_fell.join(", "),

@@ -55,26 +55,21 @@ fn re_auth_comes_with_its_message_and_old_combos_count_as_stale() {
         "Re-auth required: log in to the Client Portal Gateway at https://localhost:5000",
     );
     // Three missed one-minute syncs and a minute of slack: 4 min; 5 min is too old.
-    let a = attention(
-        &feed(true),
-        Some(&reauth),
-        &writer(),
-        Some(t(0)),
-        true,
-        MINUTE,
-        t(300),
-    );
+    let at = |now| {
+        attention(
+            &feed(true),
+            Some(&reauth),
+            &writer(),
+            Some(t(0)),
+            true,
+            MINUTE,
+            now,
+        )
+    };
+    let a = at(t(300));
     assert_eq!(kinds(&a), ["reauth", "stale"]);
     assert!(a[0].message.starts_with("Re-auth required"));
-    let fresh = attention(
-        &feed(true),
-        Some(&reauth),
-        &writer(),
-        Some(t(0)),
-        true,
-        MINUTE,
-        t(239),
-    );
+    let fresh = at(t(239));
     assert_eq!(kinds(&fresh), ["reauth"]);
 }
 

@@ -66,6 +66,9 @@ pub(crate) enum Command {
     Notice { code: i32, message: String },
     /// Forget every market-data subscription (after 1101).
     ForgetMarketData,
+    /// The firehose's rate changed: a session whose firehose was off starts it now, not at
+    /// its next unrelated wake-up.
+    Firehose,
 }
 
 /// Counters for the control API's status.
@@ -222,6 +225,7 @@ impl TwsGateway {
         self.shared
             .firehose_tps
             .store(ticks_per_second, Ordering::Relaxed);
+        let _ = self.shared.commands.send(Command::Firehose);
     }
 
     pub fn status(&self) -> TwsStatus {

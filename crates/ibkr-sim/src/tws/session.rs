@@ -267,6 +267,8 @@ impl Session {
                     Ok(Command::Drop) | Err(broadcast::error::RecvError::Closed) => return Ok(()),
                     Ok(Command::Notice { code, message }) => self.error(-1, code, &message),
                     Ok(Command::ForgetMarketData) => self.forget_market_data(None),
+                    // Only a wake-up: the loop reads the new rate on its way round.
+                    Ok(Command::Firehose) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                 },
                 _ = pnl_timer.tick(), if flowing => self.push_pnl(),

@@ -448,7 +448,12 @@ async fn market_data_lines_are_limited_and_cancels_free_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firehose_streams_option_computations_without_price_moves() {
-    let sim = start().await;
+    // No timer of the session's own fires within the test's patience: only setting the rate
+    // can start the firehose.
+    let mut config = config();
+    config.scenario.market.pnl_seconds = 3600.0;
+    config.scenario.market.account_update_seconds = 3600.0;
+    let sim = start_with(config).await;
     let client = connect(&sim, 10).await;
     let opt = Contract {
         contract_id: 820000002,
