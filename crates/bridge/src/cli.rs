@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, DatabaseUrl, RawConfig};
+use crate::config::{Config, DatabaseNeed, DatabaseUrl, RawConfig};
 use crate::store::jobs::{Dedup, Enqueued, JobRow, NewJob};
 use crate::{Shutdown, greeks, jobs, runtime, status_check, store};
 
@@ -82,6 +82,26 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command cannot work without `DATABASE_URL`.
+    fn database(&self) -> DatabaseNeed {
+        match self {
+            Command::Run
+            | Command::Migrate
+            | Command::Worker
+            | Command::Jobs { .. }
+            | Command::Spool {
+                command: SpoolCommand::Drain,
+            } => DatabaseNeed::Required,
+            Command::Config
+            | Command::Status { .. }
+            | Command::Spool {
+                command: SpoolCommand::Status,
+            } => DatabaseNeed::NotNeeded,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum JobsCommand {
     /// Enqueue a job for a worker (inside `run`, or `portfolio-bridge worker`) to run
@@ -133,7 +153,7 @@ pub fn main() -> ExitCode {
 
     let cli = Cli::parse();
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let config = match Config::from_raw(&cli.config, home.as_deref()) {
+    let config = match Config::from_raw(&cli.config, home.as_deref(), cli.command.database()) {
         Ok(config) => config,
         Err(errors) => {
             for e in &errors.0 {
@@ -151,7 +171,22 @@ pub fn main() -> ExitCode {
             print!("{}", config.render(&cli.config));
             ExitCode::SUCCESS
         }
-        Command::Run => with_database(&config, |_| run_async(run(config.clone()))),
+        Command::Run => with_database(&config, |_| {
+            // Before anything starts: a place that cannot hold the spool is a configuration
+            // problem, not something to run without.
+            match greeks::spool::Spool::prepare(&config.buffer_path) {
+                Ok(spool) => run_async(run(config.clone(), spool)),
+                Err(e) => {
+                    error!(
+                        "invalid configuration: BRIDGE_BUFFER_PATH={} cannot hold the spool: {e}. \
+                         Point it at a file in a directory this user can write (a missing \
+                         directory is created)",
+                        config.buffer_path.display()
+                    );
+                    ExitCode::from(EXIT_CONFIG)
+                }
+            }
+        }),
         Command::Spool {
             command: SpoolCommand::Status,
         } => spool_status(&config),
@@ -358,11 +393,9 @@ async fn spool_drain(url: DatabaseUrl, path: PathBuf) -> anyhow::Result<()> {
         timeout: Duration::from_secs(30),
         schema_ready: None,
     });
-    let (mut writer, _) = greeks::writer::Writer::new(
-        sink,
-        path.clone(),
-        greeks::writer::WriterSettings::default(),
-    );
+    let spool = greeks::spool::Spool::open(&path)?;
+    let (mut writer, _) =
+        greeks::writer::Writer::new(sink, spool, greeks::writer::WriterSettings::default())?;
     let tty = std::io::stderr().is_terminal();
     let drained = writer
         .drain_now(|done| {
@@ -385,8 +418,11 @@ async fn spool_drain(url: DatabaseUrl, path: PathBuf) -> anyhow::Result<()> {
 }
 
 /// Runs the bridge until Ctrl-C or SIGTERM.
-async fn run(config: Config) -> anyhow::Result<()> {
-    runtime::run(config, on_signal()).await
+async fn run(
+    config: Config,
+    spool: (greeks::spool::Spool, greeks::spool::Opened),
+) -> anyhow::Result<()> {
+    runtime::run(config, spool, on_signal()).await
 }
 
 /// A shutdown signal fired by Ctrl-C or SIGTERM.

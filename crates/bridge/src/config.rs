@@ -19,6 +19,8 @@ use std::time::Duration;
 use sqlx::postgres::PgConnectOptions;
 use url::{Host, Url};
 
+use crate::domain::reset_window::{self, ResetWindow, Windows};
+
 /// Longest interval or timeout accepted, in seconds: anything longer is a typo.
 const MAX_SECONDS: f64 = 86_400.0;
 /// Shortest `BRIDGE_API_TOKEN` accepted.
@@ -59,6 +61,16 @@ pub struct RawConfig {
     /// Seconds the first TWS connect and handshake may take [default: 15]
     #[arg(long, env = "IB_CONNECT_TIMEOUT_SECONDS", value_name = "SECONDS")]
     pub ib_connect_timeout_seconds: Option<String>,
+
+    /// IBKR's daily reset: a connection lost inside it waits for its end before reconnecting
+    /// (a first connect never waits). HH:MM-HH:MM, several comma-separated, or none
+    /// [default: 23:40-00:05]
+    #[arg(long, env = "IB_RESET_WINDOW", value_name = "HH:MM-HH:MM")]
+    pub ib_reset_window: Option<String>,
+
+    /// Time zone IB_RESET_WINDOW is read in, an IANA name [default: America/New_York]
+    #[arg(long, env = "IB_RESET_TIMEZONE", value_name = "ZONE")]
+    pub ib_reset_timezone: Option<String>,
 
     /// Client Portal Gateway API base URL [default: https://localhost:5000/v1/api]
     #[arg(long, env = "IBKR_CP_BASE_URL", value_name = "URL")]
@@ -134,7 +146,7 @@ pub struct RawConfig {
 
 impl RawConfig {
     /// Every variable with its raw value, in the order the documentation lists them.
-    pub fn vars(&self) -> [(&'static str, Option<&str>); 19] {
+    pub fn vars(&self) -> [(&'static str, Option<&str>); 21] {
         fn v(s: &Option<String>) -> Option<&str> {
             s.as_deref().map(str::trim).filter(|s| !s.is_empty())
         }
@@ -146,6 +158,8 @@ impl RawConfig {
                 "IB_CONNECT_TIMEOUT_SECONDS",
                 v(&self.ib_connect_timeout_seconds),
             ),
+            ("IB_RESET_WINDOW", v(&self.ib_reset_window)),
+            ("IB_RESET_TIMEZONE", v(&self.ib_reset_timezone)),
             ("IBKR_CP_BASE_URL", v(&self.ibkr_cp_base_url)),
             ("IBKR_GATEWAY_URL", v(&self.ibkr_gateway_url)),
             ("IBKR_CP_TIMEOUT_SECONDS", v(&self.ibkr_cp_timeout_seconds)),
@@ -340,6 +354,8 @@ pub struct SocketConfig {
     pub client_id: i32,
     /// The first connect and handshake must finish within this.
     pub connect_timeout: Duration,
+    /// When a lost connection waits for IBKR's daily reset to end.
+    pub reset_window: ResetWindow,
 }
 
 /// The Client Portal Gateway connection.
@@ -378,6 +394,22 @@ pub struct Config {
     pub positions_sync_interval: Duration,
     pub http: HttpConfig,
 }
+
+/// Whether the command about to run needs `DATABASE_URL`: a missing one is then reported
+/// with every other problem, not after them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseNeed {
+    Required,
+    NotNeeded,
+}
+
+/// What a missing `DATABASE_URL` is told.
+const DATABASE_URL_FIX: &str = "set it to a PostgreSQL URL such as \
+     postgres://user:password@127.0.0.1:5432/portfolio_bridge (scripts/ensure-postgres prints \
+     one for a local cluster)";
+
+/// The commands that cannot run without `DATABASE_URL`, as `config` names them.
+const NEEDS_DATABASE: &str = "run, migrate, worker, jobs and spool drain";
 
 /// One configuration problem, worded for the operator: what is wrong and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -559,8 +591,13 @@ fn expand_home(path: &str, home: Option<&Path>) -> Option<PathBuf> {
 
 impl Config {
     /// Applies defaults to `raw`, parses every value and checks the cross-variable rules.
-    /// `home` expands a leading `~` in `BRIDGE_BUFFER_PATH`.
-    pub fn from_raw(raw: &RawConfig, home: Option<&Path>) -> Result<Config, ConfigErrors> {
+    /// `home` expands a leading `~` in `BRIDGE_BUFFER_PATH`; `database` says whether an unset
+    /// `DATABASE_URL` is a problem for the command about to run.
+    pub fn from_raw(
+        raw: &RawConfig,
+        home: Option<&Path>,
+        database: DatabaseNeed,
+    ) -> Result<Config, ConfigErrors> {
         let mut p = Collector {
             raw,
             errors: Vec::new(),
@@ -594,6 +631,23 @@ impl Config {
         );
 
         let connect_timeout = p.seconds("IB_CONNECT_TIMEOUT_SECONDS", 15);
+        let windows = p.field(
+            "IB_RESET_WINDOW",
+            reset_window::DEFAULT_WINDOW
+                .parse::<Windows>()
+                .expect("the default window is valid"),
+            "one or more HH:MM-HH:MM windows in 24-hour time, comma-separated, or none; e.g. \
+             IB_RESET_WINDOW=23:40-00:05 (IB Gateway's default restart, New York time); see \
+             docs/runbook.md for IBKR's resets by region",
+            |s| s.parse().ok(),
+        );
+        let zone = p.field(
+            "IB_RESET_TIMEZONE",
+            jiff::tz::TimeZone::get(reset_window::DEFAULT_TIMEZONE)
+                .expect("the bundled tzdb has New York"),
+            "an IANA time zone name such as America/New_York, Europe/Zurich or Asia/Hong_Kong",
+            |s| jiff::tz::TimeZone::get(s).ok(),
+        );
         let cp_url = p.cp_url("IBKR_CP_BASE_URL", false);
         let gateway_url = p.cp_url("IBKR_GATEWAY_URL", true);
         let default_cp = Url::parse(DEFAULT_CP_BASE_URL).expect("the default CP URL is valid");
@@ -622,6 +676,13 @@ impl Config {
         }
 
         let database_url = match raw.get("DATABASE_URL") {
+            None if database == DatabaseNeed::Required => {
+                p.errors.push(ConfigError::Missing {
+                    var: "DATABASE_URL",
+                    fix: DATABASE_URL_FIX,
+                });
+                None
+            }
             None => None,
             Some(s) => match s.parse::<DatabaseUrl>() {
                 Ok(url) => Some(url),
@@ -705,6 +766,7 @@ impl Config {
                 addr,
                 client_id,
                 connect_timeout,
+                reset_window: ResetWindow::new(windows, zone),
             },
             portal: PortalConfig {
                 base_url,
@@ -731,8 +793,7 @@ impl Config {
     pub fn database_url(&self) -> Result<&DatabaseUrl, ConfigError> {
         self.database_url.as_ref().ok_or(ConfigError::Missing {
             var: "DATABASE_URL",
-            fix: "set it to a PostgreSQL URL such as postgres://user:password@127.0.0.1:5432/\
-                  portfolio_bridge (scripts/ensure-postgres prints one for a local cluster)",
+            fix: DATABASE_URL_FIX,
         })
     }
 
@@ -740,13 +801,21 @@ impl Config {
     /// its value came from when it was not set explicitly.
     pub fn render(&self, raw: &RawConfig) -> String {
         let secs = |d: Duration| d.as_secs_f64().to_string();
-        let values: [(&str, String); 19] = [
+        let values: [(&str, String); 21] = [
             ("IB_API_MODE", self.api_mode.to_string()),
             ("IB_SOCKET_ADDR", self.socket.addr.to_string()),
             ("IB_CLIENT_ID", self.socket.client_id.to_string()),
             (
                 "IB_CONNECT_TIMEOUT_SECONDS",
                 secs(self.socket.connect_timeout),
+            ),
+            (
+                "IB_RESET_WINDOW",
+                self.socket.reset_window.windows().to_string(),
+            ),
+            (
+                "IB_RESET_TIMEZONE",
+                self.socket.reset_window.zone_name().to_owned(),
             ),
             ("IBKR_CP_BASE_URL", self.portal.base_url.to_string()),
             (
@@ -796,10 +865,13 @@ impl Config {
             let origin = match raw.get(var) {
                 Some(_) => None,
                 None if var == "IBKR_CP_BASE_URL" && raw.get("IBKR_GATEWAY_URL").is_some() => {
-                    Some("from IBKR_GATEWAY_URL")
+                    Some("from IBKR_GATEWAY_URL".to_owned())
                 }
-                None if value.is_empty() => Some("not set"),
-                None => Some("default"),
+                None if var == "DATABASE_URL" => {
+                    Some(format!("REQUIRED, not set: {NEEDS_DATABASE} need it"))
+                }
+                None if value.is_empty() => Some("not set".to_owned()),
+                None => Some("default".to_owned()),
             };
             match origin {
                 Some(origin) => out.push_str(&format!("{line:<56} # {origin}\n")),

@@ -15,6 +15,8 @@ fn raw(pairs: &[(&str, &str)]) -> RawConfig {
             "IB_SOCKET_ADDR" => &mut r.ib_socket_addr,
             "IB_CLIENT_ID" => &mut r.ib_client_id,
             "IB_CONNECT_TIMEOUT_SECONDS" => &mut r.ib_connect_timeout_seconds,
+            "IB_RESET_WINDOW" => &mut r.ib_reset_window,
+            "IB_RESET_TIMEZONE" => &mut r.ib_reset_timezone,
             "IBKR_CP_BASE_URL" => &mut r.ibkr_cp_base_url,
             "IBKR_GATEWAY_URL" => &mut r.ibkr_gateway_url,
             "IBKR_CP_TIMEOUT_SECONDS" => &mut r.ibkr_cp_timeout_seconds,
@@ -38,7 +40,7 @@ fn raw(pairs: &[(&str, &str)]) -> RawConfig {
 }
 
 fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
-    Config::from_raw(&raw(pairs), Some(Path::new(HOME)))
+    Config::from_raw(&raw(pairs), Some(Path::new(HOME)), DatabaseNeed::NotNeeded)
 }
 
 fn ok(pairs: &[(&str, &str)]) -> Config {
@@ -359,14 +361,19 @@ fn buffer_path_expands_home() {
     );
     assert!(refused(&[("BRIDGE_BUFFER_PATH", "~bob/g.jsonl")]).starts_with("BRIDGE_BUFFER_PATH="));
 
-    let no_home = Config::from_raw(&raw(&[]), None).expect_err("the default needs HOME");
+    let no_home = Config::from_raw(&raw(&[]), None, DatabaseNeed::NotNeeded)
+        .expect_err("the default needs HOME");
     assert!(
         no_home
             .to_string()
             .starts_with("BRIDGE_BUFFER_PATH is not set"),
         "{no_home}"
     );
-    let explicit = Config::from_raw(&raw(&[("BRIDGE_BUFFER_PATH", "/tmp/g.jsonl")]), None);
+    let explicit = Config::from_raw(
+        &raw(&[("BRIDGE_BUFFER_PATH", "/tmp/g.jsonl")]),
+        None,
+        DatabaseNeed::NotNeeded,
+    );
     assert!(explicit.is_ok());
 }
 
@@ -393,6 +400,80 @@ fn every_problem_is_reported_at_once() {
 }
 
 #[test]
+fn a_missing_database_url_is_reported_with_the_rest_when_the_command_needs_it() {
+    let r = raw(&[("IB_API_MODE", "X"), ("GREEKS_INTERVAL_SECONDS", "0")]);
+    let home = Some(Path::new(HOME));
+    let errors = Config::from_raw(&r, home, DatabaseNeed::Required).expect_err("three problems");
+    let vars: Vec<String> = errors
+        .to_string()
+        .lines()
+        .map(|l| l.split(['=', ' ']).next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        vars,
+        ["IB_API_MODE", "DATABASE_URL", "GREEKS_INTERVAL_SECONDS"],
+        "{errors}"
+    );
+    assert!(
+        errors
+            .to_string()
+            .contains("DATABASE_URL is not set: set it to")
+    );
+    let not_needed = Config::from_raw(&r, home, DatabaseNeed::NotNeeded).expect_err("two");
+    assert_eq!(not_needed.0.len(), 2, "{not_needed}");
+}
+
+#[test]
+fn config_marks_an_unset_database_url_as_required() {
+    let r = raw(&[]);
+    let text = ok(&[]).render(&r);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("DATABASE_URL="))
+        .expect("listed");
+    assert!(
+        line.ends_with("# REQUIRED, not set: run, migrate, worker, jobs and spool drain need it"),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_reset_window_defaults_to_new_york_and_refuses_what_it_cannot_read() {
+    let c = ok(&[]);
+    assert_eq!(
+        c.socket.reset_window.to_string(),
+        "23:40-00:05 America/New_York"
+    );
+    let c = ok(&[
+        ("IB_RESET_WINDOW", "04:45-06:05,20:15-21:15"),
+        ("IB_RESET_TIMEZONE", "Asia/Hong_Kong"),
+    ]);
+    assert_eq!(
+        c.socket.reset_window.to_string(),
+        "04:45-06:05,20:15-21:15 Asia/Hong_Kong"
+    );
+    assert_eq!(
+        ok(&[("IB_RESET_WINDOW", "none")])
+            .socket
+            .reset_window
+            .windows()
+            .to_string(),
+        "none"
+    );
+    for bad in ["23:40", "25:00-00:05", "11:40pm-00:05", "23:40-23:40"] {
+        let msg = refused(&[("IB_RESET_WINDOW", bad)]);
+        assert!(
+            msg.starts_with(&format!("IB_RESET_WINDOW=\"{bad}\"")),
+            "{msg}"
+        );
+        assert!(msg.contains("HH:MM-HH:MM"), "{msg}");
+    }
+    let msg = refused(&[("IB_RESET_TIMEZONE", "New York")]);
+    assert!(msg.starts_with("IB_RESET_TIMEZONE=\"New York\""), "{msg}");
+    assert!(msg.contains("America/New_York"), "{msg}");
+}
+
+#[test]
 fn debug_output_never_shows_secrets() {
     let c = ok(&[
         ("DATABASE_URL", "postgres://u:pw-in-url@localhost/db"),
@@ -413,7 +494,7 @@ fn render_lists_every_variable_once_marks_origins_and_redacts() {
         ("DATABASE_URL", "postgres://u:pw-in-url@localhost/db"),
         ("BRIDGE_API_TOKEN", "token-0123456789abcdef"),
     ]);
-    let text = Config::from_raw(&r, Some(Path::new(HOME)))
+    let text = Config::from_raw(&r, Some(Path::new(HOME)), DatabaseNeed::NotNeeded)
         .expect("valid")
         .render(&r);
     let names: Vec<&str> = text

@@ -18,6 +18,7 @@ use crate::clock::SystemClock;
 use crate::config::{ApiMode, Config};
 use crate::domain::portfolio::SharedPortfolio;
 use crate::greeks::sink::PgSink;
+use crate::greeks::spool::{Opened, Spool};
 use crate::greeks::ticker::{self, TickStatus, TickerSettings};
 use crate::greeks::writer::{self, Writer, WriterSettings};
 use crate::http;
@@ -44,7 +45,12 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the bridge until `shutdown`. Nothing waits for PostgreSQL: the schema is applied as
 /// soon as it answers, and until then greeks rows and `api_logs` entries go to the spool.
-pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
+/// `spool` is the opened `BRIDGE_BUFFER_PATH` ([`Spool::prepare`]).
+pub async fn run(
+    config: Config,
+    spool: (Spool, Opened),
+    mut outer: Shutdown,
+) -> anyhow::Result<()> {
     let url = config.database_url()?.clone();
     // First, so that a taken port stops the bridge before it connects to anything.
     let addr = config.http.addr;
@@ -69,7 +75,7 @@ pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
         flush_interval: config.buffer_flush_interval,
         ..WriterSettings::default()
     };
-    let (writer, writer_status) = Writer::new(sink, config.buffer_path.clone(), settings);
+    let (writer, writer_status) = Writer::new(sink, spool, settings)?;
     let drain_now = writer.drain_trigger();
     // Not in `tasks`: it ends after them, once the last record sender is dropped.
     let writer = tokio::spawn(writer.run(records_rx));
@@ -100,6 +106,7 @@ pub async fn run(config: Config, mut outer: Shutdown) -> anyhow::Result<()> {
             backoff: Duration::from_secs(1),
             quiet_after: config.watchdog_interval,
             probe_timeout: config.watchdog_interval.min(PROBE_TIMEOUT),
+            reset: config.socket.reset_window.clone(),
             clock: Arc::new(SystemClock),
         };
         tasks.spawn(watchdog::run(

@@ -5,9 +5,14 @@
 //! open, nothing received) with a request that must answer in time. When the connection is
 //! down:
 //!
-//! - between 23:40 and 23:59 New York time (IBKR's reset), it waits until 00:05 New York time;
-//! - otherwise it reconnects at once, up to 3 attempts with exponential backoff, then waits
-//!   for the next check — it never gives up for good.
+//! - if it was lost and it is now inside IBKR's reset window (`IB_RESET_WINDOW`, by default
+//!   23:40-00:05 New York time), it waits for the window's end;
+//! - otherwise it connects at once, up to 3 attempts with exponential backoff, then waits for
+//!   the next check — it never gives up for good.
+//!
+//! The window is about reconnecting: a process that has never connected (a start, or a
+//! restart after a crash, inside the window) tries at once, because the gateway may well be up
+//! and waiting would cost the rest of the window's data; if refused, it follows the retry policy.
 //!
 //! **With ibapi's own reconnect.** The source builds every `ibapi` client with its automatic
 //! reconnect turned off, and the watchdog owns reconnecting alone: a new client for each new
@@ -16,47 +21,23 @@
 //! resubscribing to be coordinated with it; one owner keeps the policy in one place, every
 //! attempt in `api_logs`, and makes "ibapi gave up" impossible by construction.
 //!
-//! The window rule is [`resume_at`], a pure function of `now`; the loop reads time only through
-//! a [`Clock`], so tests inject one.
+//! The window rule is [`ResetWindow::resume_at`], a pure function of `now`; the loop reads
+//! time only through a [`Clock`], so tests inject one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use jiff::civil::time;
-use jiff::tz::TimeZone;
 
 use crate::Shutdown;
 use crate::api_log::ApiLog;
 use crate::clock::Clock;
 use crate::domain::api_log::{ApiLogEntry, ApiMode, LogStatus};
+use crate::domain::reset_window::ResetWindow;
 use crate::ibkr::socket::{SocketConnection, SocketEvent, SocketSource};
 
-/// IBKR's daily reset, in New York time: disconnections from `WINDOW_START` to midnight wait
-/// for `RESUME`.
-const WINDOW_START: jiff::civil::Time = time(23, 40, 0, 0);
-const RESUME: jiff::civil::Time = time(0, 5, 0, 0);
 /// Reconnect attempts per round, and the first pause between them (doubling).
 pub const ATTEMPTS: u32 = 3;
-
-static NEW_YORK: std::sync::LazyLock<TimeZone> = std::sync::LazyLock::new(|| {
-    TimeZone::get("America/New_York").expect("the bundled tzdb has New York")
-});
-
-/// When to reconnect after a disconnect at `now`: `Some(00:05 New York the next day)` inside
-/// the 23:40–23:59 New York window, `None` (at once) otherwise.
-pub fn resume_at(now: Timestamp) -> Option<Timestamp> {
-    let local = now.to_zoned(NEW_YORK.clone());
-    if local.time() < WINDOW_START {
-        return None;
-    }
-    let tomorrow = local.date().tomorrow().ok()?;
-    tomorrow
-        .to_datetime(RESUME)
-        .to_zoned(NEW_YORK.clone())
-        .ok()
-        .map(|z| z.timestamp())
-}
 
 /// The pause before reconnect attempt `attempt` (1-based): none before the first, then `base`,
 /// `2 × base`, ….
@@ -77,6 +58,8 @@ pub struct WatchdogSettings {
     pub quiet_after: Duration,
     /// How long the probe may take before the connection counts as stalled.
     pub probe_timeout: Duration,
+    /// When a lost connection waits instead of reconnecting.
+    pub reset: ResetWindow,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -100,6 +83,8 @@ pub async fn run(
         ))
     };
     let mut connection: Option<SocketConnection> = None;
+    // The reset window applies to reconnecting only, never to the first connect.
+    let mut ever_connected = false;
     // Checks keep their rhythm whatever events arrive in between.
     let mut next_check = clock.now();
     loop {
@@ -134,13 +119,17 @@ pub async fn run(
             continue;
         }
 
-        if let Some(at) = resume_at(clock.now()) {
-            let local = at.to_zoned(NEW_YORK.clone());
+        if let Some(at) = ever_connected
+            .then(|| settings.reset.resume_at(clock.now()))
+            .flatten()
+        {
             entry(
                 LogStatus::Warning,
                 format!(
-                    "disconnected during IBKR's daily reset (23:40-23:59 New York): waiting until {} New York to reconnect",
-                    local.strftime("%Y-%m-%d %H:%M")
+                    "disconnected during IBKR's daily reset (IB_RESET_WINDOW={}): waiting until \
+                     {} to reconnect",
+                    settings.reset,
+                    settings.reset.local(at)
                 ),
             );
             tokio::select! {
@@ -173,6 +162,7 @@ pub async fn run(
                         format!("connected to TWS API at {addr} as client {client_id}"),
                     );
                     connection = Some(conn);
+                    ever_connected = true;
                     break;
                 }
                 Err(e) => {

@@ -1,6 +1,7 @@
 //! Domain: the bridge's own types and pure logic — ids that can only hold valid values,
 //! contracts, the in-memory portfolio the sources keep current, the events the sources report,
-//! native combos and their sync plan, the net-greeks sums, the spread view's arithmetic.
+//! native combos and their sync plan, the net-greeks sums, the spread view's arithmetic, IBKR's
+//! daily reset window.
 //!
 //! Nothing here does I/O or reads a clock: every function that needs the time takes `now`.
 //! Lenient parsing of IBKR's payloads happens at the edges (`ibkr`); these types are strict.
@@ -8,7 +9,9 @@
 pub mod api_log;
 pub mod combo;
 pub mod contract;
+pub mod episode;
 pub mod ids;
 pub mod net_greeks;
 pub mod portfolio;
+pub mod reset_window;
 pub mod spreads;

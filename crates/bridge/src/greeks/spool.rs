@@ -5,7 +5,10 @@
 //! - a record counts as kept only once its line is written *and* flushed to disk (`fsync`);
 //! - the drain position lives beside the file (`<spool>.offset`, replaced atomically), so a
 //!   drain that stops anywhere resumes where it was; records replayed after a crash are stored
-//!   once thanks to their keys;
+//!   once thanks to their keys. The position is kept in memory too and moves even when it
+//!   cannot be saved (a full disk): a crash then replays a little more, which the keys make
+//!   harmless, instead of the drain never getting past a batch;
+//! - only what was appended is read: a read never runs past the length the spool knows;
 //! - a torn last line (a crash mid-append) is cut off when the spool is opened, and counted;
 //! - any other unreadable line is copied to `<spool>.rejects` and reported, never silently
 //!   skipped;
@@ -72,6 +75,8 @@ pub struct Spool {
     path: PathBuf,
     file: File,
     len: u64,
+    /// Where the drain stands; saved in `<spool>.offset` whenever that can be written.
+    offset: u64,
     _lock: File,
 }
 
@@ -96,11 +101,17 @@ fn read_offset(path: &Path, len: u64) -> u64 {
     saved.filter(|o| *o <= len).unwrap_or(0)
 }
 
-/// Complete lines from `offset`, each with the offset after it; a last line without its
-/// newline is reported as torn instead.
-fn lines_from(file: &File, offset: u64, max: usize) -> io::Result<(Vec<(String, u64)>, bool)> {
-    let mut reader = BufReader::new(file);
-    reader.seek(SeekFrom::Start(offset))?;
+/// Complete lines from `offset` up to `end`, each with the offset after it; a last line without
+/// its newline is reported as torn instead.
+fn lines_from(
+    file: &File,
+    offset: u64,
+    end: u64,
+    max: usize,
+) -> io::Result<(Vec<(String, u64)>, bool)> {
+    let mut file = file;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut reader = BufReader::new(file.take(end.saturating_sub(offset)));
     let mut out = Vec::new();
     let mut pos = offset;
     let mut buf = Vec::new();
@@ -127,6 +138,12 @@ impl Spool {
             path: path.display().to_string(),
             source,
         };
+        if path.is_dir() {
+            return Err(io_err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "it is a directory; name a file in it instead",
+            )));
+        }
         let lock_path = sidecar(path, ".lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -166,6 +183,7 @@ impl Spool {
         }
         Ok((
             Spool {
+                offset: read_offset(path, len),
                 path: path.to_owned(),
                 file,
                 len,
@@ -173,6 +191,27 @@ impl Spool {
             },
             opened,
         ))
+    }
+
+    /// Opens the spool at `path` as [`Spool::open`] does, first creating its directory if it
+    /// is missing: what `run` does at startup, so that a place that cannot hold the spool
+    /// stops the bridge before it starts rather than leaving it with memory only.
+    pub fn prepare(path: &Path) -> Result<(Spool, Opened), SpoolError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| SpoolError::Io {
+                path: path.display().to_string(),
+                source: io::Error::new(
+                    source.kind(),
+                    format!(
+                        "its directory {} cannot be created: {source}",
+                        dir.display()
+                    ),
+                ),
+            })?;
+        }
+        Spool::open(path)
     }
 
     /// The length the file has up to and including its last newline.
@@ -239,7 +278,17 @@ impl Spool {
 
     /// Where the drain stands.
     pub fn offset(&self) -> u64 {
-        read_offset(&self.path, self.len)
+        self.offset
+    }
+
+    /// Records between the drain position and the end (unreadable lines not counted).
+    pub fn waiting(&self) -> Result<usize, SpoolError> {
+        let (lines, _) = lines_from(&self.file, self.offset, self.len, usize::MAX)
+            .map_err(|e| self.io_err(e))?;
+        Ok(lines
+            .iter()
+            .filter(|(line, _)| serde_json::from_str::<Record>(line).is_ok())
+            .count())
     }
 
     /// Whether every record has been drained.
@@ -249,7 +298,7 @@ impl Spool {
 
     /// Up to `max` records from `from`.
     pub fn read(&self, from: u64, max: usize) -> Result<Batch, SpoolError> {
-        let (lines, _) = lines_from(&self.file, from, max).map_err(|e| self.io_err(e))?;
+        let (lines, _) = lines_from(&self.file, from, self.len, max).map_err(|e| self.io_err(e))?;
         let mut batch = Batch {
             next: from,
             ..Batch::default()
@@ -264,8 +313,10 @@ impl Spool {
         Ok(batch)
     }
 
-    /// Records the drain position durably (write, flush, rename).
+    /// Moves the drain position, and saves it durably (write, flush, rename). An error means
+    /// only that it could not be saved: the position has moved all the same.
     pub fn set_offset(&mut self, offset: u64) -> Result<(), SpoolError> {
+        self.offset = offset;
         let tmp = sidecar(&self.path, ".offset.tmp");
         let write = || -> io::Result<()> {
             let mut f = File::create(&tmp)?;
@@ -308,6 +359,7 @@ impl Spool {
             .and_then(|()| self.file.sync_all())
             .map_err(|e| self.io_err(e))?;
         self.len = 0;
+        self.offset = 0;
         Ok(())
     }
 }
@@ -326,7 +378,7 @@ pub fn status(path: &Path) -> Result<Option<SpoolStatus>, SpoolError> {
     };
     let bytes = file.metadata().map_err(io_err)?.len();
     let (lines, torn_tail) =
-        lines_from(&file, read_offset(path, bytes), usize::MAX).map_err(io_err)?;
+        lines_from(&file, read_offset(path, bytes), bytes, usize::MAX).map_err(io_err)?;
     let mut s = SpoolStatus {
         rows: 0,
         bytes,

@@ -1,21 +1,28 @@
 //! Writer: stores records (greeks rows and `api_logs` entries) in PostgreSQL behind a circuit
 //! breaker, so that neither a slow nor a dead database ever holds up the ticker or a source.
 //!
-//! - Closed: each batch goes straight to the database (one transaction, keys deduplicated).
-//! - A failed write opens the breaker: that batch and every later one go to the spool —
-//!   appended and flushed to disk before they count as kept — so order is kept.
-//! - Every `BUFFER_FLUSH_INTERVAL_SECONDS` while open, the spool is drained oldest first in
-//!   batches, each batch committed before the drain position moves; when it is empty the
-//!   breaker closes. Replays after a crash are stored once thanks to the keys.
-//! - If the spool cannot be written (disk full, permissions), records wait in memory, at most
-//!   [`WriterSettings::memory_limit`] of them; beyond that the oldest are dropped and every drop
-//!   is logged with its count.
+//! Records wait in one line, oldest first: the spool file from its drain position, then — only
+//! while the spool cannot be written (a full disk) — memory. The breaker is closed only while
+//! that line is empty.
 //!
-//! Each breaker event is itself an `api_logs` record, stored the same way (spooled while the
-//! database is down). The writer is the spool's only user while the bridge runs.
+//! - Closed: each batch goes straight to the database (one transaction, keys deduplicated).
+//! - A failed write opens the breaker: that batch and every later one join the line, in the
+//!   spool — appended and flushed to disk before they count as kept — or, while the spool
+//!   cannot be written, in memory, at most [`WriterSettings::memory_limit`] of them (beyond that
+//!   the oldest are dropped and counted). Memory goes back into the spool, in order, as soon as
+//!   an append works again.
+//! - Every `BUFFER_FLUSH_INTERVAL_SECONDS` while open, the line is drained oldest first in
+//!   batches, each committed before the drain position moves; records that arrive meanwhile
+//!   are appended to the spool at once, so a crash during a long drain loses nothing kept.
+//!   When the spool is drained and memory empty the breaker closes — never before. Replays
+//!   after a crash are stored once thanks to the keys.
+//!
+//! Each breaker event is itself an `api_logs` record, stored the same way. Troubles that come
+//! and go (a nearly full disk) are reported once when they begin, once when they end, and in
+//! between at most every [`WriterSettings::report_every`] (see [`Episode`]). The writer is the
+//! spool's only user while the bridge runs.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,10 +35,14 @@ use super::record::Record;
 use super::sink::Sink;
 use super::spool::{Spool, SpoolError};
 use crate::domain::api_log::{ApiLogEntry, ApiMode, LogStatus};
+use crate::domain::episode::{Episode, Notice};
 use crate::failpoint;
 
 /// How records reach the writer; never blocks the sender.
 pub type RecordSender = mpsc::UnboundedSender<Vec<Record>>;
+
+/// The records still to come from the sources, while the writer drains.
+pub type RecordReceiver = mpsc::UnboundedReceiver<Vec<Record>>;
 
 #[derive(Debug, Clone)]
 pub struct WriterSettings {
@@ -41,6 +52,8 @@ pub struct WriterSettings {
     pub batch: usize,
     /// Records kept in memory at most while the spool cannot be written.
     pub memory_limit: usize,
+    /// Troubles that come and go are summarized at most this often.
+    pub report_every: Duration,
 }
 
 impl Default for WriterSettings {
@@ -49,6 +62,7 @@ impl Default for WriterSettings {
             flush_interval: Duration::from_secs(60),
             batch: 5000,
             memory_limit: 200_000,
+            report_every: Duration::from_secs(300),
         }
     }
 }
@@ -91,58 +105,66 @@ impl Default for WriterStatus {
 
 pub struct Writer {
     sink: Arc<dyn Sink>,
-    path: PathBuf,
-    spool: Option<Spool>,
-    /// Why the spool cannot be used, while it cannot.
-    spool_problem: Option<String>,
+    spool: Spool,
+    /// Records newer than everything in the spool, waiting because it cannot be written.
     memory: VecDeque<Record>,
     /// Breaker events waiting to be stored with the next records.
     outbox: Vec<Record>,
     settings: WriterSettings,
     status: watch::Sender<WriterStatus>,
     drain_now: Arc<Notify>,
+    /// Appending to the spool failing, and memory overflowing.
+    spool_trouble: Episode,
+    memory_trouble: Episode,
+    /// Saving the drain position failing (the position still moves in memory).
+    offset_trouble: Episode,
 }
 
 /// A channel to the writer.
-pub fn channel() -> (RecordSender, mpsc::UnboundedReceiver<Vec<Record>>) {
+pub fn channel() -> (RecordSender, RecordReceiver) {
     mpsc::unbounded_channel()
 }
 
 impl Writer {
-    /// A writer over the spool at `path`. A spool left with records (an earlier run stopped
-    /// while the database was away) starts the breaker open, so they are drained first.
+    /// A writer over `spool`. Records an earlier run left in it (it stopped while the
+    /// database was away) start the breaker open, so they are drained first.
     pub fn new(
         sink: Arc<dyn Sink>,
-        path: PathBuf,
+        spool: (Spool, super::spool::Opened),
         settings: WriterSettings,
-    ) -> (Writer, watch::Receiver<WriterStatus>) {
+    ) -> Result<(Writer, watch::Receiver<WriterStatus>), SpoolError> {
+        let (spool, opened) = spool;
+        let waiting = spool.waiting()?;
         let (status, rx) = watch::channel(WriterStatus::default());
         let mut w = Writer {
             sink,
-            path,
-            spool: None,
-            spool_problem: None,
+            spool,
             memory: VecDeque::new(),
             outbox: Vec::new(),
+            spool_trouble: Episode::new(settings.report_every),
+            memory_trouble: Episode::new(settings.report_every),
+            offset_trouble: Episode::new(settings.report_every),
             settings,
             status,
             drain_now: Arc::new(Notify::new()),
         };
-        w.open_spool();
-        if let Some(spool) = &w.spool
-            && !spool.is_drained()
-        {
-            let waiting = super::spool::status(spool.path())
-                .ok()
-                .flatten()
-                .map_or(0, |s| s.rows);
+        if opened.torn_line_dropped {
+            w.event(
+                LogStatus::Warning,
+                format!(
+                    "the spool {} ended in a torn line (a crash mid-append): 1 line dropped",
+                    w.spool.path().display()
+                ),
+            );
+        }
+        if !w.spool.is_drained() {
             w.status.send_modify(|s| {
                 s.breaker = Breaker::Open;
                 s.spooled = waiting;
             });
-            w.event(LogStatus::Warning, format!("the spool {} holds {waiting} records from an earlier run: circuit breaker open until they are stored", w.path.display()));
+            w.event(LogStatus::Warning, format!("the spool {} holds {waiting} records from an earlier run: circuit breaker open until they are stored", w.spool.path().display()));
         }
-        (w, rx)
+        Ok((w, rx))
     }
 
     /// Notifying it makes an open breaker try to drain at once (the schema just became ready,
@@ -153,37 +175,6 @@ impl Writer {
 
     fn is_open(&self) -> bool {
         self.status.borrow().breaker == Breaker::Open
-    }
-
-    fn open_spool(&mut self) {
-        match Spool::open(&self.path) {
-            Ok((spool, opened)) => {
-                if opened.torn_line_dropped {
-                    self.event(LogStatus::Warning, format!("the spool {} ended in a torn line (a crash mid-append): 1 line dropped", self.path.display()));
-                }
-                if self.spool_problem.take().is_some() {
-                    self.event(
-                        LogStatus::Ok,
-                        format!("the spool {} can be written again", self.path.display()),
-                    );
-                }
-                self.spool = Some(spool);
-            }
-            Err(e) => self.spool_failed(e),
-        }
-    }
-
-    fn spool_failed(&mut self, e: SpoolError) {
-        self.spool = None;
-        let message = format!(
-            "{e}: records wait in memory (at most {}; beyond that the oldest are dropped)",
-            self.settings.memory_limit
-        );
-        if self.spool_problem.as_deref() != Some(message.as_str()) {
-            error!("{message}");
-            self.spool_problem = Some(message.clone());
-            self.event(LogStatus::Error, message);
-        }
     }
 
     /// A breaker event: logged now, stored as an `api_logs` record with the next records.
@@ -198,7 +189,7 @@ impl Writer {
     }
 
     /// Runs until every sender is gone, then keeps what is still in memory as well as it can.
-    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Vec<Record>>) {
+    pub async fn run(mut self, mut rx: RecordReceiver) {
         let mut drain = tokio::time::interval(self.settings.flush_interval);
         drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let trigger = self.drain_now.clone();
@@ -214,8 +205,8 @@ impl Writer {
                     }
                     None => break,
                 },
-                _ = drain.tick(), if pending => self.drain().await,
-                _ = trigger.notified(), if pending => self.drain().await,
+                _ = drain.tick(), if pending => self.drain(Some(&mut rx)).await,
+                _ = trigger.notified(), if pending => self.drain(Some(&mut rx)).await,
             }
         }
         self.accept(Vec::new()).await;
@@ -227,77 +218,175 @@ impl Writer {
         }
     }
 
-    /// Stores `records` (and pending events), or keeps them in order if that cannot be done.
+    /// Stores `records` (and pending events), or puts them in line if that cannot be done.
     async fn accept(&mut self, mut records: Vec<Record>) {
+        self.report_due();
         records.append(&mut self.outbox);
-        if records.is_empty() {
+        if records.is_empty() && self.memory.is_empty() {
             return;
         }
         if !self.is_open() {
-            // Records waiting in memory (the spool could not take them) go first.
-            let mut all: Vec<Record> = self.memory.drain(..).collect();
-            all.append(&mut records);
-            match self.store(&all).await {
-                Ok(()) => {
-                    self.publish();
-                    return;
-                }
+            match self.store(&records).await {
+                Ok(()) => return,
                 Err(e) => {
                     self.status.send_modify(|s| s.breaker = Breaker::Open);
-                    self.event(LogStatus::Error, format!("writing to PostgreSQL failed ({e}): circuit breaker opened, records go to the spool {}", self.path.display()));
-                    all.append(&mut self.outbox);
-                    records = all;
-                }
-            }
-        }
-        self.keep(records);
-        self.publish();
-    }
-
-    async fn store(&self, records: &[Record]) -> Result<(), String> {
-        let result = self.sink.store(records).await;
-        match &result {
-            Ok(()) => self
-                .status
-                .send_modify(|s| s.stored += records.len() as u64),
-            Err(e) => self.status.send_modify(|s| s.last_error = Some(e.clone())),
-        }
-        result
-    }
-
-    /// Keeps `records` after everything already waiting: in the spool, else in memory.
-    fn keep(&mut self, records: Vec<Record>) {
-        if self.spool.is_none() && self.spool_problem.is_some() {
-            self.open_spool();
-        }
-        let mut records = records;
-        records.append(&mut self.outbox);
-        if let Some(spool) = self.spool.as_mut() {
-            let waiting: Vec<Record> = self.memory.drain(..).collect();
-            let all: Vec<Record> = waiting.into_iter().chain(records).collect();
-            let count = all.len();
-            match spool.append(&all) {
-                Ok(()) => {
-                    self.status.send_modify(|s| s.spooled += count);
-                    return;
-                }
-                Err(e) => {
-                    records = all;
-                    self.spool_failed(e);
+                    self.event(LogStatus::Error, format!("writing to PostgreSQL failed ({e}): circuit breaker opened, records go to the spool {}", self.spool.path().display()));
                     records.append(&mut self.outbox);
                 }
             }
         }
-        self.memory.extend(records);
+        self.keep(records);
+    }
+
+    async fn store(&self, records: &[Record]) -> Result<(), String> {
+        let result = self.sink.store(records).await;
+        self.stored(records.len(), &result);
+        result
+    }
+
+    fn stored(&self, count: usize, result: &Result<(), String>) {
+        match result {
+            Ok(()) => self.status.send_modify(|s| s.stored += count as u64),
+            Err(e) => self.status.send_modify(|s| s.last_error = Some(e.clone())),
+        }
+    }
+
+    /// Puts `records` at the end of the line: memory first goes back into the spool, then
+    /// they follow; if the spool cannot be written, they wait in memory.
+    fn keep(&mut self, mut records: Vec<Record>) {
+        records.append(&mut self.outbox);
+        if records.is_empty() && self.memory.is_empty() {
+            return;
+        }
+        let waiting = self.memory.len();
+        let all: Vec<Record> = self.memory.drain(..).chain(records).collect();
+        let result = self.spool.append(&all);
+        let now = Timestamp::now();
+        match result {
+            Ok(()) => {
+                let count = all.len();
+                self.status.send_modify(|s| s.spooled += count);
+                if let Some(notice) = self.spool_trouble.succeeded(now) {
+                    self.report_spool(notice);
+                }
+                if waiting > 0 {
+                    info!("{waiting} records moved from memory to the spool");
+                }
+            }
+            Err(e) => {
+                self.memory.extend(all);
+                if let Some(notice) = self.spool_trouble.failed(now, &e.to_string()) {
+                    self.report_spool(notice);
+                }
+                self.limit_memory(now);
+            }
+        }
+        self.publish();
+    }
+
+    /// Drops the oldest records in memory beyond its limit, counting them.
+    fn limit_memory(&mut self, now: Timestamp) {
         let over = self.memory.len().saturating_sub(self.settings.memory_limit);
-        if over > 0 {
+        let notice = if over > 0 {
             self.memory.drain(..over);
             self.status.send_modify(|s| s.dropped += over as u64);
-            error!(
-                "memory is full too: dropped the {over} oldest records (keeping {})",
-                self.settings.memory_limit
-            );
+            let dropped = self.status.borrow().dropped;
+            self.memory_trouble
+                .failed(now, &format!("{dropped} records dropped since start"))
+        } else {
+            self.memory_trouble.succeeded(now)
+        };
+        if let Some(notice) = notice {
+            self.report_memory(notice);
         }
+    }
+
+    /// Summaries of troubles that changed more often than they could be reported.
+    fn report_due(&mut self) {
+        let now = Timestamp::now();
+        if let Some(n) = self.spool_trouble.due(now) {
+            self.report_spool(n);
+        }
+        if let Some(n) = self.memory_trouble.due(now) {
+            self.report_memory(n);
+        }
+        if let Some(n) = self.offset_trouble.due(now) {
+            self.report_offset(n);
+        }
+    }
+
+    fn report_spool(&mut self, notice: Notice) {
+        let path = self.spool.path().display().to_string();
+        let limit = self.settings.memory_limit;
+        let (status, message) = match notice {
+            Notice::Began { error } => (
+                LogStatus::Error,
+                format!(
+                    "{error}: records wait in memory (at most {limit}; beyond that the oldest are \
+                     dropped) and go back into the spool as soon as it can be written"
+                ),
+            ),
+            Notice::Flapping {
+                failures,
+                recoveries,
+                error,
+            } => (
+                LogStatus::Error,
+                format!(
+                    "the spool {path} still cannot be written reliably: {failures} failures and \
+                     {recoveries} recoveries since the last report; now: {error}"
+                ),
+            ),
+            Notice::Ended {
+                since,
+                failures,
+                recoveries,
+            } => (
+                LogStatus::Ok,
+                format!(
+                    "the spool {path} can be written again (trouble since {since}; {failures} \
+                     failures and {recoveries} recoveries since the last report)"
+                ),
+            ),
+        };
+        self.event(status, message);
+    }
+
+    fn report_memory(&mut self, notice: Notice) {
+        let limit = self.settings.memory_limit;
+        let (status, message) = match notice {
+            Notice::Began { error } | Notice::Flapping { error, .. } => (
+                LogStatus::Error,
+                format!(
+                    "memory is full too: the oldest records are dropped to keep {limit} ({error})"
+                ),
+            ),
+            Notice::Ended { since, .. } => (
+                LogStatus::Warning,
+                format!(
+                    "records are no longer dropped (dropping since {since}; {} dropped since start)",
+                    self.status.borrow().dropped
+                ),
+            ),
+        };
+        self.event(status, message);
+    }
+
+    fn report_offset(&mut self, notice: Notice) {
+        let (status, message) = match notice {
+            Notice::Began { error } | Notice::Flapping { error, .. } => (
+                LogStatus::Warning,
+                format!(
+                    "the drain position cannot be saved ({error}); the drain goes on, and a \
+                     crash now would replay records already stored (stored once all the same)"
+                ),
+            ),
+            Notice::Ended { .. } => (
+                LogStatus::Ok,
+                "the drain position can be saved again".to_owned(),
+            ),
+        };
+        self.event(status, message);
     }
 
     fn publish(&self) {
@@ -305,35 +394,29 @@ impl Writer {
         self.status.send_modify(|s| s.in_memory = in_memory);
     }
 
-    /// Stores everything waiting, oldest first, and closes the breaker if that empties the
-    /// spool and memory. Stops at the first failure, leaving the rest for next time.
-    async fn drain(&mut self) {
+    /// Stores everything waiting, oldest first — the spool, then memory — and closes the
+    /// breaker once both are empty. Stops at the first failure, leaving the rest for next time.
+    /// Records arriving on `incoming` meanwhile join the line at once.
+    async fn drain(&mut self, incoming: Option<&mut RecordReceiver>) {
         let waiting = self.status.borrow().spooled + self.memory.len();
         self.event(
             LogStatus::Warning,
             format!("drain attempted: {waiting} records waiting"),
         );
-        // The event itself waits in line, so it is stored by this drain too.
-        let event = std::mem::take(&mut self.outbox);
-        self.keep(event);
+        // Memory goes back into the spool if it can; the event waits in line, so it is stored
+        // by this drain too.
+        self.keep(Vec::new());
 
         let mut drained = 0usize;
-        if let Some(mut spool) = self.spool.take() {
-            let result = self
-                .drain_spool(&mut spool, &mut drained, &mut |_| {})
-                .await;
-            self.spool = Some(spool);
-            if let Err(e) = result {
-                self.event(
-                    LogStatus::Error,
-                    format!("drain stopped after {drained} records: {e}"),
-                );
-                let events = std::mem::take(&mut self.outbox);
-                self.keep(events);
-                self.publish();
-                return;
-            }
+        if let Err(e) = self.drain_spool(&mut drained, incoming, &mut |_| {}).await {
+            self.event(
+                LogStatus::Error,
+                format!("drain stopped after {drained} records: {e}"),
+            );
+            self.keep(Vec::new());
+            return;
         }
+        // The spool is drained; what memory holds is newer than all of it.
         while !self.memory.is_empty() {
             let n = self.memory.len().min(self.settings.batch);
             let batch: Vec<Record> = self.memory.iter().take(n).cloned().collect();
@@ -342,18 +425,16 @@ impl Writer {
                     LogStatus::Error,
                     format!("drain stopped after {drained} records: {e}"),
                 );
-                self.publish();
+                self.keep(Vec::new());
                 return;
             }
             self.memory.drain(..n);
             drained += n;
-        }
-        if let Some(spool) = self.spool.as_mut()
-            && let Err(e) = spool.clear()
-        {
-            self.spool_failed(e);
             self.publish();
-            return;
+        }
+        if let Err(e) = self.spool.clear() {
+            // The position stands at the end, so nothing waits; the file is emptied next time.
+            warn!("the drained spool could not be emptied: {e}");
         }
         self.status.send_modify(|s| {
             s.breaker = Breaker::Closed;
@@ -369,38 +450,66 @@ impl Writer {
     }
 
     /// Stores the spool's records from its drain position on, moving the position after each
-    /// committed batch; `progress` hears the running count.
+    /// committed batch, until the position reaches the end; `progress` hears the running count.
+    /// While a batch is being stored, records from `incoming` are put in line (appended).
     async fn drain_spool(
         &mut self,
-        spool: &mut Spool,
         drained: &mut usize,
+        mut incoming: Option<&mut RecordReceiver>,
         progress: &mut (dyn FnMut(usize) + Send),
     ) -> Result<(), String> {
-        let mut offset = spool.offset();
         loop {
-            let batch = spool
+            let offset = self.spool.offset();
+            let batch = self
+                .spool
                 .read(offset, self.settings.batch)
                 .map_err(|e| e.to_string())?;
             if batch.next == offset {
                 return Ok(());
             }
             if !batch.unreadable.is_empty() {
-                spool.reject(&batch.unreadable).map_err(|e| e.to_string())?;
+                self.spool
+                    .reject(&batch.unreadable)
+                    .map_err(|e| e.to_string())?;
                 let n = batch.unreadable.len();
                 self.event(
                     LogStatus::Error,
                     format!(
                         "{n} unreadable spool lines moved to {}.rejects",
-                        spool.path().display()
+                        self.spool.path().display()
                     ),
                 );
             }
             if !batch.records.is_empty() {
-                self.store(&batch.records).await?;
+                let sink = self.sink.clone();
+                let store = sink.store(&batch.records);
+                tokio::pin!(store);
+                let result = loop {
+                    let Some(rx) = incoming.as_deref_mut() else {
+                        break store.await;
+                    };
+                    tokio::select! {
+                        result = &mut store => break result,
+                        more = rx.recv() => match more {
+                            Some(records) => self.keep(records),
+                            // The sources are gone: only this batch is left to finish.
+                            None => incoming = None,
+                        },
+                    }
+                };
+                self.stored(batch.records.len(), &result);
+                result?;
                 failpoint::hit("spool.drain.after_commit");
             }
-            spool.set_offset(batch.next).map_err(|e| e.to_string())?;
-            offset = batch.next;
+            let saved = self.spool.set_offset(batch.next);
+            let now = Timestamp::now();
+            let notice = match saved {
+                Ok(()) => self.offset_trouble.succeeded(now),
+                Err(e) => self.offset_trouble.failed(now, &e.to_string()),
+            };
+            if let Some(notice) = notice {
+                self.report_offset(notice);
+            }
             *drained += batch.records.len();
             let count = batch.records.len();
             self.status
@@ -415,18 +524,9 @@ impl Writer {
         &mut self,
         mut progress: impl FnMut(usize) + Send,
     ) -> Result<usize, String> {
-        let Some(mut spool) = self.spool.take() else {
-            return Err(self
-                .spool_problem
-                .clone()
-                .unwrap_or_else(|| "no spool".into()));
-        };
         let mut drained = 0;
-        let result = self
-            .drain_spool(&mut spool, &mut drained, &mut progress)
-            .await;
-        let result = result.and_then(|()| spool.clear().map_err(|e| e.to_string()));
-        self.spool = Some(spool);
+        let result = self.drain_spool(&mut drained, None, &mut progress).await;
+        let result = result.and_then(|()| self.spool.clear().map_err(|e| e.to_string()));
         match &result {
             Ok(()) => self.event(
                 LogStatus::Ok,

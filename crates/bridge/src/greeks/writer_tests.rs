@@ -70,7 +70,16 @@ fn tick(i: i64) -> Vec<Record> {
 }
 
 fn writer(db: &Arc<FakeDb>, path: &Path, settings: WriterSettings) -> Writer {
-    Writer::new(db.clone(), path.to_owned(), settings).0
+    let spool = Spool::open(path).expect("spool");
+    Writer::new(db.clone(), spool, settings).expect("writer").0
+}
+
+/// A spool that cannot be appended to, as on a full disk: the file is `/dev/full`, whose writes
+/// fail with ENOSPC (reads stop at the length the spool knows, 0).
+fn full_disk_spool(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("s.jsonl");
+    std::os::unix::fs::symlink("/dev/full", &path).expect("symlink");
+    path
 }
 
 fn settings() -> WriterSettings {
@@ -118,14 +127,14 @@ async fn an_outage_spools_in_order_and_the_drain_stores_everything_once() {
         7 + 1,
         "seven ticks and the 'opened' event"
     );
-    w.drain().await;
+    w.drain(None).await;
     assert_eq!(
         w.status.borrow().breaker,
         Breaker::Open,
         "still down: nothing drained"
     );
     db.down.store(false, Ordering::SeqCst);
-    w.drain().await;
+    w.drain(None).await;
     assert_eq!(w.status.borrow().breaker, Breaker::Closed);
     assert_eq!(db.ticks(), (1..=8).collect::<Vec<_>>());
     w.accept(tick(9)).await;
@@ -165,7 +174,7 @@ async fn a_commit_whose_acknowledgement_is_lost_is_stored_once() {
         Breaker::Open,
         "the writer heard a failure"
     );
-    w.drain().await;
+    w.drain(None).await;
     assert_eq!(db.ticks(), [1], "the replay was deduplicated");
 }
 
@@ -189,33 +198,120 @@ async fn a_restart_drains_what_the_last_run_left_before_anything_new() {
     );
     second.accept(tick(5)).await;
     assert_eq!(db.ticks(), Vec::<i64>::new(), "nothing jumps the queue");
-    second.drain().await;
+    second.drain(None).await;
     assert_eq!(db.ticks(), [1, 2, 3, 4, 5]);
 }
 
 #[tokio::test]
 async fn an_unwritable_spool_keeps_records_in_memory_up_to_its_limit() {
+    let d = tempfile::tempdir().expect("dir");
     let db = Arc::new(FakeDb::default());
     let limit = WriterSettings {
         memory_limit: 4,
         ..settings()
     };
-    let mut w = writer(&db, Path::new("/nonexistent-dir/s.jsonl"), limit);
+    let mut w = writer(&db, &full_disk_spool(d.path()), limit);
     db.down.store(true, Ordering::SeqCst);
     for i in 1..=6 {
         w.accept(tick(i)).await;
     }
     let status = w.status.borrow().clone();
     assert_eq!(status.in_memory, 4);
+    assert_eq!(status.spooled, 0);
     assert!(status.dropped >= 2, "{status:?}");
     db.down.store(false, Ordering::SeqCst);
-    w.drain().await;
+    w.drain(None).await;
     let ticks = db.ticks();
     assert!(
         ticks.ends_with(&[5, 6]) && ticks.windows(2).all(|w| w[0] < w[1]),
         "the newest survive, in order: {ticks:?}"
     );
     assert_eq!(w.status.borrow().breaker, Breaker::Closed);
+}
+
+#[tokio::test]
+async fn a_spool_that_keeps_failing_is_reported_once_not_at_every_tick() {
+    let d = tempfile::tempdir().expect("dir");
+    let db = Arc::new(FakeDb::default());
+    let mut w = writer(&db, &full_disk_spool(d.path()), settings());
+    db.down.store(true, Ordering::SeqCst);
+    for i in 1..=30 {
+        w.accept(tick(i)).await;
+    }
+    db.down.store(false, Ordering::SeqCst);
+    w.drain(None).await;
+    let about_the_spool: Vec<String> = db
+        .log_messages()
+        .into_iter()
+        .filter(|m| m.contains("cannot be used") || m.contains("can be written again"))
+        .collect();
+    assert_eq!(
+        about_the_spool.len(),
+        1,
+        "one line when the trouble began: {about_the_spool:#?}"
+    );
+    assert!(
+        about_the_spool[0].contains("No space left on device"),
+        "{about_the_spool:?}"
+    );
+    assert_eq!(db.ticks(), (1..=30).collect::<Vec<_>>());
+}
+
+/// A database whose writes begin and never end (a long drain, caught in the middle).
+#[derive(Default)]
+struct StuckDb {
+    entered: tokio::sync::Notify,
+}
+
+impl Sink for StuckDb {
+    fn store<'a>(&'a self, _records: &'a [Record]) -> super::super::sink::Stored<'a> {
+        Box::pin(async move {
+            self.entered.notify_one();
+            std::future::pending().await
+        })
+    }
+}
+
+#[tokio::test]
+async fn ticks_that_arrive_during_a_long_drain_are_on_disk_before_it_ends() {
+    let d = tempfile::tempdir().expect("dir");
+    let path = d.path().join("s.jsonl");
+    // An earlier run left 20 records: the drain takes a while.
+    let (mut spool, _) = Spool::open(&path).expect("spool");
+    let earlier: Vec<Record> = (1..=20).flat_map(tick).collect();
+    spool.append(&earlier).expect("append");
+    drop(spool);
+
+    let db = Arc::new(StuckDb::default());
+    let (w, mut status) =
+        Writer::new(db.clone(), Spool::open(&path).expect("spool"), settings()).expect("writer");
+    let trigger = w.drain_trigger();
+    let (tx, rx) = channel();
+    let task = tokio::spawn(w.run(rx));
+    let entered = db.entered.notified();
+    trigger.notify_one();
+    entered.await;
+
+    // The first batch is being written: a tick arrives and must reach the spool now.
+    let before = status.borrow().spooled;
+    tx.send(tick(21)).expect("send");
+    let spooled = status.wait_for(|s| s.spooled > before);
+    tokio::time::timeout(Duration::from_secs(10), spooled)
+        .await
+        .expect("the tick reaches the spool while the drain is still writing")
+        .expect("the writer runs");
+    let on_disk = crate::greeks::spool::status(&path)
+        .expect("status")
+        .expect("spool");
+    assert!(on_disk.rows > before, "{on_disk:?}");
+
+    // A crash now (the task is gone mid-write) loses nothing that was handed over.
+    task.abort();
+    let _ = task.await;
+    let db = Arc::new(FakeDb::default());
+    let mut w = writer(&db, &path, settings());
+    w.drain(None).await;
+    assert_eq!(db.ticks(), (1..=21).collect::<Vec<_>>());
 }
 
 #[derive(Debug, Clone)]
@@ -265,12 +361,12 @@ proptest! {
                         drop(w);
                         w = writer(&db, &path, settings());
                     }
-                    Op::Drain => w.drain().await,
+                    Op::Drain => w.drain(None).await,
                 }
             }
             db.down.store(false, Ordering::SeqCst);
             db.lose_next_ack.store(false, Ordering::SeqCst);
-            w.drain().await;
+            w.drain(None).await;
             w.accept(Vec::new()).await;
             prop_assert_eq!(db.ticks(), (1..=produced).collect::<Vec<_>>());
             prop_assert_eq!(w.status.borrow().breaker, Breaker::Closed);

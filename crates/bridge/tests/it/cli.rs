@@ -118,6 +118,72 @@ fn migrate_without_database_url_says_how_to_get_one() {
 }
 
 #[test]
+fn run_reports_every_problem_at_once_a_missing_database_url_included() {
+    let run = Bridge::new()
+        .env("IB_RESET_WINDOW", "23:40")
+        .env("GREEKS_INTERVAL_SECONDS", "0")
+        .run(&["run"]);
+    assert_eq!(run.code(), Some(2), "{}", run.stderr());
+    let err = run.stderr();
+    let problems: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("invalid configuration:"))
+        .collect();
+    assert_eq!(problems.len(), 3, "{err}");
+    for (line, what) in problems.iter().zip([
+        "IB_RESET_WINDOW=\"23:40\" is not valid",
+        "DATABASE_URL is not set",
+        "GREEKS_INTERVAL_SECONDS=\"0\" is not valid",
+    ]) {
+        assert!(line.contains(what), "{what:?} in {err}");
+    }
+}
+
+#[tokio::test]
+async fn run_refuses_a_buffer_path_that_cannot_hold_the_spool_and_creates_a_missing_directory() {
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let database = format!("postgres://u@127.0.0.1:{closed}/db");
+    let bridge = Bridge::new().env("DATABASE_URL", &database);
+    let file = bridge.dir.path().join("a-file");
+    std::fs::write(&file, b"").expect("a file");
+    let dir = bridge.dir.path().join("a-directory");
+    std::fs::create_dir(&dir).expect("a directory");
+    for (path, why) in [
+        (file.join("spool.jsonl"), "cannot be created"),
+        (dir.clone(), "it is a directory"),
+    ] {
+        let shown = path.to_str().expect("utf-8");
+        let run = Bridge::new()
+            .env("DATABASE_URL", &database)
+            .env("BRIDGE_BUFFER_PATH", shown)
+            .run(&["run"]);
+        assert_eq!(run.code(), Some(2), "{shown}: {}", run.stderr());
+        let err = run.stderr();
+        assert!(
+            err.contains(&format!(
+                "invalid configuration: BRIDGE_BUFFER_PATH={shown} cannot hold the spool"
+            )),
+            "{err}"
+        );
+        assert!(err.contains(why), "{why:?} in {err}");
+    }
+
+    let missing = bridge.dir.path().join("new/sub/spool.jsonl");
+    let running = Bridge::new()
+        .env("DATABASE_URL", &database)
+        .env("BRIDGE_BUFFER_PATH", missing.to_str().expect("utf-8"))
+        .spawn(&["run"]);
+    running.wait_for_stderr("portfolio-bridge running").await;
+    assert!(missing.parent().expect("dir").is_dir());
+    let (status, stderr) = stop(running, "TERM").await;
+    assert!(status.success(), "{stderr}");
+}
+
+#[test]
 fn migrate_against_a_closed_port_fails_clearly() {
     let port = TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -350,6 +416,57 @@ async fn run_in_socket_mode_connects_through_the_watchdog_and_stops_cleanly(pool
     let (status, stderr) = stop(child, "TERM").await;
     assert!(status.success(), "{status:?}: {stderr}");
     assert!(stderr.contains("SIGTERM received"), "{stderr}");
+}
+
+/// A reset window from 30 minutes ago to 30 minutes ahead, in UTC: whatever the time of day
+/// the test runs at, the bridge starts inside it.
+fn window_around_now() -> String {
+    use jiff::ToSpan;
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let at = |z: jiff::Zoned| z.strftime("%H:%M").to_string();
+    let start = now.checked_sub(30.minutes()).expect("in range");
+    let end = now.checked_add(30.minutes()).expect("in range");
+    format!("{}-{}", at(start), at(end))
+}
+
+#[sqlx::test(migrations = false)]
+async fn started_inside_the_reset_window_it_connects_at_once_and_a_lost_connection_waits(
+    pool: PgPool,
+) {
+    let sim = start_sim(sim_config()).await;
+    let url = database_url_of(&pool).await;
+    let window = window_around_now();
+    let bridge = Bridge::new()
+        .env("DATABASE_URL", &url)
+        .env("IB_SOCKET_ADDR", &sim.tws_addr().to_string())
+        .env("IB_CLIENT_ID", "78")
+        .env("IB_RESET_WINDOW", &window)
+        .env("IB_RESET_TIMEZONE", "UTC");
+    let child = bridge.spawn(&["run"]);
+
+    child.wait_for_stderr("connected to TWS API").await;
+    assert!(
+        !child.stderr().contains("waiting until"),
+        "a first connect never waits for the window: {}",
+        child.stderr()
+    );
+    // Inside the window, a lost connection waits for its end instead of retrying.
+    sim.control().tws().drop_connections();
+    child
+        .wait_for_stderr(&format!(
+            "disconnected during IBKR's daily reset (IB_RESET_WINDOW={window} UTC): waiting until"
+        ))
+        .await;
+    let connects = child.stderr().matches("connected to TWS API at").count();
+    assert_eq!(
+        connects,
+        1,
+        "no reconnect inside the window: {}",
+        child.stderr()
+    );
+
+    let (status, stderr) = stop(child, "TERM").await;
+    assert!(status.success(), "{status:?}: {stderr}");
 }
 
 /// A spool line as the writer writes it.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::helpers::{Bridge, OwnCluster, Spawned, sim_config, start_sim, stop, within};
+use crate::helpers::{Bridge, OwnCluster, Spawned, TinyFs, sim_config, start_sim, stop, within};
 
 /// Ticks every quarter second, drains every half second.
 const INTERVAL_MS: i64 = 250;
@@ -286,6 +286,61 @@ async fn sigterm_while_postgresql_is_down_spools_every_row_it_made() {
     assert!(stderr.contains(", 0 lost"), "{stderr}");
     pool.close().await;
     cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_during_an_outage_loses_nothing_and_the_breaker_waits_for_the_spool() {
+    let Some(fs) = TinyFs::mount(16) else {
+        return;
+    };
+    let sim = start_sim(sim_config()).await;
+    let cluster = OwnCluster::new("full-disk", 31445);
+    let url = cluster.start().await;
+    let spool = fs.path().join("spool.jsonl");
+    let b = bridge(&sim, &url, &spool);
+    let migrated = b.run(&["migrate"]);
+    assert_eq!(migrated.code(), Some(0), "{}", migrated.stderr());
+    cluster.stop().await;
+
+    // PostgreSQL is down: the spool fills the small disk, then records wait in memory.
+    let running = b.spawn(&["run"]);
+    running.wait_for_stderr("No space left on device").await;
+    let in_file = spooled_keys(&spool).len();
+    assert!(
+        in_file > 0,
+        "the spool took records before the disk was full"
+    );
+
+    cluster.start().await;
+    running
+        .wait_for_stderr("drained: circuit breaker closed")
+        .await;
+    assert!(
+        spooled_keys(&spool).is_empty(),
+        "the breaker closed with records still in the spool"
+    );
+    let (status, stderr) = stop(running, "TERM").await;
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains(" 0 wait in the spool") && stderr.contains(", 0 lost"),
+        "{stderr}"
+    );
+    let pool = connect(&url).await;
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM portfolio_greeks")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(
+        stored as usize,
+        rows_made(&stderr),
+        "every row, once: {stderr}"
+    );
+    let ticks = portfolio_ticks(&pool).await;
+    assert!(
+        ticks.windows(2).all(|w| w[0] < w[1]),
+        "stored in tick order, spool and memory alike: {ticks:?}"
+    );
+    pool.close().await;
 }
 
 #[sqlx::test(migrations = false)]

@@ -34,6 +34,12 @@ impl Bridge {
             .env("HOME", self.dir.path())
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .current_dir(self.dir.path());
+        // No test may depend on the time of day it runs at: without a window of its own, a
+        // test's bridge has no reset window (the default's 23:40-00:05 New York would make a
+        // dropped connection wait for 00:05 when the suite runs late in the evening).
+        if !self.envs.iter().any(|(k, _)| k == "IB_RESET_WINDOW") {
+            command.env("IB_RESET_WINDOW", "none");
+        }
         command
     }
 
@@ -319,11 +325,10 @@ pub fn db_log(pool: &PgPool, dir: &std::path::Path) -> portfolio_bridge::api_log
         timeout: std::time::Duration::from_secs(5),
         schema_ready: None,
     });
-    let (w, _status) = writer::Writer::new(
-        sink,
-        dir.join("spool.jsonl"),
-        writer::WriterSettings::default(),
-    );
+    let spool = portfolio_bridge::greeks::spool::Spool::open(&dir.join("spool.jsonl"))
+        .expect("the test's spool");
+    let (w, _status) = writer::Writer::new(sink, spool, writer::WriterSettings::default())
+        .expect("the test's writer");
     tokio::spawn(w.run(rx));
     portfolio_bridge::api_log::ApiLog::new(tx)
 }
@@ -332,11 +337,13 @@ pub fn db_log(pool: &PgPool, dir: &std::path::Path) -> portfolio_bridge::api_log
 /// directory), so the test can stop and start it without touching the shared one. Its port
 /// must lie below Linux's ephemeral range (32768–60999): the many connections tests open take
 /// local ports from that range, and one of them holding the cluster's port stops its restart.
-#[derive(Clone)]
+/// Dropped — the test ended or failed — it is stopped, so no cluster outlives its test.
 pub struct OwnCluster {
     dir: String,
     port: u16,
     db: String,
+    /// Where the script runs from: private (0700), as a checkout under `mktemp -d` is.
+    cwd: TempDir,
 }
 
 impl OwnCluster {
@@ -362,29 +369,34 @@ impl OwnCluster {
             dir: format!("{base}/pg-test-{name}"),
             port,
             db: format!("t_{name}_{nanos}"),
+            cwd: tempfile::tempdir().expect("a private directory"),
         }
+    }
+
+    /// `ensure-postgres arg` for this cluster.
+    fn command(&self, arg: &str) -> Command {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/ensure-postgres");
+        let mut command = Command::new(script);
+        command
+            .arg(arg)
+            .current_dir(self.cwd.path())
+            .env("PB_PG_DIR", &self.dir)
+            .env("PB_PG_PORT", self.port.to_string())
+            .env("PB_PG_DB", &self.db);
+        command
     }
 
     /// Runs `ensure-postgres arg` for this cluster and gives what it printed.
     async fn script(&self, arg: &'static str) -> String {
-        let me = self.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/ensure-postgres");
-            Command::new(script)
-                .arg(arg)
-                .env("PB_PG_DIR", &me.dir)
-                .env("PB_PG_PORT", me.port.to_string())
-                .env("PB_PG_DB", &me.db)
-                .output()
-                .expect("ensure-postgres runs")
-        })
-        .await
-        .expect("join");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut command = self.command(arg);
+        let out =
+            tokio::task::spawn_blocking(move || command.output().expect("ensure-postgres runs"))
+                .await
+                .expect("join");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        // The cluster's owner cannot enter a private directory: the script must not try.
+        assert!(!stderr.contains("could not change directory"), "{stderr}");
         String::from_utf8(out.stdout)
             .expect("utf-8")
             .trim()
@@ -398,5 +410,69 @@ impl OwnCluster {
 
     pub async fn stop(&self) {
         self.script("--stop").await;
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        // Stopping a stopped cluster is a no-op; a failure here must not hide the test's own.
+        let _ = self
+            .command("--stop")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// A tmpfs of a few KiB mounted on a fresh directory, for tests of a full disk; unmounted when
+/// dropped, whether the test passed or failed.
+pub struct TinyFs {
+    dir: TempDir,
+}
+
+impl TinyFs {
+    /// Mounts one of `kib` KiB, or says on stderr why the calling test is skipped and gives
+    /// `None` where this process may not mount (mounting needs root, as CI runs).
+    pub fn mount(kib: u32) -> Option<TinyFs> {
+        let dir = tempfile::tempdir().expect("a mount point");
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={kib}k,mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(TinyFs { dir }),
+            Ok(o) => {
+                eprintln!(
+                    "SKIPPED: this test needs a small filesystem of its own, and mounting a tmpfs \
+                     failed here: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: this test needs mount(8) to make a small filesystem: {e}");
+                None
+            }
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        // Lazily: a process the failed test left behind may still hold a file in it.
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
     }
 }
