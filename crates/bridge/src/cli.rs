@@ -391,7 +391,7 @@ async fn spool_drain(url: DatabaseUrl, path: PathBuf) -> anyhow::Result<()> {
     let sink = std::sync::Arc::new(greeks::sink::PgSink {
         pool,
         timeout: Duration::from_secs(30),
-        schema_ready: None,
+        schema: None,
     });
     let spool = greeks::spool::Spool::open(&path)?;
     let (mut writer, _) =

@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::Shutdown;
 use crate::api_log::ApiLog;
 use crate::clock::SystemClock;
-use crate::config::{ApiMode, Config};
+use crate::config::{ApiMode, Config, DatabaseUrl};
 use crate::domain::portfolio::SharedPortfolio;
 use crate::greeks::sink::PgSink;
 use crate::greeks::spool::{Opened, Spool};
@@ -29,7 +29,7 @@ use crate::jobs::combo_sync::ComboSync;
 use crate::jobs::positions_sync::{LegSource, PositionsSync};
 use crate::jobs::scheduler;
 use crate::jobs::worker::{Worker, WorkerSettings, worker_name};
-use crate::store;
+use crate::store::{self, SchemaState};
 use crate::watchdog::{self, WatchdogSettings};
 
 /// How long `worker` waits for PostgreSQL to accept its first connection.
@@ -40,6 +40,9 @@ const DB_RETRY: Duration = Duration::from_secs(5);
 const DB_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long one write may take before the writer opens its breaker.
 const DB_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the tasks get to stop after the signal before they are ended (systemd waits 60 s
+/// in all; the writer's flush comes after, bounded by its own write timeout).
+const TASKS_STOP_WITHIN: Duration = Duration::from_secs(15);
 /// The longest a quiet TWS connection may take to answer the watchdog's probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -65,11 +68,13 @@ pub async fn run(
     let pool = store::lazy_pool(&url, DB_ACQUIRE_TIMEOUT);
 
     let (records, records_rx) = writer::channel();
-    let (schema_ready, schema_ready_rx) = tokio::sync::watch::channel(false);
+    let (schema_tx, mut schema) = tokio::sync::watch::channel(SchemaState::Pending(
+        "PostgreSQL has not been asked yet".into(),
+    ));
     let sink = Arc::new(PgSink {
         pool: pool.clone(),
         timeout: DB_WRITE_TIMEOUT,
-        schema_ready: Some(schema_ready_rx),
+        schema: Some(schema.clone()),
     });
     let settings = WriterSettings {
         flush_interval: config.buffer_flush_interval,
@@ -82,13 +87,16 @@ pub async fn run(
     let log = ApiLog::new(records.clone());
 
     let mut tasks = JoinSet::new();
-    let (schema_tx, mut schema) = tokio::sync::watch::channel(Schema::Pending);
-    tasks.spawn(migrate_when_up(pool.clone(), schema_tx, shutdown.clone()));
+    tasks.spawn(migrate_when_up(
+        pool.clone(),
+        url.clone(),
+        schema_tx,
+        shutdown.clone(),
+    ));
     // Records kept while the schema was not there yet are stored as soon as it is.
     let mut ready = schema.clone();
     tokio::spawn(async move {
-        if ready.wait_for(|s| *s == Schema::Ready).await.is_ok() {
-            schema_ready.send_replace(true);
+        if ready.wait_for(|s| *s == SchemaState::Ready).await.is_ok() {
             drain_now.notify_one();
         }
     });
@@ -213,7 +221,7 @@ pub async fn run(
         _ = outer.wait() => false,
         // Once the schema is ready its sender is gone: then only the outer signal stops us.
         _ = async {
-            if schema.wait_for(|s| *s == Schema::Unusable).await.is_err() {
+            if schema.wait_for(|s| matches!(s, SchemaState::Unusable(_))).await.is_err() {
                 std::future::pending::<()>().await;
             }
         } => true,
@@ -223,7 +231,20 @@ pub async fn run(
     stop_all.send_replace(true);
     drop(log);
     drop(records);
-    while tasks.join_next().await.is_some() {}
+    // Whatever a task is waiting on — a database that does not answer, a lock held elsewhere —
+    // the bridge stops within its bound; the writer then keeps what it holds.
+    let stopped = tokio::time::timeout(TASKS_STOP_WITHIN, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if stopped.is_err() {
+        warn!(
+            "{} tasks did not stop within {} s: ending them",
+            tasks.len(),
+            TASKS_STOP_WITHIN.as_secs()
+        );
+        tasks.shutdown().await;
+    }
     let _ = writer.await;
     let rows = ticks_at_stop.borrow().rows;
     let w = writer_at_stop.borrow().clone();
@@ -245,12 +266,12 @@ pub async fn run(
 
 /// Runs `task` once the schema is ready, unless the bridge stops first.
 async fn when_ready(
-    mut schema: tokio::sync::watch::Receiver<Schema>,
+    mut schema: tokio::sync::watch::Receiver<SchemaState>,
     mut shutdown: Shutdown,
     task: impl Future<Output = ()> + Send,
 ) {
     let ready = tokio::select! {
-        ready = schema.wait_for(|s| *s == Schema::Ready) => ready.is_ok(),
+        ready = schema.wait_for(|s| *s == SchemaState::Ready) => ready.is_ok(),
         _ = shutdown.wait() => false,
     };
     if ready {
@@ -293,41 +314,55 @@ pub async fn worker(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where the schema stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Schema {
-    Pending,
-    Ready,
-    Unusable,
-}
-
-/// Applies the schema once PostgreSQL answers, trying again while it does not. A schema that
-/// cannot serve the bridge is not retried: `ready` becomes false for good and the bridge stops.
+/// Applies the schema once PostgreSQL answers, trying again while it does not, and says why
+/// each time the reason changes (the cause itself — a refused connection, a wrong password —
+/// not the pool's timeout). A schema that cannot serve the bridge is not retried: the state
+/// becomes unusable for good and the bridge stops.
 async fn migrate_when_up(
     pool: sqlx::PgPool,
-    ready: tokio::sync::watch::Sender<Schema>,
+    url: DatabaseUrl,
+    state: tokio::sync::watch::Sender<SchemaState>,
     mut shutdown: Shutdown,
 ) {
+    let mut said: Option<String> = None;
     loop {
-        match store::migrate(&pool).await {
+        let attempt = tokio::select! {
+            attempt = store::migrate(&pool) => attempt,
+            _ = shutdown.wait() => return,
+        };
+        match attempt {
             Ok(report) => {
+                if said.is_some() {
+                    info!("PostgreSQL answers again");
+                }
                 info!(
                     version = report.current,
                     applied = report.applied.len(),
                     "schema ready"
                 );
-                let _ = ready.send(Schema::Ready);
+                state.send_replace(SchemaState::Ready);
                 return;
             }
             Err(e @ (store::StoreError::Schema(_) | store::StoreError::NewerSchema { .. })) => {
                 tracing::error!("{e}");
-                let _ = ready.send(Schema::Unusable);
+                state.send_replace(SchemaState::Unusable(e.to_string()));
                 return;
             }
-            Err(e) => warn!(
-                "{e}; trying again in {} s (greeks rows wait in the spool)",
-                DB_RETRY.as_secs()
-            ),
+            Err(e) => {
+                let why = tokio::select! {
+                    why = store::why_unavailable(&url, &e, DB_ACQUIRE_TIMEOUT) => why,
+                    _ = shutdown.wait() => return,
+                };
+                if said.as_deref() != Some(why.as_str()) {
+                    warn!(
+                        "{why}; trying again every {} s until it works (greeks rows wait in the \
+                         spool meanwhile)",
+                        DB_RETRY.as_secs()
+                    );
+                    said = Some(why.clone());
+                }
+                state.send_replace(SchemaState::Pending(why));
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(DB_RETRY) => {}

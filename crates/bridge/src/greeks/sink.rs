@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use super::record::Record;
-use crate::store;
+use crate::store::{self, SchemaState};
 
 pub type Stored<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 
@@ -23,21 +23,29 @@ pub struct PgSink {
     pub pool: PgPool,
     pub timeout: Duration,
     /// `Some` while the schema may still be being applied: a write waits (within `timeout`)
-    /// for it to turn `true` rather than fail on a missing table.
-    pub schema_ready: Option<watch::Receiver<bool>>,
+    /// for it to be ready rather than fail on a missing table, and says why it is not.
+    pub schema: Option<watch::Receiver<SchemaState>>,
 }
 
 impl Sink for PgSink {
     fn store<'a>(&'a self, records: &'a [Record]) -> Stored<'a> {
         Box::pin(async move {
-            if let Some(ready) = &self.schema_ready {
-                let mut ready = ready.clone();
-                let applied = tokio::time::timeout(self.timeout, ready.wait_for(|r| *r)).await;
-                if !matches!(applied, Ok(Ok(_))) {
-                    return Err(
-                        "the schema is not applied yet: PostgreSQL has not answered since start"
-                            .into(),
-                    );
+            if let Some(schema) = &self.schema {
+                let mut schema = schema.clone();
+                let ready = tokio::time::timeout(
+                    self.timeout,
+                    schema.wait_for(|s| *s == SchemaState::Ready),
+                )
+                .await
+                .is_ok_and(|r| r.is_ok());
+                if !ready {
+                    return Err(match &*schema.borrow() {
+                        SchemaState::Pending(why) => {
+                            format!("the schema is not applied yet: {why}")
+                        }
+                        SchemaState::Unusable(why) => why.clone(),
+                        SchemaState::Ready => "the schema is ready".into(),
+                    });
                 }
             }
             match tokio::time::timeout(

@@ -44,11 +44,11 @@ pub enum StoreError {
          know: a newer version migrated it. Run that version (or newer) instead"
     )]
     NewerSchema { version: i64 },
-    #[error("applying the schema migrations failed")]
-    Migrate(#[source] MigrateError),
+    #[error("applying the schema migrations failed: {}", describe_migrate(.0))]
+    Migrate(MigrateError),
     #[error(transparent)]
     Schema(#[from] SchemaError),
-    #[error("database query failed")]
+    #[error("database query failed: {}", describe(.0))]
     Query(#[from] sqlx::Error),
 }
 
@@ -109,6 +109,47 @@ fn describe(e: &sqlx::Error) -> String {
     }
 }
 
+/// A migration failure without sqlx's wrapping, the server's message first.
+fn describe_migrate(e: &MigrateError) -> String {
+    match e {
+        MigrateError::Execute(inner) => describe(inner),
+        MigrateError::ExecuteMigration(inner, version) => {
+            format!("migration {version}: {}", describe(inner))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Where the schema stands for a running bridge, as its writer and jobs wait for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaState {
+    /// Not applied yet, and why (PostgreSQL does not answer, a migration will be retried).
+    Pending(String),
+    Ready,
+    /// It cannot serve the bridge, and what is wrong; the bridge stops.
+    Unusable(String),
+}
+
+/// Why PostgreSQL could not be used, for the operator: `e` itself, or — when it only says that
+/// the pool got no connection — what a direct connection attempt to `url` answers (a refused
+/// connection, a wrong password, a missing database), as `migrate` reports it.
+pub async fn why_unavailable(url: &DatabaseUrl, e: &StoreError, timeout: Duration) -> String {
+    let pool_gave_up = matches!(
+        e,
+        StoreError::Query(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+    );
+    if !pool_gave_up {
+        return e.to_string();
+    }
+    match connect(url, timeout).await {
+        Err(cause) => cause.to_string(),
+        Ok(pool) => {
+            pool.close().await;
+            e.to_string()
+        }
+    }
+}
+
 /// What [`migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationReport {
@@ -121,32 +162,49 @@ pub struct MigrationReport {
 /// Applies the pending migrations and checks that every table the bridge uses can serve it.
 /// Safe to run from several processes at once: they take turns, and each reports exactly what
 /// it applied.
+///
+/// A migration that fails on a table the bridge cannot use (another application's, or one
+/// altered by hand) is reported as the schema check's list of what is wrong, not as the raw
+/// SQL error.
 pub async fn migrate(pool: &PgPool) -> Result<MigrationReport, StoreError> {
     let mut conn = pool.acquire().await?;
+    // Whatever happens below — a failed migration, a lost server, the caller giving up — this
+    // connection is closed, never handed back to the pool: it holds advisory locks (ours, and
+    // the migrator's own, which sqlx does not release when a migration fails) that would block
+    // every later attempt for as long as the pool kept it.
+    conn.close_on_drop();
     // Held for the whole call (the migrator's own lock covers only its run), so that `before`
-    // is not read while another process is half-way. A session lock: it goes with the
-    // connection if this process dies.
+    // is not read while another process is half-way.
     sqlx::query("SELECT pg_advisory_lock(hashtext('portfolio-bridge migrate'))")
         .execute(&mut *conn)
         .await?;
-    let result = migrate_locked(&mut conn, pool).await;
+    let result = migrate_locked(&mut conn).await;
     let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext('portfolio-bridge migrate'))")
         .execute(&mut *conn)
         .await;
-    let report = result?;
+    drop(conn);
+    let report = match result {
+        Ok(report) => report,
+        Err(StoreError::Migrate(e)) => {
+            let problems = schema::problems_of_present(pool, schema::ALL_TABLES)
+                .await
+                .unwrap_or_default();
+            if problems.is_empty() {
+                return Err(StoreError::Migrate(e));
+            }
+            return Err(SchemaError { problems }.into());
+        }
+        Err(e) => return Err(e),
+    };
     unlocked?;
     schema::check(pool, schema::ALL_TABLES).await?;
     Ok(report)
 }
 
-/// `conn` holds the lock; the migrator runs on a connection of its own from `pool` (on the
-/// pool, its future stays `Send` for spawned callers).
-async fn migrate_locked(
-    conn: &mut PgConnection,
-    pool: &PgPool,
-) -> Result<MigrationReport, StoreError> {
+/// `conn` holds the lock; the migrator runs on it too, so that its own lock goes with it.
+async fn migrate_locked(conn: &mut PgConnection) -> Result<MigrationReport, StoreError> {
     let before = applied_versions(conn).await?;
-    MIGRATOR.run(pool).await?;
+    MIGRATOR.run_direct(None, conn, false).await?;
     let applied = MIGRATOR
         .iter()
         .filter(|m| !before.contains(&m.version))

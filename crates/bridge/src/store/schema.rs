@@ -326,6 +326,25 @@ pub async fn check(pool: &PgPool, groups: &[&[TableNeeds]]) -> Result<(), StoreE
     }
 }
 
+/// The problems of the tables in `groups` that exist: what a failed migration ran into, when
+/// the cause is a table the bridge cannot use rather than the migration itself.
+pub async fn problems_of_present(
+    pool: &PgPool,
+    groups: &[&[TableNeeds]],
+) -> Result<Vec<String>, sqlx::Error> {
+    let tables: Vec<&str> = groups
+        .iter()
+        .flat_map(|g| g.iter())
+        .map(|t| t.table)
+        .collect();
+    let catalog = read_catalog(pool, &tables).await?;
+    let present = groups
+        .iter()
+        .flat_map(|g| g.iter())
+        .filter(|t| catalog.columns.keys().any(|(table, _)| table == t.table));
+    Ok(problems(present, &catalog))
+}
+
 /// The guard of combo-position work: refuses, with a message saying what is missing and what
 /// to run, when the combo tables are absent or unusable.
 pub async fn check_combo_tables_ready(pool: &PgPool) -> Result<(), StoreError> {

@@ -6,7 +6,9 @@ use std::net::TcpListener;
 
 use sqlx::PgPool;
 
-use crate::helpers::{Bridge, database_url_of, first_api_log, sim_config, start_sim, stop, within};
+use crate::helpers::{
+    Bridge, database_url_of, exited, first_api_log, sim_config, start_sim, stop, within,
+};
 
 #[test]
 fn invalid_api_mode_halts_before_connecting_to_anything() {
@@ -181,6 +183,94 @@ async fn run_refuses_a_buffer_path_that_cannot_hold_the_spool_and_creates_a_miss
     assert!(missing.parent().expect("dir").is_dir());
     let (status, stderr) = stop(running, "TERM").await;
     assert!(status.success(), "{stderr}");
+}
+
+#[tokio::test]
+async fn run_without_postgresql_says_why_once_and_stops_on_sigterm() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let running = Bridge::new()
+        .env("DATABASE_URL", &format!("postgres://u@127.0.0.1:{port}/db"))
+        .spawn(&["run"]);
+    let why = format!(
+        "cannot connect to PostgreSQL at postgres://u@127.0.0.1:{port}/db: Connection refused"
+    );
+    running.wait_for_stderr(&why).await;
+    let (status, stderr) = stop(running, "TERM").await;
+    assert!(status.success(), "{stderr}");
+    let retries: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("trying again every"))
+        .collect();
+    assert_eq!(retries.len(), 1, "{stderr}");
+    assert!(retries[0].contains(&why), "{stderr}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn sigterm_stops_run_while_its_migration_waits_for_a_lock(pool: PgPool) {
+    // Another process holds the migration lock (a migration in progress, or a stuck one).
+    let mut holder = pool.acquire().await.expect("a connection");
+    sqlx::query("SELECT pg_advisory_lock(hashtext('portfolio-bridge migrate'))")
+        .execute(&mut *holder)
+        .await
+        .expect("lock");
+    let url = database_url_of(&pool).await;
+    let running = Bridge::new().env("DATABASE_URL", &url).spawn(&["run"]);
+    within("the bridge waits for the lock", async {
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("pg_locks");
+            if waiting > 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let (status, stderr) = stop(running, "TERM").await;
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("stopped: "), "{stderr}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn run_on_a_combo_positions_without_account_id_stops_saying_what_is_wrong(pool: PgPool) {
+    sqlx::raw_sql(
+        "CREATE TABLE combo_positions (id SERIAL PRIMARY KEY, combo_key TEXT NOT NULL, raw JSONB NOT NULL)",
+    )
+    .execute(&pool)
+    .await
+    .expect("an older combo_positions");
+    let url = database_url_of(&pool).await;
+    let bridge = Bridge::new().env("DATABASE_URL", &url);
+    let running = bridge.spawn(&["run"]);
+    let (status, stderr) = exited(running, "a schema that cannot serve it").await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("column combo_positions.account_id is missing"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("trying again"), "{stderr}");
+    assert!(
+        !stderr.contains("has not answered"),
+        "PostgreSQL answered; the schema is what is wrong: {stderr}"
+    );
+    // Nothing is left locked for the next command.
+    let migrate = bridge.run_off_runtime(&["migrate"]).await;
+    assert_eq!(migrate.code(), Some(1), "{}", migrate.stderr());
+    assert!(
+        migrate
+            .stderr()
+            .contains("column combo_positions.account_id is missing"),
+        "{}",
+        migrate.stderr()
+    );
 }
 
 #[test]
