@@ -6,6 +6,9 @@
 //! combo no longer reported is marked stale, a leg no longer in its combo is removed), nothing
 //! written when nothing changed.
 //!
+//! The combo tables are checked first ([`schema::check_combo_tables_ready`]): a table that
+//! cannot serve the sync fails the job for good, with what is wrong.
+//!
 //! All accounts are read and checked before anything is written: a missing login, an
 //! unreachable gateway or a malformed combo fails the job with nothing changed, the error
 //! naming the account and the combo and the job's result keeping the payload. Account codes
@@ -23,7 +26,7 @@ use crate::domain::combo::{self, Combo, ComboFields, Figures, LegFields};
 use crate::domain::ids::AccountCode;
 use crate::ibkr::portal::{PortalClient, PortalError, SessionState, session, wire};
 use crate::store::jobs::Claimed;
-use crate::store::{accounts, combos};
+use crate::store::{StoreError, accounts, combos, schema};
 
 pub struct ComboSync {
     pub pool: PgPool,
@@ -144,6 +147,14 @@ impl ComboSync {
 
     pub async fn sync(&self) -> Result<Value, JobError> {
         let started = Instant::now();
+        // Two catalog reads: a table altered under the running bridge fails the job with
+        // what is wrong, for good, instead of a raw SQL error retried as if it could pass.
+        schema::check_combo_tables_ready(&self.pool)
+            .await
+            .map_err(|e| match e {
+                StoreError::Schema(e) => JobError::permanent(e.to_string()),
+                other => JobError::transient(other.to_string()),
+            })?;
         self.ensure_session().await?;
         let all = self.read_all().await?;
         let mut m = SyncMetrics {

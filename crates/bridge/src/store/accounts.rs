@@ -22,14 +22,26 @@ pub async fn lock(
         .bind(code.as_str())
         .execute(&mut *conn)
         .await?;
-    sqlx::query("INSERT INTO accounts (account) VALUES ($1) ON CONFLICT (account) DO NOTHING")
-        .bind(code.as_str())
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query_scalar("SELECT id FROM accounts WHERE account = $1")
-        .bind(code.as_str())
-        .fetch_one(&mut *conn)
-        .await
+    let find = || {
+        sqlx::query_scalar::<_, i32>("SELECT id FROM accounts WHERE account = $1")
+            .bind(code.as_str())
+    };
+    if let Some(id) = find().fetch_optional(&mut *conn).await? {
+        return Ok(id);
+    }
+    // Only for an account not seen before: an INSERT … ON CONFLICT takes a sequence value even
+    // when it inserts nothing, so doing it at every sync made ids jump (a third account got 4).
+    let inserted: Option<i32> = sqlx::query_scalar(
+        "INSERT INTO accounts (account) VALUES ($1) ON CONFLICT (account) DO NOTHING RETURNING id",
+    )
+    .bind(code.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    match inserted {
+        Some(id) => Ok(id),
+        // Another process inserted it in between.
+        None => find().fetch_one(&mut *conn).await,
+    }
 }
 
 /// An account as the read API shows it: by alias, or `Account Alias {id}` without one.

@@ -48,6 +48,12 @@ impl NewJob {
     }
 }
 
+/// `jobs.request_text` of every job the bridge enqueues: on a database shared with the existing
+/// application, its job list and its own worker's failures ("Unsupported job_type") say whose
+/// job it is and what runs it.
+pub const REQUEST_TEXT: &str =
+    "portfolio-bridge job: run by `portfolio-bridge run` or `portfolio-bridge worker`";
+
 /// What [`enqueue`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
@@ -112,9 +118,9 @@ pub async fn enqueue(pool: &PgPool, job: &NewJob) -> Result<Enqueued, sqlx::Erro
     // again.
     for _ in 0..3 {
         let created: Option<i32> = sqlx::query_scalar(
-            "INSERT INTO jobs (job_type, status, payload, source, max_attempts, available_at,
-                               dedup_key, created_at, updated_at)
-             VALUES ($1, 'queued', $2::jsonb::json, $3, $4, now(), $5, now(), now())
+            "INSERT INTO jobs (job_type, status, payload, source, request_text, max_attempts,
+                               available_at, dedup_key, created_at, updated_at)
+             VALUES ($1, 'queued', $2::jsonb::json, $3, $6, $4, now(), $5, now(), now())
              ON CONFLICT (job_type, dedup_key)
                 WHERE dedup_key IS NOT NULL AND status IN ('queued', 'running')
                 DO NOTHING
@@ -125,6 +131,7 @@ pub async fn enqueue(pool: &PgPool, job: &NewJob) -> Result<Enqueued, sqlx::Erro
         .bind(&job.source)
         .bind(job.max_attempts)
         .bind(dedup_key)
+        .bind(REQUEST_TEXT)
         .fetch_optional(pool)
         .await?;
         if let Some(id) = created {

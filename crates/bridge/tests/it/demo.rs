@@ -51,12 +51,18 @@ async fn the_demo_serves_combos_and_ctrl_c_leaves_no_process_behind(pool: PgPool
         .env("PB_DEMO_CP_PORT", cp_port.to_string())
         .env("PB_DEMO_TWS_PORT", tws_port.to_string())
         .env("PB_DEMO_CONTROL_PORT", control_port.to_string())
+        // Pinned: nothing here may depend on the time of day the test runs at.
+        .env("IB_RESET_WINDOW", "none")
         .process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("bash runs");
     let pgid = child.id();
+    let _guard = DemoGuard {
+        pgid,
+        sim_pid: dir.path().join("ibkr-sim.pid"),
+    };
     let mut output = Output::of(&mut child);
     // The demo builds the binaries first: on a cold cache that takes minutes, not seconds.
     let open = format!("Open http://127.0.0.1:{http_port}/");
@@ -112,6 +118,34 @@ async fn the_demo_serves_combos_and_ctrl_c_leaves_no_process_behind(pool: PgPool
             std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
             "something still listens on {port}:\n{log}"
         );
+    }
+}
+
+/// Whatever the demo started, stopped when the test ends — above all when it fails half-way:
+/// SIGINT to its process group as Ctrl-C sends it (its trap stops the bridge and the
+/// simulator), then SIGKILL for anything left, the simulator in its own session included.
+struct DemoGuard {
+    pgid: u32,
+    sim_pid: std::path::PathBuf,
+}
+
+impl Drop for DemoGuard {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.pgid);
+        if group_alive(self.pgid) {
+            let _ = Command::new("kill").args(["-INT", "--", &group]).status();
+            let deadline = std::time::Instant::now() + PATIENCE;
+            while group_alive(self.pgid) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        }
+        if let Ok(pid) = std::fs::read_to_string(&self.sim_pid) {
+            let _ = Command::new("kill")
+                .args(["-KILL", pid.trim()])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 

@@ -248,13 +248,24 @@ impl Drop for Spawned {
 /// Sends `signal` (`INT`, `TERM`) to the process and waits for it without blocking the
 /// runtime, which may be running the simulator it talks to; its exit status and standard
 /// error. A process that does not stop within [`PATIENCE`] is killed and fails the test.
-pub async fn stop(mut spawned: Spawned, signal: &str) -> (std::process::ExitStatus, String) {
-    let mut child = spawned.child.take().expect("a running process");
-    let pid = child.id().to_string();
+pub async fn stop(spawned: Spawned, signal: &str) -> (std::process::ExitStatus, String) {
+    let pid = spawned
+        .child
+        .as_ref()
+        .expect("a running process")
+        .id()
+        .to_string();
     Command::new("kill")
         .args([format!("-{signal}"), pid])
         .status()
         .expect("kill runs");
+    exited(spawned, &format!("SIG{signal}")).await
+}
+
+/// Waits for the process to end by itself (after `what`); as [`stop`], it is killed and the
+/// test fails if that takes longer than [`PATIENCE`].
+pub async fn exited(mut spawned: Spawned, what: &str) -> (std::process::ExitStatus, String) {
+    let mut child = spawned.child.take().expect("a running process");
     let deadline = std::time::Instant::now() + PATIENCE;
     let status = loop {
         if let Some(status) = child.try_wait().expect("the bridge's status") {
@@ -264,14 +275,18 @@ pub async fn stop(mut spawned: Spawned, signal: &str) -> (std::process::ExitStat
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "the bridge did not stop within {PATIENCE:?} of SIG{signal}:\n{}",
+                "the bridge did not stop within {PATIENCE:?} of {what}:\n{}",
                 spawned.stderr()
             );
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
-    // The reader thread sees the pipe close right after the exit.
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // Everything it wrote: the reader closes its channel at the end of the pipe.
+    let mut lines = spawned.lines.clone();
+    within("the end of its standard error", async {
+        while lines.changed().await.is_ok() {}
+    })
+    .await;
     (status, spawned.stderr())
 }
 
@@ -323,7 +338,7 @@ pub fn db_log(pool: &PgPool, dir: &std::path::Path) -> portfolio_bridge::api_log
     let sink = std::sync::Arc::new(PgSink {
         pool: pool.clone(),
         timeout: std::time::Duration::from_secs(5),
-        schema_ready: None,
+        schema: None,
     });
     let spool = portfolio_bridge::greeks::spool::Spool::open(&dir.join("spool.jsonl"))
         .expect("the test's spool");
@@ -464,6 +479,14 @@ impl TinyFs {
 
     pub fn path(&self) -> &std::path::Path {
         self.dir.path()
+    }
+
+    /// Takes all its free space, as a disk fills up under a running program.
+    pub fn fill(&self) {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(self.dir.path().join("filler")).expect("filler");
+        let block = [0u8; 4096];
+        while filler.write_all(&block).is_ok() {}
     }
 }
 

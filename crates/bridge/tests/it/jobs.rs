@@ -155,6 +155,13 @@ async fn at_most_one_job_per_type_is_queued_or_running_unless_asked(pool: PgPool
     let Enqueued::Created(id) = first else {
         panic!("{first:?}")
     };
+    // Beside the existing application's worker, whose job list shows it, it says whose it is.
+    let note: Option<String> = sqlx::query_scalar("SELECT request_text FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .expect("request_text");
+    assert_eq!(note.as_deref(), Some(jobs::REQUEST_TEXT));
     let again = jobs::enqueue(&pool, &NewJob::new("test.record", "test"))
         .await
         .expect("enqueue");
@@ -473,6 +480,39 @@ async fn re_running_the_sync_is_idempotent_and_writes_nothing(pool: PgPool) {
         .await
         .expect("state");
     assert_eq!(before, after, "row counts and updated_at unchanged");
+    // Syncing known accounts takes no sequence value: ids stay 1, 2 for the next account.
+    let last: i64 = sqlx::query_scalar(
+        "SELECT last_value FROM pg_sequences
+          WHERE sequencename = (SELECT split_part(pg_get_serial_sequence('accounts', 'id'), '.', 2))",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the accounts sequence");
+    assert_eq!(last, 2, "sequence values burned by syncs of known accounts");
+}
+
+#[sqlx::test]
+async fn a_combo_table_altered_under_a_running_bridge_fails_the_sync_for_good_saying_what(
+    pool: PgPool,
+) {
+    let sim = start_sim(sim_config()).await;
+    let sync = combo_sync(&pool, &sim).await;
+    sync.sync().await.expect("first");
+    sqlx::query("ALTER TABLE combo_positions DROP COLUMN stale_at")
+        .execute(&pool)
+        .await
+        .expect("alter");
+    let err = sync
+        .sync()
+        .await
+        .expect_err("the table cannot serve the sync");
+    assert!(!err.is_transient(), "retried as if it could pass: {err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("column combo_positions.stale_at is missing")
+            && text.contains("portfolio-bridge migrate"),
+        "{text}"
+    );
 }
 
 #[sqlx::test]
