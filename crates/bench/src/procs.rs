@@ -212,6 +212,8 @@ pub fn bridge_env(sim: &Sim, database_url: &str, dir: &Path, extra: &[(&str, &st
     let mut envs: Vars = [
         ("DATABASE_URL", database_url.to_owned()),
         ("IB_SOCKET_ADDR", sim.tws_addr.clone()),
+        // A measurement must not depend on the time of day it runs at.
+        ("IB_RESET_WINDOW", "none".into()),
         ("IBKR_CP_BASE_URL", sim.cp_url.clone()),
         ("IBKR_CP_VERIFY_TLS", "false".into()),
         (
