@@ -140,8 +140,14 @@ pub async fn run(
     let mut portal_session = None;
     if portal_needed {
         let client = PortalClient::new(&config.portal).context("Client Portal")?;
-        let (keeper, session) =
-            SessionKeeper::new(client.clone(), config.portal.tickle_interval, log.clone());
+        // While a login is awaited the keeper looks every poll interval: a login is seen, and
+        // PORTAL data flows, within one poll of it.
+        let (keeper, session) = SessionKeeper::new(
+            client.clone(),
+            config.portal.tickle_interval,
+            config.greeks_interval,
+            log.clone(),
+        );
         portal_session = Some(session.clone());
         tasks.spawn(keeper.run(shutdown.clone()));
         handlers.push(Arc::new(ComboSync {

@@ -124,8 +124,11 @@ pub struct FeedHealth {
     pub updates: u64,
 }
 
+/// What the feed's health says before any source has connected.
+pub const NOT_CONNECTED_YET: &str = "not connected to IBKR yet: waiting for the first connection";
+
 /// The portfolio as the sources last described it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Portfolio {
     legs: BTreeMap<(AccountCode, ConId), Leg>,
     contracts: BTreeMap<ConId, Contract>,
@@ -141,6 +144,26 @@ pub struct Portfolio {
     positions_complete: Option<Timestamp>,
     connects: u64,
     updates: u64,
+}
+
+/// Empty and not connected; the health says so, so a "down" never comes without a reason.
+impl Default for Portfolio {
+    fn default() -> Portfolio {
+        Portfolio {
+            legs: BTreeMap::new(),
+            contracts: BTreeMap::new(),
+            prices: BTreeMap::new(),
+            greeks: BTreeMap::new(),
+            connected: false,
+            since: None,
+            message: NOT_CONNECTED_YET.to_owned(),
+            epoch: 0,
+            accounts: BTreeSet::new(),
+            positions_complete: None,
+            connects: 0,
+            updates: 0,
+        }
+    }
 }
 
 impl Portfolio {
@@ -291,13 +314,18 @@ impl Portfolio {
     }
 
     /// The feed is down: everything observed so far is stale from now on, and the legs are no
-    /// longer known to be complete.
+    /// longer known to be complete. The health always says why: a blank reason says that the
+    /// source gave none.
     pub fn disconnected(&mut self, now: Timestamp, message: impl Into<String>) {
         if self.connected || self.since.is_none() {
             self.since = Some(now);
         }
         self.connected = false;
-        self.message = message.into();
+        let message = message.into();
+        self.message = match message.trim().is_empty() {
+            true => "disconnected, the source gave no reason (see the log)".to_owned(),
+            false => message,
+        };
         self.epoch += 1;
         self.positions_complete = None;
     }

@@ -180,6 +180,7 @@ fn uncomputed_greeks_stay_missing() {
 fn health_reports_the_feed() {
     let mut p = Portfolio::new();
     assert!(!p.health().connected);
+    assert_eq!(p.health().message, NOT_CONNECTED_YET, "down, and why");
     p.connected(t(0), "connected to 127.0.0.1:4001");
     p.disconnected(t(3), "reset");
     p.disconnected(t(9), "still down");
@@ -196,4 +197,13 @@ fn shared_snapshots_are_copies() {
     shared.write(|p| p.disconnected(t(1), "down"));
     assert!(snap.health().connected);
     assert!(!shared.read(|p| p.health().connected));
+}
+
+#[test]
+fn a_feed_down_always_has_a_reason() {
+    let mut p = Portfolio::new();
+    p.connected(t(0), "up");
+    p.disconnected(t(1), "  ");
+    let message = p.health().message;
+    assert!(message.contains("gave no reason"), "{message:?}");
 }

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use crate::config::ApiMode;
 use crate::domain::net_greeks::LeftOutReason;
 use crate::domain::portfolio::FeedHealth;
 use crate::greeks::writer::{Breaker, WriterStatus};
@@ -196,9 +197,11 @@ impl StatusView {
     }
 }
 
-/// What the status says needs a human. Pure: the caller passes `now`.
+/// What the status says needs a human, each with what to do; never a promise that the bridge
+/// recovers by itself where only a human can help. Pure: the caller passes `now`.
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
+    mode: ApiMode,
     feed: &FeedHealth,
     portal: Option<&PortalSession>,
     writer: &WriterStatus,
@@ -208,11 +211,25 @@ pub fn attention(
     now: Timestamp,
 ) -> Vec<Attention> {
     let mut out = Vec::new();
+    let needs_login = portal.is_some_and(|p| p.state == SessionState::ReauthRequired);
     if let Some(p) = portal {
         match p.state {
             SessionState::ReauthRequired => out.push(Attention {
                 kind: "reauth".into(),
-                message: p.message.clone(),
+                message: format!(
+                    "{}. {}",
+                    p.message.trim_end_matches('.'),
+                    match mode {
+                        ApiMode::Portal => {
+                            "Until then no positions, prices or greeks arrive and greeks rows \
+                             pause; data flows again within one poll of the login"
+                        }
+                        ApiMode::Socket => {
+                            "Until then combo positions are not synced; legs and greeks keep \
+                             flowing from the socket"
+                        }
+                    }
+                ),
             }),
             SessionState::Competing | SessionState::Unreachable | SessionState::Degraded => out
                 .push(Attention {
@@ -223,14 +240,26 @@ pub fn attention(
         }
     }
     if !feed.connected && feed.since.is_some() {
-        out.push(Attention {
-            kind: "feed".into(),
-            message: format!(
-                "the IBKR feed is down ({}); the bridge reconnects by itself, and greeks rows \
-                 pause until it is back",
-                feed.message
-            ),
-        });
+        match mode {
+            // The feed is down because nobody is logged in: the re-auth item says what to do.
+            ApiMode::Portal if needs_login => {}
+            ApiMode::Portal => out.push(Attention {
+                kind: "feed".into(),
+                message: format!(
+                    "the Client Portal feed is down ({}); the bridge asks again at every poll, \
+                     and greeks rows pause until data flows",
+                    feed.message
+                ),
+            }),
+            ApiMode::Socket => out.push(Attention {
+                kind: "feed".into(),
+                message: format!(
+                    "the IBKR feed is down ({}); the bridge reconnects by itself, and greeks \
+                     rows pause until it is back",
+                    feed.message
+                ),
+            }),
+        }
     }
     // Combos count as stale after three missed syncs (and a minute of slack).
     let limit = sync_interval * 3 + Duration::from_secs(60);
@@ -310,6 +339,7 @@ pub async fn snapshot(state: &AppState) -> StatusView {
         })
         .collect();
     let attention = attention(
+        state.settings.api_mode,
         &feed,
         portal.as_ref(),
         &writer,

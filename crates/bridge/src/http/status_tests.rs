@@ -37,6 +37,7 @@ fn kinds(a: &[Attention]) -> Vec<&str> {
 fn a_healthy_bridge_needs_nothing() {
     let ok = session(SessionState::Authenticated, "authenticated");
     let a = attention(
+        ApiMode::Socket,
         &feed(true),
         Some(&ok),
         &writer(),
@@ -57,6 +58,7 @@ fn re_auth_comes_with_its_message_and_old_combos_count_as_stale() {
     // Three missed one-minute syncs and a minute of slack: 4 min; 5 min is too old.
     let at = |now| {
         attention(
+            ApiMode::Socket,
             &feed(true),
             Some(&reauth),
             &writer(),
@@ -69,6 +71,11 @@ fn re_auth_comes_with_its_message_and_old_combos_count_as_stale() {
     let a = at(t(300));
     assert_eq!(kinds(&a), ["reauth", "stale"]);
     assert!(a[0].message.starts_with("Re-auth required"));
+    assert!(
+        a[0].message.contains("legs and greeks keep flowing"),
+        "{}",
+        a[0].message
+    );
     let fresh = at(t(239));
     assert_eq!(kinds(&fresh), ["reauth"]);
 }
@@ -80,11 +87,80 @@ fn a_dead_feed_database_and_open_breaker_are_each_reported() {
     w.spooled = 12;
     w.last_error = Some("pool timed out".into());
     w.dropped = 3;
-    let a = attention(&feed(false), None, &w, None, false, MINUTE, t(10));
+    let a = attention(
+        ApiMode::Socket,
+        &feed(false),
+        None,
+        &w,
+        None,
+        false,
+        MINUTE,
+        t(10),
+    );
     assert_eq!(kinds(&a), ["feed", "database", "spool", "spool"]);
     assert!(
         a[2].message.contains("12 records wait in the spool"),
         "{}",
         a[2].message
+    );
+}
+
+const REAUTH: &str = "Re-auth required: log in to the Client Portal Gateway at \
+                      https://localhost:5000/ in a browser on the gateway's machine and approve \
+                      the 2FA; nothing else is needed";
+
+fn portal_feed_down(reason: &str) -> FeedHealth {
+    FeedHealth {
+        message: format!("Client Portal data unavailable: {reason}"),
+        ..feed(false)
+    }
+}
+
+#[test]
+fn in_portal_mode_a_login_is_asked_for_and_nothing_promises_to_reconnect_alone() {
+    let reauth = session(SessionState::ReauthRequired, REAUTH);
+    let a = attention(
+        ApiMode::Portal,
+        &portal_feed_down(REAUTH),
+        Some(&reauth),
+        &writer(),
+        None,
+        true,
+        MINUTE,
+        t(10),
+    );
+    assert_eq!(kinds(&a), ["reauth"], "{a:?}");
+    let m = &a[0].message;
+    assert!(
+        m.starts_with("Re-auth required: log in to the Client Portal Gateway at https://localhost:5000/ in a browser on the gateway's machine and approve the 2FA"),
+        "{m}"
+    );
+    assert!(
+        m.contains("no positions, prices or greeks arrive") && m.contains("within one poll"),
+        "{m}"
+    );
+    assert!(a.iter().all(|x| !x.message.contains("by itself")), "{a:?}");
+}
+
+#[test]
+fn in_portal_mode_a_feed_down_for_another_reason_names_it() {
+    let ok = session(SessionState::Authenticated, "authenticated");
+    let reason = "the Client Portal Gateway refused /portfolio/DU…567/positions/0 with HTTP 500";
+    let a = attention(
+        ApiMode::Portal,
+        &portal_feed_down(reason),
+        Some(&ok),
+        &writer(),
+        None,
+        true,
+        MINUTE,
+        t(10),
+    );
+    assert_eq!(kinds(&a), ["feed"]);
+    assert!(a[0].message.contains(reason), "{}", a[0].message);
+    assert!(
+        !a[0].message.contains("reconnects by itself"),
+        "{}",
+        a[0].message
     );
 }

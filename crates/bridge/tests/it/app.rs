@@ -93,8 +93,12 @@ pub async fn spawn_app(pool: PgPool, options: AppOptions) -> TestApp {
 
     let (log, _records) = ApiLog::channel();
     let client = client(&sim).await;
-    let (keeper, session) =
-        SessionKeeper::new(client.clone(), Duration::from_millis(200), log.clone());
+    let (keeper, session) = SessionKeeper::new(
+        client.clone(),
+        Duration::from_millis(200),
+        Duration::from_millis(200),
+        log.clone(),
+    );
     keeper.check().await;
     tokio::spawn(keeper.run(shutdown.clone()));
 

@@ -735,3 +735,183 @@ async fn status_reports_the_running_bridge_and_fails_when_a_human_is_needed(pool
         gone.stderr()
     );
 }
+
+/// Everything the operator reads of a running bridge: `/api/v1/status`, the Status page, and
+/// `portfolio-bridge status` (its exit code and output).
+struct Seen {
+    json: serde_json::Value,
+    api: String,
+    page: String,
+    code: Option<i32>,
+    cli: String,
+}
+
+async fn seen(http: &reqwest::Client, addr: &str, asking: &Bridge) -> Seen {
+    let get = |path: &str| {
+        let url = format!("http://{addr}{path}");
+        async move {
+            http.get(&url)
+                .send()
+                .await
+                .expect("the bridge answers")
+                .text()
+                .await
+                .expect("body")
+        }
+    };
+    let api = get("/api/v1/status").await;
+    let page = get("/status").await;
+    let run = asking.run_off_runtime(&["status"]).await;
+    Seen {
+        json: serde_json::from_str(&api).expect("JSON"),
+        api,
+        page,
+        code: run.code(),
+        cli: run.stdout(),
+    }
+}
+
+impl Seen {
+    fn attention(&self) -> Vec<(String, String)> {
+        self.json["attention"]
+            .as_array()
+            .expect("attention")
+            .iter()
+            .map(|a| {
+                let text = |k: &str| a[k].as_str().expect("text").to_owned();
+                (text("kind"), text("message"))
+            })
+            .collect()
+    }
+
+    /// Neither the API, nor the page, nor `status` names an account of the simulator by its
+    /// code, nor promises that the bridge recovers alone.
+    fn assert_private_and_honest(&self) {
+        for code in ["DU1234567", "DU7654321"] {
+            assert!(!self.api.contains(code), "{code} in the API: {}", self.api);
+            assert!(
+                !self.page.contains(code),
+                "{code} on the page: {}",
+                self.page
+            );
+            assert!(!self.cli.contains(code), "{code} in `status`: {}", self.cli);
+        }
+        for text in [&self.api, &self.page, &self.cli] {
+            assert!(!text.contains("by itself"), "{text}");
+        }
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn in_portal_mode_the_status_names_no_account_asks_for_the_login_and_recovers_from_it(
+    pool: PgPool,
+) {
+    let sim = start_sim(sim_config()).await;
+    // Every read of one account's positions answers rows without conids: a failure whose
+    // path and payload both carry the account's code.
+    sim.control().cp().add_fault(ibkr_sim::cp::Fault {
+        path: "/portfolio/DU1234567/positions/0".into(),
+        kind: ibkr_sim::cp::FaultKind::DropField {
+            field: "conid".into(),
+        },
+        count: None,
+    });
+    let url = database_url_of(&pool).await;
+    let bridge = Bridge::new()
+        .env("DATABASE_URL", &url)
+        .env("IB_API_MODE", "PORTAL")
+        .env("IBKR_CP_BASE_URL", &sim.cp_url())
+        .env("IBKR_CP_TICKLE_INTERVAL_SECONDS", "0.5")
+        .env("GREEKS_INTERVAL_SECONDS", "0.5")
+        .spawn(&["run"]);
+    bridge
+        .wait_for_stderr("read API and web page at http://")
+        .await;
+    let addr = bridge
+        .stderr()
+        .split_once("read API and web page at http://")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(addr, _)| addr.to_owned())
+        .expect("the address served");
+    let asking = Bridge::new().env("BRIDGE_HTTP_ADDR", &addr);
+    // reqwest is built without a default crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let until = |what: &'static str, done: fn(&Seen) -> bool| {
+        let (http, addr, asking) = (&http, &addr, &asking);
+        within(what, async move {
+            loop {
+                let s = seen(http, addr, asking).await;
+                if done(&s) {
+                    return s;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+    };
+
+    let failing = until("the feed reported down", |s| {
+        s.attention().iter().any(|(kind, _)| kind == "feed")
+    })
+    .await;
+    failing.assert_private_and_honest();
+    assert_eq!(failing.code, Some(1), "{}", failing.cli);
+    assert!(
+        failing
+            .api
+            .contains("/portfolio/DU…567/positions/0 (HTTP 200): position row 1 has no conid"),
+        "the failure is named, its account masked: {}",
+        failing.api
+    );
+    assert!(
+        failing
+            .cli
+            .contains("! [feed] the Client Portal feed is down ("),
+        "{}",
+        failing.cli
+    );
+
+    sim.control().cp().expire();
+    let reauth = until("re-auth required", |s| {
+        s.attention().iter().any(|(kind, _)| kind == "reauth")
+    })
+    .await;
+    reauth.assert_private_and_honest();
+    assert_eq!(reauth.code, Some(1));
+    let (_, message) = reauth
+        .attention()
+        .into_iter()
+        .find(|(kind, _)| kind == "reauth")
+        .expect("reauth");
+    assert!(
+        message.starts_with("Re-auth required: log in to the Client Portal Gateway at https://")
+            && message.contains("in a browser on the gateway's machine and approve the 2FA")
+            && message.contains("no positions, prices or greeks arrive"),
+        "{message}"
+    );
+    assert!(
+        reauth
+            .cli
+            .contains("! [reauth] Re-auth required: log in to the Client Portal Gateway"),
+        "{}",
+        reauth.cli
+    );
+    assert!(reauth.page.contains("Re-auth required"), "{}", reauth.page);
+
+    // The human logs in; nothing else is done, and data flows again.
+    sim.control().cp().clear_faults();
+    sim.control().cp().login();
+    let ok = until("data flowing again after the login", |s| {
+        s.attention().is_empty() && s.json["transport"]["connected"] == true
+    })
+    .await;
+    ok.assert_private_and_honest();
+    assert_eq!(ok.code, Some(0), "{}", ok.cli);
+
+    let (status, stderr) = stop(bridge, "TERM").await;
+    assert!(status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("until it is back ()"),
+        "a feed down names its reason: {stderr}"
+    );
+}

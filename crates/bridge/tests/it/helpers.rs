@@ -187,6 +187,7 @@ pub async fn checked_session(
     let (keeper, session) = portfolio_bridge::ibkr::portal::SessionKeeper::new(
         client(sim).await,
         std::time::Duration::from_millis(100),
+        std::time::Duration::from_millis(100),
         log,
     );
     keeper.check().await;

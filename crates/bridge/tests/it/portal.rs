@@ -231,7 +231,7 @@ async fn a_malformed_payload_is_a_typed_error_with_the_raw_body_and_changes_noth
     let err = source.poll_and_report().await.expect_err("malformed");
     match &err {
         PortalError::UnexpectedPayload { path, raw, .. } => {
-            assert_eq!(path, "/portfolio/DU7654321/positions/0");
+            assert_eq!(path, "/portfolio/DU…321/positions/0", "the account masked");
             assert!(
                 !raw.is_empty() && serde_json::from_str::<serde_json::Value>(raw).is_err(),
                 "the raw body: {raw}"
@@ -253,7 +253,7 @@ async fn a_malformed_payload_is_a_typed_error_with_the_raw_body_and_changes_noth
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("unexpected answer from /portfolio/DU7654321/positions/0")),
+            .any(|l| l.contains("unexpected answer from /portfolio/DU…321/positions/0")),
         "{lines:?}"
     );
 
@@ -359,8 +359,12 @@ async fn session_expiry_becomes_reauth_required_and_recovers_after_a_login(pool:
     let (stop, shutdown) = Shutdown::new();
     let dir = tempfile::tempdir().expect("dir");
     let log = crate::helpers::db_log(&pool, dir.path());
-    let (keeper, mut session) =
-        SessionKeeper::new(client(&sim).await, Duration::from_millis(200), log);
+    let (keeper, mut session) = SessionKeeper::new(
+        client(&sim).await,
+        Duration::from_millis(200),
+        Duration::from_millis(200),
+        log,
+    );
     tokio::spawn(keeper.run(shutdown));
 
     within(
@@ -470,7 +474,12 @@ async fn a_redirect_to_the_login_page_means_not_authenticated() {
     assert!(err.needs_login(), "{err:?}");
     // The keeper shares the client, and so its pacing: one tickle a second.
     let (log, _rx) = ApiLog::channel();
-    let (keeper, session) = SessionKeeper::new(c, Duration::from_millis(100), log);
+    let (keeper, session) = SessionKeeper::new(
+        c,
+        Duration::from_millis(100),
+        Duration::from_millis(100),
+        log,
+    );
     keeper.check().await;
     assert_eq!(session.borrow().state, SessionState::ReauthRequired);
 }
@@ -491,4 +500,173 @@ async fn verifying_tls_refuses_the_gateways_self_signed_certificate() {
         }
         other => panic!("expected a TLS failure, got {other:?}"),
     }
+}
+
+/// Until the portfolio is connected and holds legs again: the PORTAL source's data flows.
+async fn flowing(portfolio: &SharedPortfolio) {
+    while !portfolio.read(|p| p.health().connected && p.legs().next().is_some()) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Until the PORTAL source has marked the feed down.
+async fn down(portfolio: &SharedPortfolio) {
+    while portfolio.read(|p| p.health().connected) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A keeper and a PORTAL source running through `c` until shutdown (sent, or its sender
+/// dropped when the test ends or fails).
+fn run_portal(
+    c: PortalClient,
+    tickle: Duration,
+    recheck: Duration,
+    poll: Duration,
+    shutdown: Shutdown,
+) -> (
+    tokio::sync::watch::Receiver<portfolio_bridge::ibkr::portal::PortalSession>,
+    SharedPortfolio,
+    tokio::sync::mpsc::UnboundedReceiver<Vec<portfolio_bridge::greeks::record::Record>>,
+) {
+    let (log, entries) = ApiLog::channel();
+    let (keeper, session) = SessionKeeper::new(c.clone(), tickle, recheck, log.clone());
+    tokio::spawn(keeper.run(shutdown.clone()));
+    let portfolio = SharedPortfolio::new();
+    let source = PortalSource::new(c, portfolio.clone(), session.clone(), log);
+    tokio::spawn(source.run(poll, shutdown));
+    (session, portfolio, entries)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_is_seen_within_a_poll_interval_not_a_tickle_interval() {
+    let mut cfg = sim_config();
+    cfg.cp.logged_in = false;
+    let sim = start_sim(cfg).await;
+    let (stop, shutdown) = Shutdown::new();
+    // An hour between tickles and between polls: only the keeper's recheck while it waits for
+    // a login can see it, and only the source's poll on a new session can bring the data.
+    let (mut session, portfolio, _entries) = run_portal(
+        client(&sim).await,
+        Duration::from_secs(3600),
+        Duration::from_millis(200),
+        Duration::from_secs(3600),
+        shutdown,
+    );
+    within(
+        "re-auth required",
+        session.wait_for(|s| s.state == SessionState::ReauthRequired),
+    )
+    .await
+    .expect("state");
+    sim.control().cp().login();
+    within(
+        "the login seen",
+        session.wait_for(|s| s.state == SessionState::Authenticated),
+    )
+    .await
+    .expect("state");
+    within("positions flow", flowing(&portfolio)).await;
+    let _ = stop.send(true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_re_auth_the_sessions_first_calls_come_before_any_read() {
+    let sim = start_sim(sim_config()).await;
+    let (stop, shutdown) = Shutdown::new();
+    let (mut session, portfolio, _entries) = run_portal(
+        client(&sim).await,
+        Duration::from_millis(200),
+        Duration::from_millis(200),
+        Duration::from_millis(200),
+        shutdown,
+    );
+    within("positions flow", flowing(&portfolio)).await;
+    let gen_before = session.borrow().generation;
+
+    sim.control().cp().expire();
+    within(
+        "re-auth required",
+        session.wait_for(|s| s.state == SessionState::ReauthRequired),
+    )
+    .await
+    .expect("state");
+    within("the feed marked down", down(&portfolio)).await;
+    let from = sim.control().cp().requests().len();
+    sim.control().cp().login();
+    within(
+        "the login seen",
+        session.wait_for(|s| s.state == SessionState::Authenticated),
+    )
+    .await
+    .expect("state");
+    assert!(session.borrow().generation > gen_before);
+    // Flowing again without waiting for the five-minute re-read of the accounts.
+    within("positions flow again", flowing(&portfolio)).await;
+
+    let after: Vec<(String, u16)> = sim.control().cp().requests()[from..]
+        .iter()
+        .map(|r| (r.path.clone(), r.status))
+        .collect();
+    // (A poll begun before the keeper saw the expiry may still meet a 401.)
+    let first_read = after
+        .iter()
+        .position(|(p, s)| p.starts_with("/portfolio/DU") && *s != 401)
+        .expect("positions read");
+    assert!(
+        after[..first_read]
+            .iter()
+            .any(|(p, s)| p == "/portfolio/accounts" && *s == 200),
+        "the new session's first call comes first: {after:?}"
+    );
+    let snapshot = after
+        .iter()
+        .position(|(p, _)| p == "/iserver/marketdata/snapshot")
+        .expect("snapshots read");
+    assert!(
+        after[..snapshot]
+            .iter()
+            .any(|(p, s)| p == "/iserver/accounts" && *s == 200),
+        "{after:?}"
+    );
+    assert!(
+        after.iter().all(|(_, s)| *s != 400),
+        "nothing refused for a missing first call: {after:?}"
+    );
+    let _ = stop.send(true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_the_keeper_has_not_seen_is_met_with_the_first_calls_and_one_more_read() {
+    let sim = start_sim(sim_config()).await;
+    let (_keeper, session) = checked_session(&sim).await;
+    let portfolio = SharedPortfolio::new();
+    let (log, _rx) = ApiLog::channel();
+    let mut source = PortalSource::new(client(&sim).await, portfolio.clone(), session, log);
+    source.poll().await.expect("first poll");
+
+    // Logged out and in again between two of the keeper's checks: a new gateway session, which
+    // refuses positions until its first call.
+    sim.control().cp().expire();
+    sim.control().cp().login();
+    let from = sim.control().cp().requests().len();
+    let report = source.poll().await.expect("read after the first calls");
+    assert_eq!(report.accounts, 2);
+    let after: Vec<(String, u16)> = sim.control().cp().requests()[from..]
+        .iter()
+        .map(|r| (r.path.clone(), r.status))
+        .collect();
+    let refused = after
+        .iter()
+        .position(|(_, s)| *s == 400)
+        .expect("the gateway refused once");
+    assert!(
+        after[refused + 1..].contains(&("/portfolio/accounts".to_owned(), 200)),
+        "{after:?}"
+    );
+    assert_eq!(
+        after.iter().filter(|(_, s)| *s == 400).count(),
+        1,
+        "one refusal, then the first calls: {after:?}"
+    );
 }

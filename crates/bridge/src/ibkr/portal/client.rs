@@ -4,7 +4,8 @@
 //!
 //! It never follows a redirect (IBKR redirects an unauthenticated call to its login page,
 //! which would otherwise read as a 200 page of HTML), always sends `Content-Length` on a POST
-//! (the gateway answers 411 without it), and never retries a POST.
+//! (the gateway answers 411 without it), and never retries a POST. It never puts an account's
+//! code in an error: errors name an [`Endpoint`] by its shown form.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,63 @@ const SNAPSHOT_BATCH: usize = 100;
 /// `/trsrv/secdef` takes at most 200 conids per call.
 const SECDEF_BATCH: usize = 200;
 
+/// A gateway path, and the form errors show it in. An account's code never reaches a message
+/// (they end up in the status API and the page), so a path about one account shows the code
+/// masked (`/portfolio/DU…567/positions/0`), and so does the gateway's answer about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    path: String,
+    account: Option<AccountCode>,
+}
+
+impl Endpoint {
+    /// A path that names no account.
+    pub fn fixed(path: &str) -> Endpoint {
+        Endpoint {
+            path: path.to_owned(),
+            account: None,
+        }
+    }
+
+    /// `/portfolio/{account}{rest}`.
+    pub fn portfolio(account: &AccountCode, rest: &str) -> Endpoint {
+        Endpoint {
+            path: format!("/portfolio/{account}{rest}"),
+            account: Some(account.clone()),
+        }
+    }
+
+    /// The path requested.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The path as messages show it.
+    pub fn shown(&self) -> String {
+        self.redact(&self.path)
+    }
+
+    /// `text` with this endpoint's account code masked.
+    pub fn redact(&self, text: &str) -> String {
+        match &self.account {
+            Some(a) => text.replace(a.as_str(), &a.masked()),
+            None => text.to_owned(),
+        }
+    }
+}
+
+/// The gateway's 400 when a session's first call is missing: which call it wants, if `message`
+/// is one ("Please query /portfolio/accounts first").
+fn first_call_wanted(message: &str) -> Option<&'static str> {
+    let lower = message.to_ascii_lowercase();
+    if !lower.contains("first") {
+        return None;
+    }
+    ["/portfolio/accounts", "/iserver/accounts"]
+        .into_iter()
+        .find(|call| lower.contains(call))
+}
+
 /// A Client Portal client; cheap to clone, all clones share one connection pool and pacing.
 #[derive(Clone)]
 pub struct PortalClient {
@@ -55,10 +113,15 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 /// What went wrong sending a request, before any answer.
-fn transport_error(e: &reqwest::Error, base: &Url, path: &str, timeout: Duration) -> PortalError {
+fn transport_error(
+    e: &reqwest::Error,
+    base: &Url,
+    endpoint: &Endpoint,
+    timeout: Duration,
+) -> PortalError {
     if e.is_timeout() {
         return PortalError::TimedOut {
-            path: path.to_owned(),
+            path: endpoint.shown(),
             timeout,
         };
     }
@@ -71,7 +134,7 @@ fn transport_error(e: &reqwest::Error, base: &Url, path: &str, timeout: Duration
     }
     PortalError::Unreachable {
         url: base.to_string(),
-        reason,
+        reason: endpoint.redact(&reason),
     }
 }
 
@@ -131,10 +194,11 @@ impl PortalClient {
     async fn send(
         &self,
         method: Method,
-        path: &str,
+        endpoint: &Endpoint,
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<String, PortalError> {
+        let path = endpoint.path();
         self.pacer.acquire(path).await;
         let mut url = self.url(path);
         if !query.is_empty() {
@@ -151,14 +215,14 @@ impl PortalClient {
         let response = request
             .send()
             .await
-            .map_err(|e| transport_error(&e, &self.base, path, self.timeout))?;
+            .map_err(|e| transport_error(&e, &self.base, endpoint, self.timeout))?;
         let status = response.status();
         let wait = retry_after(response.headers());
         let body = response
             .text()
             .await
-            .map_err(|e| transport_error(&e, &self.base, path, self.timeout))?;
-        debug!(%method, path, status = status.as_u16(), "Client Portal");
+            .map_err(|e| transport_error(&e, &self.base, endpoint, self.timeout))?;
+        debug!(%method, path = endpoint.shown(), status = status.as_u16(), "Client Portal");
         match status {
             s if s.is_success() => Ok(body),
             s if s.is_redirection() || s == StatusCode::UNAUTHORIZED => {
@@ -171,16 +235,25 @@ impl PortalClient {
                 Err(PortalError::RateLimited { retry_after: wait })
             }
             s => {
-                let message =
-                    wire::error_message(&body).unwrap_or_else(|| body.chars().take(200).collect());
+                let message = endpoint.redact(
+                    &wire::error_message(&body).unwrap_or_else(|| body.chars().take(200).collect()),
+                );
                 let lower = message.to_ascii_lowercase();
                 if s == StatusCode::BAD_REQUEST
                     && (lower.contains("no bridge") || lower.contains("init session"))
                 {
                     Err(PortalError::NoBrokerageSession { message })
+                } else if let Some(first) = first_call_wanted(&message)
+                    && s == StatusCode::BAD_REQUEST
+                {
+                    Err(PortalError::FirstCallNeeded {
+                        path: endpoint.shown(),
+                        first: first.to_owned(),
+                        message,
+                    })
                 } else {
                     Err(PortalError::Refused {
-                        path: path.to_owned(),
+                        path: endpoint.shown(),
                         status: s.as_u16(),
                         message,
                     })
@@ -190,12 +263,16 @@ impl PortalClient {
     }
 
     /// An idempotent read, retried with backoff on 429, 5xx and timeouts.
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, PortalError> {
+    async fn get(
+        &self,
+        endpoint: &Endpoint,
+        query: &[(&str, String)],
+    ) -> Result<Value, PortalError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let error = match self.send(Method::GET, path, query, None).await {
-                Ok(body) => return parse(path, &body),
+            let error = match self.send(Method::GET, endpoint, query, None).await {
+                Ok(body) => return parse(endpoint, &body),
                 Err(e) => e,
             };
             let retryable = match &error {
@@ -213,37 +290,43 @@ impl PortalClient {
             if !matches!(error, PortalError::RateLimited { .. }) {
                 tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
             }
-            debug!(path, attempt, "retrying after: {error}");
+            debug!(path = endpoint.shown(), attempt, "retrying after: {error}");
         }
     }
 
     /// A POST, sent once.
-    async fn post(&self, path: &str, body: Option<&Value>) -> Result<Value, PortalError> {
-        let text = self.send(Method::POST, path, &[], body).await?;
-        parse(path, &text)
+    async fn post(&self, endpoint: &Endpoint, body: Option<&Value>) -> Result<Value, PortalError> {
+        let text = self.send(Method::POST, endpoint, &[], body).await?;
+        parse(endpoint, &text)
     }
 
     /// `POST /tickle`: keeps the session alive and says whether it is authenticated.
     pub async fn tickle(&self) -> Result<wire::AuthStatus, PortalError> {
-        let v = self.post("/tickle", None).await?;
-        read("/tickle", &v, wire::tickle)
+        let e = Endpoint::fixed("/tickle");
+        let v = self.post(&e, None).await?;
+        read(&e, &v, wire::tickle)
     }
 
     pub async fn auth_status(&self) -> Result<wire::AuthStatus, PortalError> {
-        let v = self.post("/iserver/auth/status", None).await?;
-        read("/iserver/auth/status", &v, wire::auth_status)
+        let e = Endpoint::fixed("/iserver/auth/status");
+        let v = self.post(&e, None).await?;
+        read(&e, &v, wire::auth_status)
     }
 
     /// Opens a brokerage session; never takes one over from a competing login.
     pub async fn init_brokerage_session(&self) -> Result<wire::AuthStatus, PortalError> {
         let body = json!({"publish": true, "compete": false});
-        let v = self.post("/iserver/auth/ssodh/init", Some(&body)).await?;
-        read("/iserver/auth/ssodh/init", &v, wire::auth_status)
+        let e = Endpoint::fixed("/iserver/auth/ssodh/init");
+        let v = self.post(&e, Some(&body)).await?;
+        read(&e, &v, wire::auth_status)
     }
 
+    /// `/portfolio/accounts`, which IBKR wants first in a session, before any other
+    /// `/portfolio/*` call.
     pub async fn accounts(&self) -> Result<Vec<wire::Account>, PortalError> {
-        let v = self.get("/portfolio/accounts", &[]).await?;
-        read("/portfolio/accounts", &v, wire::accounts)
+        let e = Endpoint::fixed("/portfolio/accounts");
+        let v = self.get(&e, &[]).await?;
+        read(&e, &v, wire::accounts)
     }
 
     /// Every position of `account`, all pages; `fresh` drops the gateway's cache first.
@@ -253,14 +336,14 @@ impl PortalClient {
         fresh: bool,
     ) -> Result<Vec<wire::Position>, PortalError> {
         if fresh {
-            let path = format!("/portfolio/{account}/positions/invalidate");
-            self.post(&path, None).await?;
+            let e = Endpoint::portfolio(account, "/positions/invalidate");
+            self.post(&e, None).await?;
         }
         let mut all = Vec::new();
         for page in 0.. {
-            let path = format!("/portfolio/{account}/positions/{page}");
-            let v = self.get(&path, &[]).await?;
-            let rows = read(&path, &v, wire::positions)?;
+            let e = Endpoint::portfolio(account, &format!("/positions/{page}"));
+            let v = self.get(&e, &[]).await?;
+            let rows = read(&e, &v, wire::positions)?;
             let full = rows.len() >= PAGE_SIZE;
             all.extend(rows);
             if !full {
@@ -271,9 +354,9 @@ impl PortalClient {
     }
 
     pub async fn summary(&self, account: &AccountCode) -> Result<wire::Summary, PortalError> {
-        let path = format!("/portfolio/{account}/summary");
-        let v = self.get(&path, &[]).await?;
-        read(&path, &v, wire::summary)
+        let e = Endpoint::portfolio(account, "/summary");
+        let v = self.get(&e, &[]).await?;
+        read(&e, &v, wire::summary)
     }
 
     /// The account's native combo positions, bypassing the gateway's cache.
@@ -281,15 +364,17 @@ impl PortalClient {
         &self,
         account: &AccountCode,
     ) -> Result<Vec<wire::Combo>, PortalError> {
-        let path = format!("/portfolio/{account}/combo/positions");
-        let v = self.get(&path, &[("nocache", "true".to_owned())]).await?;
-        read(&path, &v, wire::combos)
+        let e = Endpoint::portfolio(account, "/combo/positions");
+        let v = self.get(&e, &[("nocache", "true".to_owned())]).await?;
+        read(&e, &v, wire::combos)
     }
 
-    /// `/iserver/accounts`, which IBKR wants before any market-data snapshot.
+    /// `/iserver/accounts`, which IBKR wants first in a brokerage session, before any
+    /// market-data snapshot.
     pub async fn iserver_accounts(&self) -> Result<Vec<AccountCode>, PortalError> {
-        let v = self.get("/iserver/accounts", &[]).await?;
-        read("/iserver/accounts", &v, wire::iserver_accounts)
+        let e = Endpoint::fixed("/iserver/accounts");
+        let v = self.get(&e, &[]).await?;
+        read(&e, &v, wire::iserver_accounts)
     }
 
     /// Snapshots of `conids` (batches of 100). The gateway answers a conid's first request with
@@ -319,18 +404,19 @@ impl PortalClient {
             .map(ConId::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        let path = "/iserver/marketdata/snapshot";
+        let e = Endpoint::fixed("/iserver/marketdata/snapshot");
         let v = self
             .get(
-                path,
+                &e,
                 &[("conids", list), ("fields", wire::fields::ALL.to_owned())],
             )
             .await?;
-        read(path, &v, wire::snapshots)
+        read(&e, &v, wire::snapshots)
     }
 
     /// Contract facts (multiplier, underlying, expiry) of `conids`, from the read-only tier.
     pub async fn secdefs(&self, conids: &[ConId]) -> Result<Vec<Contract>, PortalError> {
+        let e = Endpoint::fixed("/trsrv/secdef");
         let mut out = Vec::new();
         for batch in conids.chunks(SECDEF_BATCH) {
             let list = batch
@@ -338,27 +424,23 @@ impl PortalClient {
                 .map(ConId::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let v = self.get("/trsrv/secdef", &[("conids", list)]).await?;
-            out.extend(
-                read("/trsrv/secdef", &v, wire::secdefs)?
-                    .into_iter()
-                    .map(|(c, _)| c),
-            );
+            let v = self.get(&e, &[("conids", list)]).await?;
+            out.extend(read(&e, &v, wire::secdefs)?.into_iter().map(|(c, _)| c));
         }
         Ok(out)
     }
 
     /// A contract's local symbol and trading class (brokerage session).
     pub async fn contract_info(&self, conid: ConId) -> Result<Contract, PortalError> {
-        let path = format!("/iserver/contract/{conid}/info");
-        let v = self.get(&path, &[]).await?;
-        read(&path, &v, wire::contract_info)
+        let e = Endpoint::fixed(&format!("/iserver/contract/{conid}/info"));
+        let v = self.get(&e, &[]).await?;
+        read(&e, &v, wire::contract_info)
     }
 }
 
-fn parse(path: &str, body: &str) -> Result<Value, PortalError> {
+fn parse(endpoint: &Endpoint, body: &str) -> Result<Value, PortalError> {
     serde_json::from_str(body).map_err(|e| PortalError::UnexpectedPayload {
-        path: path.to_owned(),
+        path: endpoint.shown(),
         status: 200,
         reason: format!("not JSON ({e})"),
         raw: body.to_owned(),
@@ -366,14 +448,14 @@ fn parse(path: &str, body: &str) -> Result<Value, PortalError> {
 }
 
 fn read<T>(
-    path: &str,
+    endpoint: &Endpoint,
     v: &Value,
     f: impl FnOnce(&Value) -> Result<T, Malformed>,
 ) -> Result<T, PortalError> {
     f(v).map_err(|reason| PortalError::UnexpectedPayload {
-        path: path.to_owned(),
+        path: endpoint.shown(),
         status: 200,
-        reason,
+        reason: endpoint.redact(&reason),
         raw: v.to_string(),
     })
 }

@@ -62,7 +62,8 @@ fn the_operator_reads_what_to_do() {
     };
     assert_eq!(
         e.to_string(),
-        "Re-auth required: log in to the Client Portal Gateway at https://localhost:5000/ in a browser on this machine"
+        "Re-auth required: log in to the Client Portal Gateway at https://localhost:5000/ in a \
+         browser on the gateway's machine and approve the 2FA; nothing else is needed"
     );
     assert!(e.needs_login());
     let r = PortalError::RateLimited {
@@ -72,4 +73,32 @@ fn the_operator_reads_what_to_do() {
         r.to_string(),
         "rate limited by the Client Portal Gateway for 2 s"
     );
+}
+
+#[test]
+fn endpoints_about_an_account_never_show_its_code() {
+    let account = AccountCode::parse("DU1234567").expect("code");
+    let e = Endpoint::portfolio(&account, "/positions/0");
+    assert_eq!(e.path(), "/portfolio/DU1234567/positions/0");
+    assert_eq!(e.shown(), "/portfolio/DU…567/positions/0");
+    assert_eq!(
+        e.redact("account DU1234567 is not known"),
+        "account DU…567 is not known"
+    );
+    let fixed = Endpoint::fixed("/portfolio/accounts");
+    assert_eq!(fixed.shown(), "/portfolio/accounts");
+}
+
+#[test]
+fn the_gateways_first_call_refusals_are_recognised() {
+    assert_eq!(
+        first_call_wanted("Please query /portfolio/accounts first"),
+        Some("/portfolio/accounts")
+    );
+    assert_eq!(
+        first_call_wanted("Please query /iserver/accounts first"),
+        Some("/iserver/accounts")
+    );
+    assert_eq!(first_call_wanted("Bad Request: invalid pageId"), None);
+    assert_eq!(first_call_wanted("/portfolio/accounts is slow"), None);
 }

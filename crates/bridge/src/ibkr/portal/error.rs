@@ -1,4 +1,8 @@
 //! The Client Portal boundary's errors, each worded as what the operator reads and does.
+//!
+//! Their text reaches the status API, the page and `portfolio-bridge status`: it never names an
+//! account by its code. Paths are the client's shown form (`/portfolio/DU…567/positions/0`),
+//! and a gateway's message about one account has that account's code masked.
 
 use std::time::Duration;
 
@@ -8,7 +12,7 @@ pub enum PortalError {
     /// No login (401, or a redirect to the login page).
     #[error(
         "Re-auth required: log in to the Client Portal Gateway at {login_url} in a browser on \
-         this machine"
+         the gateway's machine and approve the 2FA; nothing else is needed"
     )]
     NotAuthenticated { login_url: String },
     /// Another login (TWS, mobile, web) holds the brokerage session.
@@ -23,6 +27,17 @@ pub enum PortalError {
         "no brokerage session: the gateway answered \"{message}\" (the bridge opens one with /iserver/auth/ssodh/init)"
     )]
     NoBrokerageSession { message: String },
+    /// The gateway wants a session's first call (`/portfolio/accounts`, `/iserver/accounts`)
+    /// made again before this one: a new session, after a login or a gateway restart.
+    #[error(
+        "the Client Portal Gateway refused {path} until {first} is called in its new session: \
+         \"{message}\""
+    )]
+    FirstCallNeeded {
+        path: String,
+        first: String,
+        message: String,
+    },
     /// Paced by the gateway (429).
     #[error("rate limited by the Client Portal Gateway{}", match .retry_after {
         Some(d) => format!(" for {} s", d.as_secs_f64().ceil()),

@@ -1,17 +1,21 @@
 //! The session keeper: tickles the Client Portal Gateway every
 //! `IBKR_CP_TICKLE_INTERVAL_SECONDS`, checks the auth status when the tickle says the session
 //! is not authenticated, opens a brokerage session once when the gateway is connected but not
-//! authenticated, and otherwise concludes **re-auth required**.
+//! authenticated, and otherwise concludes **re-auth required**. While it waits for a human's
+//! login (or for the gateway to answer) it checks more often, so a login is seen at once.
 //!
 //! The resulting [`PortalSession`] is shared (a `watch` channel) with the status API, the
-//! page, the jobs and the PORTAL source. Every change of state — not every tickle — goes to
-//! `api_logs`. The keeper never takes a brokerage session over from a competing login: that
-//! would disconnect the trader's own TWS or phone.
+//! page, the jobs and the PORTAL source; its `generation` tells the source when the gateway's
+//! session may be a new one, whose first calls are due again. Every change of state or
+//! session — not every tickle — goes to `api_logs`. The keeper never takes a brokerage session
+//! over from a competing login: that would disconnect the trader's own TWS or phone.
+
+use std::sync::Mutex;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use tokio::time::MissedTickBehavior;
 
 use super::client::PortalClient;
 use super::error::PortalError;
@@ -49,6 +53,11 @@ pub struct PortalSession {
     /// For the operator: what is wrong and what to do, or what is fine.
     pub message: String,
     pub since: Timestamp,
+    /// Grows each time the gateway's session may be a new one: a change of state (a login
+    /// after re-auth), a brokerage session the keeper opened, a new session id on the tickle.
+    /// A session's first calls (`/portfolio/accounts`, `/iserver/accounts`) are due again in
+    /// each generation.
+    pub generation: u64,
 }
 
 impl PortalSession {
@@ -61,6 +70,7 @@ impl PortalSession {
             last_tickle: None,
             message: "not checked yet".into(),
             since: now,
+            generation: 0,
         }
     }
 
@@ -79,6 +89,10 @@ pub struct Verdict {
     pub state: SessionState,
     pub status: AuthStatus,
     pub message: String,
+    /// The check opened a brokerage session (`ssodh/init`): a new one, whatever the state.
+    pub opened_brokerage: bool,
+    /// The fingerprint of the session id the tickle reported, if it did.
+    pub session: Option<u64>,
 }
 
 /// What a failed call means for the session.
@@ -93,6 +107,8 @@ pub fn verdict_of_error(e: &PortalError) -> Verdict {
         state,
         status: AuthStatus::default(),
         message: e.to_string(),
+        opened_brokerage: false,
+        session: None,
     }
 }
 
@@ -110,28 +126,53 @@ pub fn verdict_of_status(status: AuthStatus, login_url: &str) -> Verdict {
     };
     Verdict {
         state,
+        session: status.session,
         status,
         message,
+        opened_brokerage: false,
     }
 }
 
 /// Asks the gateway where the session stands, mending what needs no human: tickle; if not
 /// authenticated, the auth status; if connected but not authenticated, one `ssodh/init`.
 pub async fn probe(client: &PortalClient) -> Verdict {
-    let status = match client.tickle().await {
+    let tickled = match client.tickle().await {
         Err(e) => return verdict_of_error(&e),
         Ok(status) if status.authenticated => return verdict_of_status(status, client.login_url()),
-        Ok(_) => match client.auth_status().await {
-            Ok(s) => s,
-            Err(e) => return verdict_of_error(&e),
-        },
+        Ok(status) => status,
     };
-    if status.authenticated || !status.connected || status.competing {
-        return verdict_of_status(status, client.login_url());
+    let status = match client.auth_status().await {
+        Ok(s) => s,
+        Err(e) => return verdict_of_error(&e),
+    };
+    let verdict = if status.authenticated || !status.connected || status.competing {
+        verdict_of_status(status, client.login_url())
+    } else {
+        match client.init_brokerage_session().await {
+            Ok(after) => Verdict {
+                opened_brokerage: after.authenticated,
+                ..verdict_of_status(after, client.login_url())
+            },
+            Err(e) => verdict_of_error(&e),
+        }
+    };
+    Verdict {
+        session: tickled.session,
+        ..verdict
     }
-    match client.init_brokerage_session().await {
-        Ok(after) => verdict_of_status(after, client.login_url()),
-        Err(e) => verdict_of_error(&e),
+}
+
+/// How long the keeper waits before its next check, in `state`. While a human must log in or
+/// the gateway does not answer, it looks every `recheck` (the PORTAL poll interval): so a
+/// login is seen, and data flows, within one poll of it rather than one tickle interval
+/// later. A check then costs a tickle and an auth status, well within the gateway's limits
+/// (the pacer keeps `/tickle` to one a second whatever `recheck` is). Otherwise every `tickle`.
+pub fn next_check(state: SessionState, tickle: Duration, recheck: Duration) -> Duration {
+    match state {
+        SessionState::ReauthRequired | SessionState::Unreachable | SessionState::Starting => {
+            recheck.min(tickle)
+        }
+        SessionState::Authenticated | SessionState::Competing | SessionState::Degraded => tickle,
     }
 }
 
@@ -140,13 +181,19 @@ pub struct SessionKeeper {
     client: PortalClient,
     state: watch::Sender<PortalSession>,
     log: ApiLog,
-    interval: std::time::Duration,
+    interval: Duration,
+    recheck: Duration,
+    /// The fingerprint of the session id last reported by the tickle.
+    last_session: Mutex<Option<u64>>,
 }
 
 impl SessionKeeper {
+    /// A keeper that tickles every `interval`, and checks every `recheck` while it waits for a
+    /// login or for the gateway (see [`next_check`]).
     pub fn new(
         client: PortalClient,
-        interval: std::time::Duration,
+        interval: Duration,
+        recheck: Duration,
         log: ApiLog,
     ) -> (SessionKeeper, watch::Receiver<PortalSession>) {
         let (state, rx) = watch::channel(PortalSession::starting(Timestamp::now()));
@@ -156,22 +203,23 @@ impl SessionKeeper {
                 state,
                 log,
                 interval,
+                recheck,
+                last_session: Mutex::new(None),
             },
             rx,
         )
     }
 
-    /// Checks now and then every interval, until `shutdown`.
+    /// Checks now and then as [`next_check`] says, until `shutdown`.
     pub async fn run(self, mut shutdown: Shutdown) {
-        let mut timer = tokio::time::interval(self.interval);
-        timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = timer.tick() => {}
+                _ = self.check() => {}
                 _ = shutdown.wait() => return,
             }
+            let wait = next_check(self.state.borrow().state, self.interval, self.recheck);
             tokio::select! {
-                _ = self.check() => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.wait() => return,
             }
         }
@@ -188,9 +236,17 @@ impl SessionKeeper {
     fn publish(&self, verdict: Verdict, tickled: Option<Timestamp>, now: Timestamp) {
         let previous = self.state.borrow().state;
         let changed = previous != verdict.state;
+        let new_session = verdict.session.is_some_and(|id| {
+            let mut last = self.last_session.lock().unwrap_or_else(|e| e.into_inner());
+            last.replace(id).is_some_and(|before| before != id)
+        });
+        let renewed = !changed && (verdict.opened_brokerage || new_session);
         self.state.send_modify(|s| {
             if changed {
                 s.since = now;
+            }
+            if changed || renewed {
+                s.generation += 1;
             }
             s.state = verdict.state;
             s.authenticated = verdict.status.authenticated;
@@ -212,6 +268,20 @@ impl SessionKeeper {
             );
             self.log
                 .record(ApiLogEntry::new(now, ApiMode::Portal, status, message));
+        } else if renewed {
+            let how = match verdict.opened_brokerage {
+                true => {
+                    "the brokerage session had lapsed; the bridge opened a new one (ssodh/init)"
+                }
+                false => "the gateway reports a new session (a login since the last check)",
+            };
+            let message = format!("Client Portal session renewed: {how}");
+            self.log.record(ApiLogEntry::new(
+                now,
+                ApiMode::Portal,
+                LogStatus::Ok,
+                message,
+            ));
         }
     }
 }

@@ -8,6 +8,7 @@ fn status(authenticated: bool, connected: bool, competing: bool) -> AuthStatus {
         connected,
         competing,
         message: String::new(),
+        session: None,
     }
 }
 
@@ -68,4 +69,26 @@ fn portfolio_reads_survive_a_competing_session() {
     assert!(s.can_read_portfolio());
     s.state = SessionState::ReauthRequired;
     assert!(!s.can_read_portfolio());
+}
+
+#[test]
+fn a_login_is_watched_for_at_the_poll_interval_and_a_good_session_at_the_tickle_interval() {
+    let tickle = std::time::Duration::from_secs(60);
+    let poll = std::time::Duration::from_secs(5);
+    for state in [
+        SessionState::ReauthRequired,
+        SessionState::Unreachable,
+        SessionState::Starting,
+    ] {
+        assert_eq!(next_check(state, tickle, poll), poll, "{state:?}");
+    }
+    for state in [
+        SessionState::Authenticated,
+        SessionState::Competing,
+        SessionState::Degraded,
+    ] {
+        assert_eq!(next_check(state, tickle, poll), tickle, "{state:?}");
+    }
+    // Never slower than the tickle, whatever the poll interval.
+    assert_eq!(next_check(SessionState::ReauthRequired, poll, tickle), poll);
 }

@@ -7,6 +7,13 @@
 //! or malformed answer leaves the portfolio as it was (then marked disconnected), never half
 //! updated. Pacing keeps the polls within the gateway's limits. It reads the session the
 //! keeper maintains and never logs in or out itself.
+//!
+//! Each gateway session wants its first calls before anything else: `/portfolio/accounts`
+//! before `/portfolio/*`, `/iserver/accounts` before snapshots. The source makes them again in
+//! every session generation the keeper publishes, polls at once when a new session becomes
+//! readable (so data flows within one poll interval of a login), and, should the gateway still
+//! say a first call is missing (a login the keeper has not seen yet), makes them and reads once
+//! more.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -48,8 +55,10 @@ pub struct PortalSource {
     accounts_read: Option<Timestamp>,
     /// Facts looked up once per contract (they do not change).
     known: BTreeMap<ConId, Contract>,
-    /// The brokerage session `/iserver/accounts` was last called in.
-    iserver_ready_since: Option<Timestamp>,
+    /// The session generation `/portfolio/accounts` was last called in.
+    portfolio_ready: Option<u64>,
+    /// The session generation `/iserver/accounts` was last called in.
+    iserver_ready: Option<u64>,
     last_error: Option<String>,
 }
 
@@ -68,13 +77,15 @@ impl PortalSource {
             accounts: Vec::new(),
             accounts_read: None,
             known: BTreeMap::new(),
-            iserver_ready_since: None,
+            portfolio_ready: None,
+            iserver_ready: None,
             last_error: None,
         }
     }
 
     /// Polls every `interval` until `shutdown`, starting once the keeper has checked the
-    /// session. A poll in flight is abandoned at shutdown: it changes nothing until it ends.
+    /// session, and at once when a new session becomes readable (a login). A poll in flight is
+    /// abandoned at shutdown: it changes nothing until it ends.
     pub async fn run(mut self, interval: Duration, mut shutdown: Shutdown) {
         let mut session = self.session.clone();
         tokio::select! {
@@ -86,6 +97,16 @@ impl PortalSource {
         loop {
             tokio::select! {
                 _ = timer.tick() => {}
+                Ok(()) = session.changed() => {
+                    let fresh = {
+                        let s = session.borrow_and_update();
+                        s.can_read_portfolio() && self.portfolio_ready != Some(s.generation)
+                    };
+                    if !fresh {
+                        continue;
+                    }
+                    timer.reset();
+                }
                 _ = shutdown.wait() => return,
             }
             tokio::select! {
@@ -143,10 +164,24 @@ impl PortalSource {
                 },
             });
         }
+        match self.read(&session).await {
+            // A new session the keeper has not seen yet: its first calls, and one more read.
+            Err(PortalError::FirstCallNeeded { .. }) => {
+                self.portfolio_ready = None;
+                self.iserver_ready = None;
+                self.read(&session).await
+            }
+            done => done,
+        }
+    }
+
+    /// One read of everything in `session`, its first calls made if due.
+    async fn read(&mut self, session: &PortalSession) -> Result<PollReport, PortalError> {
         let now = Timestamp::now();
-        if self
-            .accounts_read
-            .is_none_or(|t| now.duration_since(t).unsigned_abs() >= ACCOUNTS_EVERY)
+        if self.portfolio_ready != Some(session.generation)
+            || self
+                .accounts_read
+                .is_none_or(|t| now.duration_since(t).unsigned_abs() >= ACCOUNTS_EVERY)
         {
             self.accounts = self
                 .client
@@ -156,6 +191,7 @@ impl PortalSource {
                 .map(|a| a.code)
                 .collect();
             self.accounts_read = Some(now);
+            self.portfolio_ready = Some(session.generation);
         }
 
         let mut positions = BTreeMap::new();
@@ -177,9 +213,9 @@ impl PortalSource {
 
         let mut snapshots = Vec::new();
         if brokerage {
-            if self.iserver_ready_since != Some(session.since) {
+            if self.iserver_ready != Some(session.generation) {
                 self.client.iserver_accounts().await?;
-                self.iserver_ready_since = Some(session.since);
+                self.iserver_ready = Some(session.generation);
             }
             let mut wanted: BTreeSet<ConId> = held.clone();
             wanted.extend(

@@ -3,8 +3,10 @@
 //! conids as numbers or strings), strict about what comes out: domain types, with the raw JSON
 //! of every object kept for the `raw` columns.
 //!
-//! A payload that does not have the expected shape is rejected whole, never half-read.
-//! Pure: values in, values out.
+//! A payload that does not have the expected shape is rejected whole, never half-read. The
+//! reason names the place (row 3, combo CP.CP…) and never quotes the payload: rows carry
+//! account codes, and reasons reach the status the operator reads (the caller keeps the raw
+//! payload). Pure: values in, values out.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -14,7 +16,7 @@ use crate::domain::contract::{Contract, Right, SecType};
 use crate::domain::ids::{AccountCode, ConId};
 use crate::domain::portfolio::{DataKind, LegValues, ModelGreeks};
 
-/// Why a payload cannot be read.
+/// Why a payload cannot be read: where and what, never the payload itself.
 pub type Malformed = String;
 
 /// A number, from a JSON number or a string like `"1,300"`, `"31.2%"`, `"C71.20"` (IBKR's
@@ -114,6 +116,16 @@ pub struct AuthStatus {
     pub connected: bool,
     pub competing: bool,
     pub message: String,
+    /// A fingerprint of the session id `/tickle` reports (a new login gets a new one); the id
+    /// itself is never kept, as it may serve as a credential.
+    pub session: Option<u64>,
+}
+
+fn fingerprint(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
 }
 
 /// `/iserver/auth/status` and `ssodh/init`.
@@ -135,6 +147,7 @@ pub fn auth_status(v: &Value) -> Result<AuthStatus, Malformed> {
         connected: flag("connected"),
         competing: flag("competing"),
         message,
+        session: None,
     })
 }
 
@@ -147,13 +160,15 @@ pub fn tickle(v: &Value) -> Result<AuthStatus, Malformed> {
     if let Some(error) = v.get("error").and_then(text) {
         return Err(format!("tickle failed: {error}"));
     }
-    match v.pointer("/iserver/authStatus") {
-        Some(status) => auth_status(status),
-        None => Ok(AuthStatus {
+    let session = v.get("session").and_then(text).map(|id| fingerprint(&id));
+    let status = match v.pointer("/iserver/authStatus") {
+        Some(status) => auth_status(status)?,
+        None => AuthStatus {
             connected: true,
             ..AuthStatus::default()
-        }),
-    }
+        },
+    };
+    Ok(AuthStatus { session, ..status })
 }
 
 /// One of `/portfolio/accounts`.
@@ -168,12 +183,13 @@ pub struct Account {
 pub fn accounts(v: &Value) -> Result<Vec<Account>, Malformed> {
     array(v, "accounts")?
         .iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(i, a)| {
             let code = ["accountId", "id"]
                 .iter()
                 .find_map(|k| a.get(*k).and_then(text))
                 .and_then(|s| AccountCode::parse(&s))
-                .ok_or_else(|| format!("an account without a valid accountId: {a}"))?;
+                .ok_or_else(|| format!("account {} has no valid accountId", i + 1))?;
             Ok(Account {
                 code,
                 title: a
@@ -194,10 +210,11 @@ pub fn iserver_accounts(v: &Value) -> Result<Vec<AccountCode>, Malformed> {
         .ok_or("no `accounts` in /iserver/accounts")?;
     array(list, "account codes")?
         .iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(i, a)| {
             text(a)
                 .and_then(|s| AccountCode::parse(&s))
-                .ok_or_else(|| format!("bad account code {a}"))
+                .ok_or_else(|| format!("account code {} is not valid", i + 1))
         })
         .collect()
 }
@@ -259,20 +276,21 @@ fn row_values(row: &Value) -> LegValues {
 pub fn positions(v: &Value) -> Result<Vec<Position>, Malformed> {
     array(v, "positions")?
         .iter()
-        .map(|row| {
+        .enumerate()
+        .map(|(i, row)| {
             let conid = row
                 .get("conid")
                 .and_then(conid)
-                .ok_or_else(|| format!("a position without a conid: {row}"))?;
+                .ok_or_else(|| format!("position row {} has no conid", i + 1))?;
             let account = row
                 .get("acctId")
                 .and_then(text)
                 .and_then(|s| AccountCode::parse(&s))
-                .ok_or_else(|| format!("a position without an account: {row}"))?;
+                .ok_or_else(|| format!("position row {} (conid {conid}) has no account", i + 1))?;
             let quantity = row
                 .get("position")
                 .and_then(number)
-                .ok_or_else(|| format!("a position without a quantity: {row}"))?;
+                .ok_or_else(|| format!("position row {} (conid {conid}) has no quantity", i + 1))?;
             Ok(Position {
                 account,
                 contract: row_contract(row, conid),
@@ -325,16 +343,17 @@ pub fn combos(v: &Value) -> Result<Vec<Combo>, Malformed> {
 
 fn one_combo(combo: &Value) -> Result<Combo, Malformed> {
     if !combo.is_object() {
-        return Err(format!("not an object: {combo}"));
+        return Err(format!("not an object but {}", kind_of(combo)));
     }
     let ratios: Vec<(ConId, Option<f64>)> = match combo.get("legs") {
         Some(legs) => array(legs, "legs")?
             .iter()
-            .map(|l| {
+            .enumerate()
+            .map(|(i, l)| {
                 let conid = l
                     .get("conid")
                     .and_then(conid)
-                    .ok_or_else(|| format!("a leg without a conid: {l}"))?;
+                    .ok_or_else(|| format!("a leg without a conid (leg {})", i + 1))?;
                 Ok((conid, l.get("ratio").and_then(number)))
             })
             .collect::<Result<_, Malformed>>()?,
@@ -345,11 +364,11 @@ fn one_combo(combo: &Value) -> Result<Combo, Malformed> {
         None => Vec::new(),
     };
     let mut legs = Vec::new();
-    for row in &rows {
+    for (i, row) in rows.iter().enumerate() {
         let conid = row
             .get("conid")
             .and_then(conid)
-            .ok_or_else(|| format!("a position row without a conid: {row}"))?;
+            .ok_or_else(|| format!("position row {} has no conid", i + 1))?;
         let ratio = ratios
             .iter()
             .find(|(c, _)| *c == conid)
@@ -492,11 +511,12 @@ impl Snapshot {
 pub fn snapshots(v: &Value) -> Result<Vec<Snapshot>, Malformed> {
     array(v, "snapshots")?
         .iter()
-        .map(|row| {
+        .enumerate()
+        .map(|(i, row)| {
             let conid = row
                 .get("conid")
                 .and_then(conid)
-                .ok_or_else(|| format!("a snapshot without a conid: {row}"))?;
+                .ok_or_else(|| format!("snapshot {} has no conid", i + 1))?;
             Ok(Snapshot {
                 conid,
                 updated: row.get("_updated").and_then(epoch),
@@ -511,11 +531,12 @@ pub fn secdefs(v: &Value) -> Result<Vec<(Contract, Value)>, Malformed> {
     let list = v.get("secdef").ok_or("no `secdef` in /trsrv/secdef")?;
     array(list, "secdefs")?
         .iter()
-        .map(|row| {
+        .enumerate()
+        .map(|(i, row)| {
             let conid = row
                 .get("conid")
                 .and_then(conid)
-                .ok_or_else(|| format!("a secdef without a conid: {row}"))?;
+                .ok_or_else(|| format!("secdef {} has no conid", i + 1))?;
             Ok((row_contract(row, conid), row.clone()))
         })
         .collect()
@@ -526,7 +547,7 @@ pub fn contract_info(v: &Value) -> Result<Contract, Malformed> {
     let id = v
         .get("con_id")
         .and_then(conid)
-        .ok_or_else(|| format!("contract info without con_id: {v}"))?;
+        .ok_or("contract info without con_id")?;
     let symbol = v
         .get("symbol")
         .and_then(text)

@@ -41,15 +41,23 @@ fn tickle_and_auth_status() {
     let t = json!({"session":"bb665d0f55b6289d70bc7380089fc96f","ssoExpires":460311,"collission":false,
         "userId":123456789,"hmds":{"error":"no bridge"},
         "iserver":{"authStatus":{"authenticated":true,"competing":false,"connected":true,"message":"","MAC":"98:F2:B3:23:BF:A0"}}});
+    let status = tickle(&t).expect("ok");
     assert_eq!(
-        tickle(&t).expect("ok"),
+        status,
         AuthStatus {
             authenticated: true,
             connected: true,
             competing: false,
-            message: String::new()
+            message: String::new(),
+            session: status.session,
         }
     );
+    // The session id is kept as a fingerprint only: equal ids match, another login's does not.
+    assert!(status.session.is_some());
+    assert_eq!(tickle(&t).expect("ok").session, status.session);
+    let other = json!({"session":"0000000000000000000000000000beef",
+        "iserver":{"authStatus":{"authenticated":true,"competing":false,"connected":true}}});
+    assert_ne!(tickle(&other).expect("ok").session, status.session);
     // A live 2021 reply: `tickle: true`, not authenticated.
     let t = json!({"iserver":{"tickle":true,"authStatus":{"authenticated":false,"competing":false,"connected":true,"message":"","MAC":"x"}}});
     assert!(!tickle(&t).expect("ok").authenticated);
@@ -229,4 +237,31 @@ fn secdef_and_contract_info() {
         Some("Bad Request: no bridge")
     );
     assert_eq!(error_message("<html>"), None);
+}
+
+#[test]
+fn reasons_name_the_place_and_never_quote_an_account() {
+    let cases = [
+        positions(&json!([{"acctId":"DU1234567","conid":5,"position":1},
+                           {"acctId":"DU1234567","position":2}]))
+        .map(|_| ()),
+        positions(&json!([{"acctId":"DU1234567","conid":5}])).map(|_| ()),
+        accounts(&json!([{"accountId":"DU1234567"},{"desc":"DU7654321"}])).map(|_| ()),
+        iserver_accounts(&json!({"accounts":["DU1234567", 7]})).map(|_| ()),
+        combos(&json!([{"name":"CP.CPx","legs":[{"conid":"5","ratio":1}],
+                        "positions":[{"acctId":"DU1234567","position":1}]}]))
+        .map(|_| ()),
+        combos(&json!(["DU1234567"])).map(|_| ()),
+    ];
+    let reasons: Vec<String> = cases
+        .into_iter()
+        .map(|r| r.expect_err("malformed"))
+        .collect();
+    for r in &reasons {
+        assert!(!r.contains("DU"), "{r}");
+    }
+    assert_eq!(reasons[0], "position row 2 has no conid");
+    assert_eq!(reasons[1], "position row 1 (conid 5) has no quantity");
+    assert_eq!(reasons[2], "account 2 has no valid accountId");
+    assert_eq!(reasons[3], "account code 2 is not valid");
 }
