@@ -7,7 +7,8 @@ use std::net::TcpListener;
 use sqlx::PgPool;
 
 use crate::helpers::{
-    Bridge, database_url_of, exited, first_api_log, sim_config, start_sim, stop, within,
+    Bridge, advisory_locks, database_url_of, eventually, exited, first_api_log, sim_config,
+    start_sim, stop, within,
 };
 
 #[test]
@@ -219,19 +220,8 @@ async fn sigterm_stops_run_while_its_migration_waits_for_a_lock(pool: PgPool) {
         .expect("lock");
     let url = database_url_of(&pool).await;
     let running = Bridge::new().env("DATABASE_URL", &url).spawn(&["run"]);
-    within("the bridge waits for the lock", async {
-        loop {
-            let waiting: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
-            )
-            .fetch_one(&pool)
-            .await
-            .expect("pg_locks");
-            if waiting > 0 {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+    eventually("the bridge waits for the lock", || async {
+        advisory_locks(&pool, false).await > 0
     })
     .await;
     let (status, stderr) = stop(running, "TERM").await;

@@ -140,6 +140,30 @@ pub async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) ->
         .unwrap_or_else(|_| panic!("timed out: {what}"))
 }
 
+/// Asks `check` every 20 ms until it holds, failing the test after [`PATIENCE`]: for state
+/// that announces no change of its own (PostgreSQL's catalog, say).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    within(what, async {
+        while !check().await {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+/// The advisory locks in the database, granted or waited for.
+pub async fn advisory_locks(pool: &PgPool, granted: bool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = $1")
+        .bind(granted)
+        .fetch_one(pool)
+        .await
+        .expect("pg_locks")
+}
+
 pub fn today() -> jiff::civil::Date {
     jiff::Timestamp::now()
         .to_zoned(ibkr_sim::world::NEW_YORK.clone())

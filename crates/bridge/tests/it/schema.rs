@@ -5,7 +5,7 @@
 use portfolio_bridge::store::{self, StoreError, schema};
 use sqlx::PgPool;
 
-use crate::helpers::within;
+use crate::helpers::{advisory_locks, eventually, within};
 
 /// Columns of `table` as `name type nullability`, in table order.
 async fn columns(pool: &PgPool, table: &str) -> Vec<String> {
@@ -500,22 +500,10 @@ async fn a_migration_failing_on_a_foreign_table_says_what_is_wrong_and_leaves_no
 
     // Nothing stays locked: no session holds an advisory lock, and another process (a pool of
     // its own) is told the same at once.
-    let held: i64 = within("the failed migration's connection to close", async {
-        loop {
-            let held: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-            )
-            .fetch_one(&pool)
-            .await
-            .expect("pg_locks");
-            if held == 0 {
-                return held;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+    eventually("the failed migration's connection to close", || async {
+        advisory_locks(&pool, true).await == 0
     })
     .await;
-    assert_eq!(held, 0);
     let other = PgPool::connect(&crate::helpers::database_url_of(&pool).await)
         .await
         .expect("a second pool");
