@@ -176,6 +176,12 @@ pub fn main() -> ExitCode {
             // problem, not something to run without.
             match greeks::spool::Spool::prepare(&config.buffer_path) {
                 Ok(spool) => run_async(run(config.clone(), spool)),
+                // Another process holds it (a `spool drain`, another bridge): not a setting to
+                // fix, and a service manager may try again once it is done.
+                Err(e @ greeks::spool::SpoolError::Busy { .. }) => {
+                    error!("{e}");
+                    ExitCode::FAILURE
+                }
                 Err(e) => {
                     error!(
                         "invalid configuration: BRIDGE_BUFFER_PATH={} cannot hold the spool: {e}. \

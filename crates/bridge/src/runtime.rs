@@ -20,7 +20,7 @@ use crate::domain::portfolio::SharedPortfolio;
 use crate::greeks::sink::PgSink;
 use crate::greeks::spool::{Opened, Spool};
 use crate::greeks::ticker::{self, TickStatus, TickerSettings};
-use crate::greeks::writer::{self, Writer, WriterSettings};
+use crate::greeks::writer::{self, Breaker, Writer, WriterSettings};
 use crate::http;
 use crate::ibkr::portal::{PortalClient, PortalSource, SessionKeeper};
 use crate::ibkr::socket::{SocketSettings, SocketSource};
@@ -93,10 +93,15 @@ pub async fn run(
         schema_tx,
         shutdown.clone(),
     ));
-    // Records kept while the schema was not there yet are stored as soon as it is.
+    // Records kept while the schema was not there yet are stored as soon as it is (a closed
+    // breaker has nothing waiting: a stored notification would make it drain at once the next
+    // time it opens).
     let mut ready = schema.clone();
+    let breaker = writer_status.clone();
     tokio::spawn(async move {
-        if ready.wait_for(|s| *s == SchemaState::Ready).await.is_ok() {
+        if ready.wait_for(|s| *s == SchemaState::Ready).await.is_ok()
+            && breaker.borrow().breaker == Breaker::Open
+        {
             drain_now.notify_one();
         }
     });
@@ -349,7 +354,7 @@ async fn migrate_when_up(
                 state.send_replace(SchemaState::Ready);
                 return;
             }
-            Err(e @ (store::StoreError::Schema(_) | store::StoreError::NewerSchema { .. })) => {
+            Err(e) if store::is_permanent(&e) => {
                 tracing::error!("{e}");
                 state.send_replace(SchemaState::Unusable(e.to_string()));
                 return;

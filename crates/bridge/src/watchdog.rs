@@ -119,7 +119,8 @@ pub async fn run(
             continue;
         }
 
-        if let Some(at) = ever_connected
+        // A loop: the end of one window may be the start of the next.
+        while let Some(at) = ever_connected
             .then(|| settings.reset.resume_at(clock.now()))
             .flatten()
         {

@@ -4,7 +4,9 @@
 //!
 //! The rule: a change of state (failing, or fine again) is reported at once unless a report was
 //! made less than `period` ago; the changes held back are summarized once `period` is up (at the
-//! next observation, or when [`Episode::due`] is asked).
+//! next observation, or when [`Episode::due`] is asked). A trouble that simply ends — one span
+//! of failing since its last notice — is told at once, so a single outage reads as two lines,
+//! its beginning and its end.
 //!
 //! Pure: it never reads a clock — callers pass `now` — and never logs; callers word the notices.
 
@@ -118,6 +120,15 @@ impl Episode {
         if t.failing {
             t.failing = false;
             t.recoveries += 1;
+            if t.failures == 0 && t.recoveries == 1 {
+                let notice = Notice::Ended {
+                    since: t.since,
+                    failures: 0,
+                    recoveries: 1,
+                };
+                self.trouble = None;
+                return self.noticed(now, notice);
+            }
         }
         self.due(now)
     }

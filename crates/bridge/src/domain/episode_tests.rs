@@ -7,7 +7,7 @@ fn at(seconds: i64) -> Timestamp {
 }
 
 #[test]
-fn a_clean_failure_and_recovery_are_two_notices() {
+fn a_clean_failure_and_recovery_are_two_notices_told_at_once() {
     let mut e = Episode::new(PERIOD);
     assert_eq!(e.succeeded(at(0)), None, "nothing to end");
     assert_eq!(
@@ -23,15 +23,16 @@ fn a_clean_failure_and_recovery_are_two_notices() {
         "still the same trouble"
     );
     assert_eq!(
-        e.succeeded(at(400)),
+        e.succeeded(at(20)),
         Some(Notice::Ended {
             since: at(10),
             failures: 0,
             recoveries: 1
-        })
+        }),
+        "an end is news at once"
     );
     assert!(!e.is_failing());
-    assert_eq!(e.succeeded(at(405)), None);
+    assert_eq!(e.succeeded(at(25)), None);
 }
 
 #[test]
@@ -50,29 +51,47 @@ fn flapping_is_summarized_at_most_once_per_period() {
     }
     assert_eq!(
         notices,
-        [Notice::Began {
-            error: "No space left on device".into()
-        }],
-        "one line, not thirty"
+        [
+            Notice::Began {
+                error: "No space left on device".into()
+            },
+            Notice::Ended {
+                since: at(0),
+                failures: 0,
+                recoveries: 1
+            }
+        ],
+        "two lines, not thirty"
     );
     // Still flapping when the period is up: a summary of what was held back.
+    assert_eq!(e.failed(at(300), "No space left on device"), None);
     assert_eq!(
-        e.failed(at(300), "No space left on device"),
+        e.failed(at(305), "No space left on device"),
         Some(Notice::Flapping {
             failures: 15,
-            recoveries: 15,
+            recoveries: 14,
             error: "No space left on device".into()
         })
     );
     assert_eq!(e.due(at(310)), None, "nothing new since");
-    // Fine again, and it stays fine: the end is told once the period is up.
-    assert_eq!(e.succeeded(at(320)), None);
-    assert_eq!(e.due(at(599)), None);
+    // Fine again after one more span of failing: the end is news at once.
     assert_eq!(
-        e.due(at(600)),
+        e.succeeded(at(320)),
         Some(Notice::Ended {
-            since: at(0),
+            since: at(10),
             failures: 0,
+            recoveries: 1
+        })
+    );
+    // Flapping on: held back again until the period is up, then summarized.
+    assert_eq!(e.failed(at(330), "No space left on device"), None);
+    assert_eq!(e.succeeded(at(335)), None);
+    assert_eq!(e.due(at(619)), None);
+    assert_eq!(
+        e.due(at(620)),
+        Some(Notice::Ended {
+            since: at(330),
+            failures: 1,
             recoveries: 1
         })
     );

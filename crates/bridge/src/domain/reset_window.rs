@@ -162,9 +162,14 @@ impl ResetWindow {
             .iter()
             .filter_map(|w| {
                 let date = w.end_after(local.date(), local.time())?;
-                // A wall time that a clock change skips resolves to the later instant.
-                let end = date.to_datetime(w.end).to_zoned(self.zone.clone()).ok()?;
-                Some(end.timestamp())
+                let end = self.zone.to_ambiguous_zoned(date.to_datetime(w.end));
+                // A wall time that a clock change skips resolves to the later instant; one it
+                // repeats, to the first that is still ahead.
+                let first = end.clone().compatible().ok()?.timestamp();
+                match first > now {
+                    true => Some(first),
+                    false => Some(end.later().ok()?.timestamp()).filter(|t| *t > now),
+                }
             })
             .max()
     }

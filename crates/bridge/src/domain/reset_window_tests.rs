@@ -99,6 +99,22 @@ fn a_window_inside_one_day_and_a_wall_time_the_clock_skips() {
 }
 
 #[test]
+fn a_window_in_the_hour_a_clock_change_repeats_ends_ahead_of_now() {
+    // 1 November 2026: 01:00-02:00 EDT, then 01:00-02:00 again in EST.
+    let w = window("01:00-01:30", "America/New_York");
+    assert_eq!(
+        w.resume_at(ts("2026-11-01T05:10:00Z")),
+        Some(ts("2026-11-01T05:30:00Z")),
+        "01:10 EDT waits for 01:30 EDT"
+    );
+    assert_eq!(
+        w.resume_at(ts("2026-11-01T06:10:00Z")),
+        Some(ts("2026-11-01T06:30:00Z")),
+        "01:10 EST waits for 01:30 EST, not for a time already past"
+    );
+}
+
+#[test]
 fn several_windows_take_the_one_now_is_in() {
     // APAC's two published resets, in Hong Kong time (UTC+8, no DST).
     let w = window("04:45-06:05,20:15-21:15", "Asia/Hong_Kong");

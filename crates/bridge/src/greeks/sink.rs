@@ -39,13 +39,14 @@ impl Sink for PgSink {
                 .await
                 .is_ok_and(|r| r.is_ok());
                 if !ready {
-                    return Err(match &*schema.borrow() {
+                    // Read once more: it may have become ready as the wait ran out.
+                    match &*schema.borrow() {
                         SchemaState::Pending(why) => {
-                            format!("the schema is not applied yet: {why}")
+                            return Err(format!("the schema is not applied yet: {why}"));
                         }
-                        SchemaState::Unusable(why) => why.clone(),
-                        SchemaState::Ready => "the schema is ready".into(),
-                    });
+                        SchemaState::Unusable(why) => return Err(why.clone()),
+                        SchemaState::Ready => {}
+                    }
                 }
             }
             match tokio::time::timeout(

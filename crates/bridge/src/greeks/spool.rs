@@ -281,14 +281,22 @@ impl Spool {
         self.offset
     }
 
-    /// Records between the drain position and the end (unreadable lines not counted).
+    /// Records between the drain position and the end (unreadable lines not counted), read a
+    /// line at a time: a spool left by a long outage is not loaded whole.
     pub fn waiting(&self) -> Result<usize, SpoolError> {
-        let (lines, _) = lines_from(&self.file, self.offset, self.len, usize::MAX)
-            .map_err(|e| self.io_err(e))?;
-        Ok(lines
-            .iter()
-            .filter(|(line, _)| serde_json::from_str::<Record>(line).is_ok())
-            .count())
+        let count = || -> io::Result<usize> {
+            let mut file = &self.file;
+            file.seek(SeekFrom::Start(self.offset))?;
+            let reader = BufReader::new(file.take(self.len.saturating_sub(self.offset)));
+            let mut n = 0;
+            for line in reader.split(b'\n') {
+                if serde_json::from_slice::<Record>(&line?).is_ok() {
+                    n += 1;
+                }
+            }
+            Ok(n)
+        };
+        count().map_err(|e| self.io_err(e))
     }
 
     /// Whether every record has been drained.
@@ -354,13 +362,11 @@ impl Spool {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(self.io_err(e)),
         }
-        self.file
-            .set_len(0)
-            .and_then(|()| self.file.sync_all())
-            .map_err(|e| self.io_err(e))?;
+        self.file.set_len(0).map_err(|e| self.io_err(e))?;
+        // Emptied, flushed or not: the next append starts at 0 either way.
         self.len = 0;
         self.offset = 0;
-        Ok(())
+        self.file.sync_all().map_err(|e| self.io_err(e))
     }
 }
 

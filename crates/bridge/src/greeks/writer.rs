@@ -120,6 +120,14 @@ pub struct Writer {
     offset_trouble: Episode,
 }
 
+/// How a drain of the spool ended, when it did not fail.
+enum Drained {
+    /// The drain position reached the end.
+    Empty,
+    /// The records' senders are gone (the bridge is stopping): the rest waits for next time.
+    Stopping,
+}
+
 /// A channel to the writer.
 pub fn channel() -> (RecordSender, RecordReceiver) {
     mpsc::unbounded_channel()
@@ -196,12 +204,19 @@ impl Writer {
         loop {
             let pending = self.is_open() || !self.memory.is_empty();
             tokio::select! {
+                // Records first: once their senders are gone the bridge is stopping, and no
+                // drain should start then.
+                biased;
                 batch = rx.recv() => match batch {
                     Some(mut records) => {
                         while let Ok(more) = rx.try_recv() {
                             records.extend(more);
                         }
                         self.accept(records).await;
+                        if !pending && self.is_open() {
+                            // Just opened: the next drain is a full interval away, not at once.
+                            drain.reset();
+                        }
                     }
                     None => break,
                 },
@@ -278,13 +293,14 @@ impl Writer {
                 if let Some(notice) = self.spool_trouble.failed(now, &e.to_string()) {
                     self.report_spool(notice);
                 }
-                self.limit_memory(now);
             }
         }
+        self.limit_memory(now);
         self.publish();
     }
 
-    /// Drops the oldest records in memory beyond its limit, counting them.
+    /// Drops the oldest records in memory beyond its limit, counting them; ends the memory
+    /// trouble once nothing more is dropped.
     fn limit_memory(&mut self, now: Timestamp) {
         let over = self.memory.len().saturating_sub(self.settings.memory_limit);
         let notice = if over > 0 {
@@ -299,6 +315,19 @@ impl Writer {
         if let Some(notice) = notice {
             self.report_memory(notice);
         }
+    }
+
+    /// Everything waiting was stored: the spool's troubles are over, whether or not it could be
+    /// written in the meantime, since nothing needs it any more.
+    fn line_emptied(&mut self) {
+        let now = Timestamp::now();
+        if let Some(n) = self.spool_trouble.succeeded(now) {
+            self.report_spool(n);
+        }
+        if let Some(n) = self.offset_trouble.succeeded(now) {
+            self.report_offset(n);
+        }
+        self.limit_memory(now);
     }
 
     /// Summaries of troubles that changed more often than they could be reported.
@@ -344,8 +373,9 @@ impl Writer {
             } => (
                 LogStatus::Ok,
                 format!(
-                    "the spool {path} can be written again (trouble since {since}; {failures} \
-                     failures and {recoveries} recoveries since the last report)"
+                    "no record waits in memory any more: the spool {path} took them or they were \
+                     stored (it could not be written since {since}; {failures} failures and \
+                     {recoveries} recoveries since the last report)"
                 ),
             ),
         };
@@ -398,6 +428,7 @@ impl Writer {
     /// breaker once both are empty. Stops at the first failure, leaving the rest for next time.
     /// Records arriving on `incoming` meanwhile join the line at once.
     async fn drain(&mut self, incoming: Option<&mut RecordReceiver>) {
+        self.report_due();
         let waiting = self.status.borrow().spooled + self.memory.len();
         self.event(
             LogStatus::Warning,
@@ -408,13 +439,25 @@ impl Writer {
         self.keep(Vec::new());
 
         let mut drained = 0usize;
-        if let Err(e) = self.drain_spool(&mut drained, incoming, &mut |_| {}).await {
-            self.event(
-                LogStatus::Error,
-                format!("drain stopped after {drained} records: {e}"),
-            );
-            self.keep(Vec::new());
-            return;
+        match self.drain_spool(&mut drained, incoming, &mut |_| {}).await {
+            Ok(Drained::Empty) => {}
+            Ok(Drained::Stopping) => {
+                // The bridge is stopping: the rest waits, kept, for the next start.
+                self.event(
+                    LogStatus::Warning,
+                    format!("drain paused after {drained} records: the bridge is stopping"),
+                );
+                self.keep(Vec::new());
+                return;
+            }
+            Err(e) => {
+                self.event(
+                    LogStatus::Error,
+                    format!("drain stopped after {drained} records: {e}"),
+                );
+                self.keep(Vec::new());
+                return;
+            }
         }
         // The spool is drained; what memory holds is newer than all of it.
         while !self.memory.is_empty() {
@@ -441,6 +484,7 @@ impl Writer {
             s.spooled = 0;
             s.last_error = None;
         });
+        self.line_emptied();
         self.publish();
         self.event(
             LogStatus::Ok,
@@ -451,34 +495,26 @@ impl Writer {
 
     /// Stores the spool's records from its drain position on, moving the position after each
     /// committed batch, until the position reaches the end; `progress` hears the running count.
-    /// While a batch is being stored, records from `incoming` are put in line (appended).
+    /// While a batch is being stored, records from `incoming` are put in line (appended); once
+    /// `incoming` closes (the bridge is stopping) it finishes that batch and stops.
     async fn drain_spool(
         &mut self,
         drained: &mut usize,
         mut incoming: Option<&mut RecordReceiver>,
         progress: &mut (dyn FnMut(usize) + Send),
-    ) -> Result<(), String> {
+    ) -> Result<Drained, String> {
+        let mut stopping = false;
         loop {
+            if stopping {
+                return Ok(Drained::Stopping);
+            }
             let offset = self.spool.offset();
             let batch = self
                 .spool
                 .read(offset, self.settings.batch)
                 .map_err(|e| e.to_string())?;
             if batch.next == offset {
-                return Ok(());
-            }
-            if !batch.unreadable.is_empty() {
-                self.spool
-                    .reject(&batch.unreadable)
-                    .map_err(|e| e.to_string())?;
-                let n = batch.unreadable.len();
-                self.event(
-                    LogStatus::Error,
-                    format!(
-                        "{n} unreadable spool lines moved to {}.rejects",
-                        self.spool.path().display()
-                    ),
-                );
+                return Ok(Drained::Empty);
             }
             if !batch.records.is_empty() {
                 let sink = self.sink.clone();
@@ -492,14 +528,31 @@ impl Writer {
                         result = &mut store => break result,
                         more = rx.recv() => match more {
                             Some(records) => self.keep(records),
-                            // The sources are gone: only this batch is left to finish.
-                            None => incoming = None,
+                            None => {
+                                incoming = None;
+                                stopping = true;
+                            }
                         },
                     }
                 };
                 self.stored(batch.records.len(), &result);
                 result?;
                 failpoint::hit("spool.drain.after_commit");
+            }
+            // Only once the batch is stored, so a failed attempt does not copy them again.
+            if !batch.unreadable.is_empty() {
+                let n = batch.unreadable.len();
+                let rejects = format!("{}.rejects", self.spool.path().display());
+                let message = match self.spool.reject(&batch.unreadable) {
+                    Ok(()) => format!("{n} unreadable spool lines moved to {rejects}"),
+                    // A full disk must not hold the drain up: the lines go to the process log.
+                    Err(e) => format!(
+                        "{n} unreadable spool lines could not be moved to {rejects} ({e}); they \
+                         are skipped, and here they are: {:?}",
+                        batch.unreadable
+                    ),
+                };
+                self.event(LogStatus::Error, message);
             }
             let saved = self.spool.set_offset(batch.next);
             let now = Timestamp::now();
@@ -526,7 +579,8 @@ impl Writer {
     ) -> Result<usize, String> {
         let mut drained = 0;
         let result = self.drain_spool(&mut drained, None, &mut progress).await;
-        let result = result.and_then(|()| self.spool.clear().map_err(|e| e.to_string()));
+        // Without incoming records there is no stopping half-way: it drained to the end.
+        let result = result.and_then(|_| self.spool.clear().map_err(|e| e.to_string()));
         match &result {
             Ok(()) => self.event(
                 LogStatus::Ok,

@@ -257,6 +257,102 @@ async fn a_spool_that_keeps_failing_is_reported_once_not_at_every_tick() {
     assert_eq!(db.ticks(), (1..=30).collect::<Vec<_>>());
 }
 
+#[tokio::test]
+async fn a_trouble_ends_when_nothing_waits_any_more_and_the_next_one_is_told_again() {
+    let d = tempfile::tempdir().expect("dir");
+    let db = Arc::new(FakeDb::default());
+    let mut w = writer(&db, &full_disk_spool(d.path()), settings());
+    let told = |db: &FakeDb, what: &str| {
+        db.log_messages()
+            .iter()
+            .filter(|m| m.contains(what))
+            .count()
+    };
+    db.down.store(true, Ordering::SeqCst);
+    w.accept(tick(1)).await;
+    db.down.store(false, Ordering::SeqCst);
+    // Stored from memory: the spool was never written again, yet nothing needs it now.
+    w.drain(None).await;
+    assert_eq!(w.status.borrow().breaker, Breaker::Closed);
+    // The breaker's events go out with the next records.
+    w.accept(Vec::new()).await;
+    assert_eq!(told(&db, "no record waits in memory any more"), 1);
+    // A second outage on the still full disk is a trouble of its own, told as such.
+    db.down.store(true, Ordering::SeqCst);
+    w.settings.report_every = Duration::ZERO;
+    w.spool_trouble = Episode::new(Duration::ZERO);
+    w.accept(tick(2)).await;
+    db.down.store(false, Ordering::SeqCst);
+    w.drain(None).await;
+    w.accept(Vec::new()).await;
+    assert_eq!(told(&db, "cannot be used"), 2, "{:#?}", db.log_messages());
+}
+
+/// A database whose first write waits until the test lets it go (then every write works).
+#[derive(Default)]
+struct HeldDb {
+    db: FakeDb,
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+    held: AtomicBool,
+}
+
+impl Sink for HeldDb {
+    fn store<'a>(&'a self, records: &'a [Record]) -> super::super::sink::Stored<'a> {
+        Box::pin(async move {
+            if !self.held.swap(true, Ordering::SeqCst) {
+                self.entered.notify_one();
+                self.release.notified().await;
+            }
+            self.db.store(records).await
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_drain_under_way_when_the_bridge_stops_finishes_its_batch_and_leaves_the_rest() {
+    let d = tempfile::tempdir().expect("dir");
+    let path = d.path().join("s.jsonl");
+    let (mut spool, _) = Spool::open(&path).expect("spool");
+    let earlier: Vec<Record> = (1..=30).flat_map(tick).collect();
+    spool.append(&earlier).expect("append");
+    drop(spool);
+
+    let db = Arc::new(HeldDb::default());
+    let (w, status) =
+        Writer::new(db.clone(), Spool::open(&path).expect("spool"), settings()).expect("writer");
+    let trigger = w.drain_trigger();
+    let (tx, rx) = channel();
+    let task = tokio::spawn(w.run(rx));
+    let entered = db.entered.notified();
+    trigger.notify_one();
+    entered.await;
+    // The bridge stops mid-drain: the batch in flight is finished, the rest left for next time.
+    drop(tx);
+    db.release.notify_one();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the writer stops without draining everything")
+        .expect("join");
+    let stored = db.db.ticks();
+    assert!(
+        !stored.is_empty() && stored.len() < 30,
+        "one batch, not the whole spool: {stored:?}"
+    );
+    assert_eq!(status.borrow().breaker, Breaker::Open);
+    let db = Arc::new(FakeDb::default());
+    let mut w = writer(&db, &path, settings());
+    w.drain(None).await;
+    let mut all = stored;
+    all.extend(db.ticks());
+    all.dedup();
+    assert_eq!(
+        all,
+        (1..=30).collect::<Vec<_>>(),
+        "the rest, at the next start"
+    );
+}
+
 /// A database whose writes begin and never end (a long drain, caught in the middle).
 #[derive(Default)]
 struct StuckDb {

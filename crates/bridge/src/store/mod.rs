@@ -48,6 +48,16 @@ pub enum StoreError {
     Migrate(MigrateError),
     #[error(transparent)]
     Schema(#[from] SchemaError),
+    #[error(
+        "a schema migration cannot be applied: a table of the bridge's name is not as the \
+         bridge needs it:\n  - {}\nThe migration failed with: {cause}\nFix the table (add or \
+         retype what is listed), or give the bridge a database of its own (DATABASE_URL).",
+        problems.problems.join("\n  - ")
+    )]
+    Blocked {
+        problems: SchemaError,
+        cause: String,
+    },
     #[error("database query failed: {}", describe(.0))]
     Query(#[from] sqlx::Error),
 }
@@ -109,6 +119,37 @@ fn describe(e: &sqlx::Error) -> String {
     }
 }
 
+/// Whether a migration failed on what an existing table is (a missing or mistyped column, a
+/// name taken, rows that break a new constraint) — which no retry mends — rather than on a
+/// passing condition (a lock timeout, a deadlock, a lost connection).
+fn blocked_by_a_table(e: &MigrateError) -> bool {
+    let (MigrateError::Execute(sqlx::Error::Database(db))
+    | MigrateError::ExecuteMigration(sqlx::Error::Database(db), _)) = e
+    else {
+        return false;
+    };
+    // undefined_column, datatype_mismatch, duplicate_column, duplicate_table, wrong_object_type,
+    // invalid_foreign_key, invalid_column_reference, cannot_coerce, unique_violation,
+    // not_null_violation.
+    const SQLSTATES: &[&str] = &[
+        "42703", "42804", "42701", "42P07", "42809", "42830", "42P10", "42846", "23505", "23502",
+    ];
+    db.code()
+        .is_some_and(|code| SQLSTATES.contains(&code.as_ref()))
+}
+
+/// Whether `e` is one that trying again cannot mend: the schema is not what the bridge needs,
+/// or the migrations recorded in the database contradict this binary's.
+pub fn is_permanent(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Schema(_)
+            | StoreError::Blocked { .. }
+            | StoreError::NewerSchema { .. }
+            | StoreError::Migrate(MigrateError::VersionMismatch(_) | MigrateError::Dirty(_))
+    )
+}
+
 /// A migration failure without sqlx's wrapping, the server's message first.
 fn describe_migrate(e: &MigrateError) -> String {
     match e {
@@ -167,6 +208,9 @@ pub struct MigrationReport {
 /// altered by hand) is reported as the schema check's list of what is wrong, not as the raw
 /// SQL error.
 pub async fn migrate(pool: &PgPool) -> Result<MigrationReport, StoreError> {
+    // What was there before: a table the bridge finds (another application's, an older
+    // layout) can block a migration; one it creates now cannot.
+    let before = schema::present(pool, schema::ALL_TABLES).await?;
     let mut conn = pool.acquire().await?;
     // Whatever happens below — a failed migration, a lost server, the caller giving up — this
     // connection is closed, never handed back to the pool: it holds advisory locks (ours, and
@@ -185,14 +229,17 @@ pub async fn migrate(pool: &PgPool) -> Result<MigrationReport, StoreError> {
     drop(conn);
     let report = match result {
         Ok(report) => report,
-        Err(StoreError::Migrate(e)) => {
-            let problems = schema::problems_of_present(pool, schema::ALL_TABLES)
+        Err(StoreError::Migrate(e)) if blocked_by_a_table(&e) => {
+            let problems = schema::problems_of(pool, schema::ALL_TABLES, &before)
                 .await
                 .unwrap_or_default();
             if problems.is_empty() {
                 return Err(StoreError::Migrate(e));
             }
-            return Err(SchemaError { problems }.into());
+            return Err(StoreError::Blocked {
+                problems: SchemaError { problems },
+                cause: describe_migrate(&e),
+            });
         }
         Err(e) => return Err(e),
     };

@@ -326,23 +326,37 @@ pub async fn check(pool: &PgPool, groups: &[&[TableNeeds]]) -> Result<(), StoreE
     }
 }
 
-/// The problems of the tables in `groups` that exist: what a failed migration ran into, when
-/// the cause is a table the bridge cannot use rather than the migration itself.
-pub async fn problems_of_present(
+/// Which of the tables in `groups` exist now.
+pub async fn present(pool: &PgPool, groups: &[&[TableNeeds]]) -> Result<Vec<String>, sqlx::Error> {
+    let tables: Vec<String> = groups
+        .iter()
+        .flat_map(|g| g.iter())
+        .map(|t| t.table.to_owned())
+        .collect();
+    sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+          WHERE table_schema = current_schema() AND table_name = ANY($1)",
+    )
+    .bind(&tables)
+    .fetch_all(pool)
+    .await
+}
+
+/// The problems of the tables of `groups` named in `tables`: what a failed migration ran into,
+/// among the tables that were there before it (the ones it created are the bridge's own, and
+/// merely not finished).
+pub async fn problems_of(
     pool: &PgPool,
     groups: &[&[TableNeeds]],
+    tables: &[String],
 ) -> Result<Vec<String>, sqlx::Error> {
-    let tables: Vec<&str> = groups
+    let names: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let catalog = read_catalog(pool, &names).await?;
+    let needs = groups
         .iter()
         .flat_map(|g| g.iter())
-        .map(|t| t.table)
-        .collect();
-    let catalog = read_catalog(pool, &tables).await?;
-    let present = groups
-        .iter()
-        .flat_map(|g| g.iter())
-        .filter(|t| catalog.columns.keys().any(|(table, _)| table == t.table));
-    Ok(problems(present, &catalog))
+        .filter(|t| tables.iter().any(|name| name == t.table));
+    Ok(problems(needs, &catalog))
 }
 
 /// The guard of combo-position work: refuses, with a message saying what is missing and what
