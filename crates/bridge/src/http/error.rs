@@ -17,6 +17,16 @@ pub enum ApiError {
     NotFound(String),
     #[error("this API needs the bridge's token: send `Authorization: Bearer <BRIDGE_API_TOKEN>`")]
     Unauthorized,
+    #[error(
+        "this bridge does not answer to the name {0}: open it by its address or localhost, or \
+         add the name to BRIDGE_ALLOWED_HOSTS"
+    )]
+    HostNotAllowed(String),
+    #[error(
+        "refused: this request to change something came from another site ({0}); the bridge \
+         takes changes only from its own pages and from clients that send no Origin"
+    )]
+    CrossSite(String),
     #[error("PostgreSQL is unavailable; the bridge keeps trying. Try again shortly")]
     DatabaseUnavailable,
     #[error("internal error; the bridge's log has the details")]
@@ -36,6 +46,8 @@ impl ApiError {
             ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::HostNotAllowed(_) => StatusCode::MISDIRECTED_REQUEST,
+            ApiError::CrossSite(_) => StatusCode::FORBIDDEN,
             ApiError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -47,6 +59,8 @@ impl ApiError {
             ApiError::BadParameter { .. } => "bad_parameter",
             ApiError::NotFound(_) => "not_found",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::HostNotAllowed(_) => "host_not_allowed",
+            ApiError::CrossSite(_) => "cross_site_request",
             ApiError::DatabaseUnavailable => "database_unavailable",
             ApiError::Internal(_) => "internal",
         }

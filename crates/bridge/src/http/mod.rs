@@ -3,6 +3,8 @@
 //!
 //! - [`api`]: the JSON handlers; [`pages`]: the HTML pages and their view models.
 //! - [`status`]: the bridge's health, from what the running sources hold in memory.
+//! - [`edge`]: the `Host` and `Origin` checks every request passes first (DNS rebinding,
+//!   cross-site forms).
 //! - [`auth`]: `BRIDGE_API_TOKEN` — a bearer header for the API, a sign-in form and cookie for
 //!   the pages.
 //! - [`error`]: the API's one error type; [`params`]: strict query parameters.
@@ -15,6 +17,7 @@
 pub mod api;
 pub mod auth;
 pub mod cache;
+pub mod edge;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -48,12 +51,13 @@ pub struct Live {
     pub writer: watch::Receiver<WriterStatus>,
 }
 
-/// How the bridge runs, as the status shows it.
+/// How the bridge runs: what the status shows, and the names it answers to.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub api_mode: ApiMode,
     /// Combos older than a few of these count as stale on the page.
     pub positions_sync_interval: Duration,
+    pub hosts: edge::AllowedHosts,
 }
 
 pub struct Shared {
@@ -90,12 +94,14 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// Every route, behind the token check and the latency metrics.
+/// Every route, behind (outermost first) the latency metrics, the `Host` and `Origin` checks
+/// and the token check.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(middleware::from_fn_with_state(state.clone(), edge::guard))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::record,

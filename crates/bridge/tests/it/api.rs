@@ -401,7 +401,14 @@ async fn jobs_are_enqueued_once_and_listed(pool: PgPool) {
 
 #[sqlx::test]
 async fn with_a_token_every_call_and_page_needs_it(pool: PgPool) {
-    let app = spawn_app(pool, AppOptions { token: true }).await;
+    let app = spawn_app(
+        pool,
+        AppOptions {
+            token: true,
+            ..AppOptions::default()
+        },
+    )
+    .await;
     let (status, body) = app.get("/api/v1/spreads", None).await;
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("\"code\":\"unauthorized\""), "{body}");

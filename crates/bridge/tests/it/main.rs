@@ -10,6 +10,8 @@
 //! - `greeks`: the greeks series through database outages and crashes, with a cluster of its own.
 //! - `jobs`: the job queue (racing workers, leases, retries) and the position and combo syncs.
 //! - `packaging`: the systemd unit, verified by systemd-analyze.
+//! - `security`: the `Host` and `Origin` checks, sign-in redirects, the bearer scheme, the
+//!   session cookie and the sign-in rate limit, over real HTTP.
 //! - `schema`: migrations on fresh and pre-existing databases, read back from the catalog.
 //! - `portal`: the Client Portal client, session keeper and PORTAL source against ibkr-sim.
 //! - `socket`: the TWS socket source and the watchdog against ibkr-sim, through ibapi.
@@ -25,4 +27,5 @@ mod jobs;
 mod packaging;
 mod portal;
 mod schema;
+mod security;
 mod socket;
