@@ -94,6 +94,11 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// Whether `path` is the API's (JSON errors), not a page's (HTML).
+pub fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/metrics" || path == "/healthz"
+}
+
 /// Every route, behind (outermost first) the latency metrics, the `Host` and `Origin` checks
 /// and the token check.
 pub fn app(state: AppState) -> Router {
@@ -115,7 +120,8 @@ pub async fn run(
     state: AppState,
     mut shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await
 }

@@ -5,12 +5,15 @@
 //! without closing rows the user opened, and shows times in the browser's zone.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
 
 use askama::Template;
+use axum::Extension;
 use axum::Form;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use jiff::{SignedDuration, Timestamp};
@@ -18,7 +21,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::api::{self, Spread, UnmatchedLeg, leg_name};
-use super::auth::{self, COOKIE};
+use super::auth::{self, COOKIE, SignIn};
 use super::error::ApiError;
 use super::params::Params;
 use super::status::{self, Attention};
@@ -543,13 +546,13 @@ async fn sync_now(State(state): State<AppState>) -> Response {
 #[template(path = "login.html")]
 struct LoginPage {
     next: String,
-    failed: bool,
+    failed: Option<String>,
 }
 
 async fn login_form(Query(raw): Raw) -> Response {
     render(LoginPage {
         next: auth::safe_next(raw.get("next").map(String::as_str)),
-        failed: false,
+        failed: None,
     })
 }
 
@@ -559,26 +562,57 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+/// The browser's address, when the server knows it.
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+fn peer_addr(peer: Peer) -> Option<SocketAddr> {
+    peer.map(|Extension(ConnectInfo(addr))| addr)
+}
+
+async fn login(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let next = auth::safe_next(form.next.as_deref());
-    if !state.auth.token_matches(form.token.trim()) {
-        let page = render(LoginPage { next, failed: true });
-        return (StatusCode::UNAUTHORIZED, page).into_response();
-    }
-    match state.auth.open_session() {
-        Ok(id) => {
-            let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/");
+    let peer = peer_addr(peer);
+    let client = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
+    let failed = |status: StatusCode, message: String| {
+        let page = render(LoginPage {
+            next: next.clone(),
+            failed: Some(message),
+        });
+        (status, page).into_response()
+    };
+    match state
+        .auth
+        .sign_in(form.token.trim(), client, Instant::now())
+    {
+        Ok(SignIn::Opened(id)) => {
+            let cookie = auth::session_cookie(&id, auth::over_tls(&headers, peer));
             ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
+        }
+        Ok(SignIn::Refused) => failed(StatusCode::UNAUTHORIZED, "That is not the token.".into()),
+        Ok(SignIn::Throttled(wait)) => {
+            let seconds = wait.as_secs().max(1);
+            let mut page = failed(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many wrong tokens from here: try again in {seconds} s."),
+            );
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            page
         }
         Err(e) => page_error(ApiError::Internal(format!("cannot open a session: {e}"))),
     }
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn logout(State(state): State<AppState>, peer: Peer, headers: HeaderMap) -> Response {
     if let Some(id) = auth::cookie(&headers, COOKIE) {
         state.auth.close_session(id);
     }
-    let expired = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let expired = auth::expired_cookie(auth::over_tls(&headers, peer_addr(peer)));
     ([(header::SET_COOKIE, expired)], Redirect::to("/login")).into_response()
 }
 

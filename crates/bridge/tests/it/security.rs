@@ -5,7 +5,7 @@
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::app::{AppOptions, TestApp, spawn_app};
+use crate::app::{AppOptions, TOKEN, TestApp, spawn_app};
 
 /// `(status, error code)` of a response.
 async fn refusal(resp: reqwest::Response) -> (u16, String) {
@@ -116,4 +116,115 @@ async fn a_form_on_another_site_cannot_change_anything(pool: PgPool) {
     assert_eq!(referred.status(), 303);
     assert_eq!(post("/sync", None).await.expect("post").status(), 303);
     assert!(jobs().await > before);
+}
+
+/// POSTs the sign-in form with `token` and `next`.
+async fn sign_in(
+    app: &TestApp,
+    token: &str,
+    next: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = app
+        .http
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("token", token)
+                .append_pair("next", next)
+                .finish(),
+        );
+    for (name, value) in extra {
+        req = req.header(*name, *value);
+    }
+    req.send().await.expect("the app answers")
+}
+
+fn with_token() -> AppOptions {
+    AppOptions {
+        token: true,
+        ..AppOptions::default()
+    }
+}
+
+#[sqlx::test]
+async fn sign_in_sends_you_back_to_this_site_only(pool: PgPool) {
+    let app = spawn_app(pool, with_token()).await;
+    for (next, expected) in [
+        ("/greeks?hours=2", "/greeks?hours=2"),
+        ("/\t/evil.com", "/"),
+        ("/\\evil.com", "/"),
+        ("//evil.com", "/"),
+        ("https://evil.com/", "/"),
+        ("/\r\n/evil.com", "/"),
+        ("/status\r\nSet-Cookie: pb_session=x", "/"),
+    ] {
+        let resp = sign_in(&app, TOKEN, next, &[]).await;
+        assert_eq!(resp.status(), 303, "{next:?}");
+        assert_eq!(resp.headers()["location"], expected, "{next:?}");
+    }
+    // The form carries `next` through a failed attempt, made safe too.
+    let (status, html) = app.get("/login?next=%2F%09%2Fevil.com", None).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"name="next" value="/""#), "{html}");
+}
+
+#[sqlx::test]
+async fn the_bearer_scheme_is_case_insensitive(pool: PgPool) {
+    let app = spawn_app(pool, with_token()).await;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let resp = app
+            .http
+            .get(app.url("/api/v1/accounts"))
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(resp.status(), 200, "{scheme}");
+    }
+}
+
+#[sqlx::test]
+async fn the_session_cookie_ends_and_is_secure_behind_a_tls_proxy(pool: PgPool) {
+    let app = spawn_app(pool, with_token()).await;
+    let cookie_of = |resp: &reqwest::Response| {
+        resp.headers()["set-cookie"]
+            .to_str()
+            .expect("ascii")
+            .to_owned()
+    };
+    let plain = sign_in(&app, TOKEN, "/", &[]).await;
+    let cookie = cookie_of(&plain);
+    assert!(
+        cookie.contains("; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    // A TLS-terminating proxy on this machine says the browser used https.
+    let proxied = sign_in(&app, TOKEN, "/", &[("x-forwarded-proto", "https")]).await;
+    assert!(cookie_of(&proxied).ends_with("; Secure"));
+}
+
+#[sqlx::test]
+async fn wrong_tokens_are_limited(pool: PgPool) {
+    let app = spawn_app(pool, with_token()).await;
+    for attempt in 1..=5 {
+        let resp = sign_in(&app, "wrong-token-0000000", "/", &[]).await;
+        assert_eq!(resp.status(), 401, "attempt {attempt}");
+    }
+    for token in ["wrong-token-0000000", TOKEN] {
+        let resp = sign_in(&app, token, "/", &[]).await;
+        assert_eq!(resp.status(), 429, "{token}");
+        let wait: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds");
+        assert!((1..=300).contains(&wait), "{wait}");
+        let html = resp.text().await.expect("html");
+        assert!(html.contains("Too many wrong tokens"), "{html}");
+    }
+    // The API's bearer token is not throttled: scripts keep working.
+    assert_eq!(app.get("/api/v1/accounts", Some(TOKEN)).await.0, 200);
 }
