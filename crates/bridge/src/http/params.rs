@@ -1,5 +1,6 @@
 //! Query parameters read strictly: each handler names the parameters it knows, and a value
-//! that does not parse — or a parameter it does not know — is a 400 that names it.
+//! that does not parse — or a parameter it does not know, or a value with a control character
+//! — is a 400 that names it.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +21,13 @@ impl Params {
                     "unknown parameter; this endpoint takes {}",
                     known.join(", ")
                 ),
+            ));
+        }
+        // PostgreSQL refuses NUL in text, and no symbol or type holds a control character.
+        if let Some((name, _)) = raw.iter().find(|(_, v)| v.chars().any(char::is_control)) {
+            return Err(ApiError::bad(
+                name,
+                "contains a control character (such as NUL); send printable text",
             ));
         }
         Ok(Params(raw))

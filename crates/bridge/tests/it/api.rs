@@ -136,6 +136,28 @@ async fn bad_parameters_name_themselves_and_unknown_ids_are_404(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn a_control_character_in_a_parameter_is_a_bad_parameter(pool: PgPool) {
+    let app = spawn_app(pool, AppOptions::default()).await;
+    for (path, parameter) in [
+        ("/api/v1/spreads?symbol=%00", "symbol"),
+        ("/api/v1/spreads/unmatched-legs?symbol=%00", "symbol"),
+        ("/api/v1/positions?symbol=CL%00", "symbol"),
+        ("/api/v1/jobs?type=%00", "type"),
+        ("/api/v1/greeks?contract=%00", "contract"),
+        ("/api/v1/greeks?contract=%1B", "contract"),
+    ] {
+        assert_eq!(
+            error_of(&app, path).await,
+            (400, "bad_parameter".into(), Some(parameter.into())),
+            "{path}"
+        );
+    }
+    let (status, html) = app.get("/?symbol=%00", None).await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("symbol"), "{html}");
+}
+
+#[sqlx::test]
 async fn unmatched_legs_are_what_no_combo_of_the_same_account_explains(pool: PgPool) {
     let app = spawn_app(pool.clone(), AppOptions::default()).await;
     let first = account_id(&pool, "DU1234567").await;
