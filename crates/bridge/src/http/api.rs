@@ -84,7 +84,13 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn prometheus(State(state): State<AppState>) -> Response {
-    let jobs = store::jobs::counts(&state.pool).await.unwrap_or_default();
+    // Scrapes go on when PostgreSQL does not answer; the job counts are left out then.
+    let counts = store::jobs::counts(&state.pool);
+    let jobs = tokio::time::timeout(super::STATUS_DB_BOUND, counts)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     (
         [(
             header::CONTENT_TYPE,

@@ -27,7 +27,10 @@ pub enum ApiError {
          takes changes only from its own pages and from clients that send no Origin"
     )]
     CrossSite(String),
-    #[error("PostgreSQL is unavailable; the bridge keeps trying. Try again shortly")]
+    #[error(
+        "PostgreSQL is unavailable or did not answer in time; the bridge keeps trying. Try \
+         again shortly"
+    )]
     DatabaseUnavailable,
     #[error("internal error; the bridge's log has the details")]
     Internal(String),
@@ -71,6 +74,10 @@ impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> ApiError {
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                ApiError::DatabaseUnavailable
+            }
+            // query_canceled: the read pool's statement_timeout (a lock, a stuck server).
+            sqlx::Error::Database(e) if e.code().as_deref() == Some("57014") => {
                 ApiError::DatabaseUnavailable
             }
             other => ApiError::Internal(other.to_string()),

@@ -161,12 +161,12 @@ fn render(t: impl Template) -> Response {
 fn respond(page: Result<impl Template, ApiError>) -> Response {
     match page {
         Ok(page) => render(page),
-        Err(e) => page_error(e),
+        Err(e) => error_page(e),
     }
 }
 
 /// An error as a page: the message, in the frame.
-fn page_error(e: ApiError) -> Response {
+pub fn error_page(e: ApiError) -> Response {
     let status = e.status();
     let body = ErrorPage {
         message: e.to_string(),
@@ -460,7 +460,7 @@ async fn positions_page(State(state): State<AppState>) -> Response {
             frame: frame(&state, "positions").await,
             positions: rows.iter().map(position_row).collect(),
         }),
-        Err(e) => page_error(e.into()),
+        Err(e) => error_page(e.into()),
     }
 }
 
@@ -487,11 +487,17 @@ struct StatusPage {
 }
 
 async fn status_page(State(state): State<AppState>, Query(raw): Raw) -> Response {
-    let s = status::snapshot(&state).await;
+    // Like the status, and alongside it, the list waits for PostgreSQL only so long.
+    let recent = tokio::time::timeout(
+        super::STATUS_DB_BOUND,
+        store::jobs::list(&state.pool, None, None, 20),
+    );
+    let (s, recent) = tokio::join!(status::snapshot(&state), recent);
     let facts = s.facts();
     let left_out = s.left_out_lines();
-    let jobs = store::jobs::list(&state.pool, None, None, 20)
-        .await
+    let jobs = recent
+        .ok()
+        .and_then(Result::ok)
         .unwrap_or_default()
         .into_iter()
         .map(|j| JobRowView {
@@ -536,7 +542,7 @@ async fn sync_now(State(state): State<AppState>) -> Response {
             done.job.id, done.created
         ))
         .into_response(),
-        Err(e) => page_error(e),
+        Err(e) => error_page(e),
     }
 }
 
@@ -604,7 +610,7 @@ async fn login(
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             page
         }
-        Err(e) => page_error(ApiError::Internal(format!("cannot open a session: {e}"))),
+        Err(e) => error_page(ApiError::Internal(format!("cannot open a session: {e}"))),
     }
 }
 

@@ -286,15 +286,22 @@ pub async fn snapshot(state: &AppState) -> StatusView {
     let writer = state.live.writer.borrow().clone();
     let portal = state.live.portal.as_ref().map(|p| p.borrow().clone());
 
-    let aliases = store::accounts::aliases_by_code(pool).await;
-    let database_reachable = aliases.is_ok();
-    let aliases = aliases.unwrap_or_default();
-    let last_row = store::greeks::last_portfolio_row(pool).await.ok().flatten();
-    let jobs = store::jobs::last_finished(pool).await.unwrap_or_default();
-    let combos_synced_at = store::jobs::last_completed(pool, COMBO_POSITIONS_SYNC)
-        .await
-        .ok()
-        .flatten();
+    // The database parts, if PostgreSQL answers within STATUS_DB_BOUND; else none of them.
+    let stored = tokio::time::timeout(super::STATUS_DB_BOUND, async {
+        let aliases = store::accounts::aliases_by_code(pool).await?;
+        let last_row = store::greeks::last_portfolio_row(pool).await.ok().flatten();
+        let jobs = store::jobs::last_finished(pool).await.unwrap_or_default();
+        let combos_synced_at = store::jobs::last_completed(pool, COMBO_POSITIONS_SYNC)
+            .await
+            .ok()
+            .flatten();
+        Ok::<_, sqlx::Error>((aliases, last_row, jobs, combos_synced_at))
+    })
+    .await
+    .ok()
+    .and_then(Result::ok);
+    let database_reachable = stored.is_some();
+    let (aliases, last_row, jobs, combos_synced_at) = stored.unwrap_or_default();
 
     let left_out = ticks
         .left_out

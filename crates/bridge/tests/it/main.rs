@@ -14,6 +14,7 @@
 //!   session cookie and the sign-in rate limit, over real HTTP.
 //! - `schema`: migrations on fresh and pre-existing databases, read back from the catalog.
 //! - `portal`: the Client Portal client, session keeper and PORTAL source against ibkr-sim.
+//! - `timeouts`: the read API answers within its bound while PostgreSQL is locked or silent.
 //! - `socket`: the TWS socket source and the watchdog against ibkr-sim, through ibapi.
 
 mod api;
@@ -29,3 +30,4 @@ mod portal;
 mod schema;
 mod security;
 mod socket;
+mod timeouts;
