@@ -3,6 +3,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use axum::http::HeaderValue;
 
 use super::*;
+use crate::http::error::ErrorCode;
 
 fn hosts(bind: IpAddr, names: &[&str]) -> AllowedHosts {
     AllowedHosts::new(
@@ -26,7 +27,7 @@ fn head(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
     h
 }
 
-fn code(r: Result<(), ApiError>) -> Option<&'static str> {
+fn code(r: Result<(), ApiError>) -> Option<ErrorCode> {
     r.err().map(|e| e.code())
 }
 
@@ -79,12 +80,15 @@ fn the_host_header_decides_and_a_missing_one_is_refused() {
     assert_eq!(code(get(&head(&[(header::HOST, "[::1]:8080")]))), None);
     assert_eq!(
         code(get(&head(&[(header::HOST, "evil.example:8080")]))),
-        Some("host_not_allowed")
+        Some(ErrorCode::HostNotAllowed)
     );
-    assert_eq!(code(get(&HeaderMap::new())), Some("host_not_allowed"));
+    assert_eq!(
+        code(get(&HeaderMap::new())),
+        Some(ErrorCode::HostNotAllowed)
+    );
     assert_eq!(
         code(get(&head(&[(header::HOST, "bad host")]))),
-        Some("host_not_allowed")
+        Some(ErrorCode::HostNotAllowed)
     );
     // An absolute request line names its authority when there is no Host header.
     let absolute = Uri::from_static("http://localhost:8080/api/v1/status");
@@ -124,13 +128,13 @@ fn changes_need_a_same_site_origin_or_none() {
     ] {
         assert_eq!(
             post(&[(header::ORIGIN, foreign)]),
-            Some("cross_site_request"),
+            Some(ErrorCode::CrossSiteRequest),
             "{foreign}"
         );
     }
     assert_eq!(
         post(&[(header::REFERER, "http://evil.example/page")]),
-        Some("cross_site_request")
+        Some(ErrorCode::CrossSiteRequest)
     );
     // Origin wins over Referer.
     assert_eq!(

@@ -8,7 +8,8 @@
 //! - [`auth`]: `BRIDGE_API_TOKEN` — a bearer header for the API, a sign-in form and cookie for
 //!   the pages.
 //! - [`error`]: the API's one error type; [`params`]: strict query parameters.
-//! - [`metrics`]: Prometheus text; [`openapi`]: the API's description.
+//! - [`metrics`]: Prometheus text; [`openapi`]: the API's description, derived from the
+//!   handlers [`api::router`] registers.
 //! - [`cache`]: the spreads list kept for a second, so many clients cost one read.
 //!
 //! It reads through the store and the in-memory state the sources keep; it never talks to
@@ -130,7 +131,7 @@ async fn deadline(req: Request, next: Next) -> Response {
 /// the token check and the deadline.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .merge(api::routes())
+        .merge(api::router().split_for_parts().0)
         .merge(pages::routes())
         .layer(middleware::from_fn(deadline))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))

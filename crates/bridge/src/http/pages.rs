@@ -18,15 +18,17 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::api::{self, Spread, UnmatchedLeg, leg_name};
 use super::auth::{self, COOKIE, SignIn};
 use super::error::ApiError;
-use super::params::Params;
+use super::params::{FormQuery, Id, Limit, Text};
 use super::status::{self, Attention};
 use crate::jobs::COMBO_POSITIONS_SYNC;
 use crate::store;
+use crate::store::combos::SpreadFilter;
 use crate::store::greeks::GreeksPoint;
 use crate::store::positions::{PositionFilter, PositionView};
 
@@ -298,16 +300,33 @@ struct SpreadsPage {
     unmatched: Vec<UnmatchedRowView>,
 }
 
-async fn spreads_page(State(state): State<AppState>, Query(raw): Raw) -> Response {
-    respond(spreads_view(&state, raw).await)
+/// The spreads page's filters.
+#[derive(Debug, Deserialize, IntoParams)]
+struct SpreadsPageQuery {
+    #[param(inline)]
+    account_id: Option<Id>,
+    #[param(inline)]
+    symbol: Option<Text>,
 }
 
-async fn spreads_view(
-    state: &AppState,
-    raw: BTreeMap<String, String>,
-) -> Result<SpreadsPage, ApiError> {
-    let p = Params::new(raw, &["account_id", "symbol"])?;
-    let filter = api::spread_filter(&p)?;
+async fn spreads_page(
+    State(state): State<AppState>,
+    query: Result<FormQuery<SpreadsPageQuery>, ApiError>,
+) -> Response {
+    match query {
+        Ok(FormQuery(q)) => respond(spreads_view(&state, q).await),
+        Err(e) => error_page(e),
+    }
+}
+
+async fn spreads_view(state: &AppState, q: SpreadsPageQuery) -> Result<SpreadsPage, ApiError> {
+    let filter = SpreadFilter {
+        id: None,
+        account_id: q.account_id.map(Id::get),
+        symbol: api::symbol_filter(q.symbol.as_ref()),
+        include_stale: false,
+        limit: 100,
+    };
     let spreads = api::load_spreads(state, &filter).await?;
     let unmatched =
         api::load_unmatched(state, filter.account_id, filter.symbol.clone(), 1000).await?;
@@ -362,16 +381,26 @@ struct GreeksPage {
     contracts: Vec<ContractCharts>,
 }
 
-async fn greeks_page(State(state): State<AppState>, Query(raw): Raw) -> Response {
-    respond(greeks_view(&state, raw).await)
+/// The greeks page's window.
+#[derive(Debug, Deserialize, IntoParams)]
+struct GreeksPageQuery {
+    /// Hours back from now.
+    #[param(inline)]
+    hours: Option<Limit<1, 72>>,
 }
 
-async fn greeks_view(
-    state: &AppState,
-    raw: BTreeMap<String, String>,
-) -> Result<GreeksPage, ApiError> {
-    let p = Params::new(raw, &["hours"])?;
-    let hours = p.limit("hours", 1, 72)?;
+async fn greeks_page(
+    State(state): State<AppState>,
+    query: Result<FormQuery<GreeksPageQuery>, ApiError>,
+) -> Response {
+    match query {
+        Ok(FormQuery(q)) => respond(greeks_view(&state, q).await),
+        Err(e) => error_page(e),
+    }
+}
+
+async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage, ApiError> {
+    let hours = Limit::or_default(q.hours);
     let to = Timestamp::now();
     let from = to
         .saturating_sub(SignedDuration::from_hours(hours))
@@ -486,7 +515,24 @@ struct StatusPage {
     enqueued: Option<String>,
 }
 
-async fn status_page(State(state): State<AppState>, Query(raw): Raw) -> Response {
+/// Where "Sync now" sends the browser back to.
+#[derive(Debug, Deserialize, IntoParams)]
+struct StatusPageQuery {
+    /// The job "Sync now" enqueued or found.
+    #[param(inline)]
+    enqueued: Option<Id>,
+    /// Whether it was new.
+    created: Option<bool>,
+}
+
+async fn status_page(
+    State(state): State<AppState>,
+    query: Result<FormQuery<StatusPageQuery>, ApiError>,
+) -> Response {
+    let q = match query {
+        Ok(FormQuery(q)) => q,
+        Err(e) => return error_page(e),
+    };
     // Like the status, and alongside it, the list waits for PostgreSQL only so long.
     let recent = tokio::time::timeout(
         super::STATUS_DB_BOUND,
@@ -513,14 +559,10 @@ async fn status_page(State(state): State<AppState>, Query(raw): Raw) -> Response
                 .unwrap_or_default(),
         })
         .collect();
-    let enqueued = raw
-        .get("enqueued")
-        .map(|id| match raw.get("created").map(String::as_str) {
-            Some("false") => {
-                format!("combo_positions.sync was already queued or running as job {id}")
-            }
-            _ => format!("Job {id} enqueued: combo_positions.sync"),
-        });
+    let enqueued = q.enqueued.map(Id::get).map(|id| match q.created {
+        Some(false) => format!("combo_positions.sync was already queued or running as job {id}"),
+        _ => format!("Job {id} enqueued: combo_positions.sync"),
+    });
     render(StatusPage {
         frame: Frame {
             active: "status",

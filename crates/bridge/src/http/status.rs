@@ -21,7 +21,7 @@ use crate::store;
 use crate::store::greeks::GreeksPoint;
 use crate::store::jobs::JobRow;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransportView {
     pub mode: String,
     pub connected: bool,
@@ -30,7 +30,7 @@ pub struct TransportView {
     pub reconnects: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PortalView {
     pub enabled: bool,
     pub state: Option<SessionState>,
@@ -40,7 +40,7 @@ pub struct PortalView {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeftOutView {
     /// The account's alias.
     pub account: String,
@@ -49,7 +49,7 @@ pub struct LeftOutView {
     pub reason: LeftOutReason,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GreeksView {
     pub last_tick: Option<Timestamp>,
     /// The newest `PORTFOLIO` row stored.
@@ -61,14 +61,14 @@ pub struct GreeksView {
 }
 
 /// Something a human should look at, and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attention {
     /// `reauth`, `portal`, `feed`, `stale`, `database`, `spool`.
     pub kind: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusView {
     pub transport: TransportView,
     pub client_portal: PortalView,

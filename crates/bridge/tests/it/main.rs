@@ -6,6 +6,7 @@
 //! - `browser`: the web page in headless Chromium, the OpenAPI document validated (node).
 //! - `cli`: the binary as an operator runs it — configuration errors, `.env`, `migrate`,
 //!   `config`, `status`.
+//! - `contract`: schemathesis checks the API against its OpenAPI document.
 //! - `demo`: `scripts/demo` comes up, serves combos, and Ctrl-C leaves no process behind.
 //! - `greeks`: the greeks series through database outages and crashes, with a cluster of its own.
 //! - `jobs`: the job queue (racing workers, leases, retries) and the position and combo syncs.
@@ -21,6 +22,7 @@ mod api;
 mod app;
 mod browser;
 mod cli;
+mod contract;
 mod demo;
 mod greeks;
 mod helpers;
