@@ -7,7 +7,8 @@
 //!   cross-site forms).
 //! - [`auth`]: `BRIDGE_API_TOKEN` — a bearer header for the API, a sign-in form and cookie for
 //!   the pages.
-//! - [`error`]: the API's one error type; [`params`]: strict query parameters.
+//! - [`error`]: the API's one error type; [`params`]: strict parameters and bodies, parsed
+//!   and documented by the same types.
 //! - [`metrics`]: Prometheus text; [`openapi`]: the API's description, derived from the
 //!   handlers [`api::router`] registers.
 //! - [`cache`]: the spreads list kept for a second, so many clients cost one read.
