@@ -142,11 +142,16 @@ pub struct RawConfig {
         hide_env_values = true
     )]
     pub bridge_api_token: Option<String>,
+
+    /// Comma-separated host names the read API and web page also answer to, besides its
+    /// address and localhost (a name this machine is reached by)
+    #[arg(long, env = "BRIDGE_ALLOWED_HOSTS", value_name = "NAMES")]
+    pub bridge_allowed_hosts: Option<String>,
 }
 
 impl RawConfig {
     /// Every variable with its raw value, in the order the documentation lists them.
-    pub fn vars(&self) -> [(&'static str, Option<&str>); 21] {
+    pub fn vars(&self) -> [(&'static str, Option<&str>); 22] {
         fn v(s: &Option<String>) -> Option<&str> {
             s.as_deref().map(str::trim).filter(|s| !s.is_empty())
         }
@@ -187,6 +192,7 @@ impl RawConfig {
             ),
             ("BRIDGE_HTTP_ADDR", v(&self.bridge_http_addr)),
             ("BRIDGE_API_TOKEN", v(&self.bridge_api_token)),
+            ("BRIDGE_ALLOWED_HOSTS", v(&self.bridge_allowed_hosts)),
         ]
     }
 
@@ -265,6 +271,48 @@ impl fmt::Display for HostPort {
         } else {
             write!(f, "{}:{}", self.host, self.port)
         }
+    }
+}
+
+/// A name the read API answers to (`BRIDGE_ALLOWED_HOSTS`): a DNS name or an IP address,
+/// lower case, without a port or a trailing dot.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostName(String);
+
+impl HostName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for HostName {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let name = s.strip_suffix('.').unwrap_or(s).to_ascii_lowercase();
+        let bare = name
+            .strip_prefix('[')
+            .and_then(|n| n.strip_suffix(']'))
+            .unwrap_or(&name);
+        if bare.parse::<IpAddr>().is_ok() {
+            return Ok(HostName(bare.to_owned()));
+        }
+        let label_ok = |l: &str| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if name.len() > 253 || !name.split('.').all(label_ok) {
+            return Err(());
+        }
+        Ok(HostName(name))
+    }
+}
+
+impl fmt::Display for HostName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -375,6 +423,8 @@ pub struct PortalConfig {
 pub struct HttpConfig {
     pub addr: SocketAddr,
     pub api_token: Option<Secret>,
+    /// Names it answers to besides its address and localhost; any other `Host` is refused.
+    pub allowed_hosts: Vec<HostName>,
 }
 
 /// The validated configuration. Every value in it is usable as is.
@@ -751,6 +801,19 @@ impl Config {
                 None
             }
         };
+        let allowed_hosts = p.field(
+            "BRIDGE_ALLOWED_HOSTS",
+            Vec::new(),
+            "host names separated by commas, without scheme or port, e.g. \
+             BRIDGE_ALLOWED_HOSTS=trading-pc.local,bridge.example.com",
+            |s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(|n| n.parse().ok())
+                    .collect()
+            },
+        );
         // A token that was set but refused is reported above; not twice.
         if !http_addr.ip().is_loopback() && raw.get("BRIDGE_API_TOKEN").is_none() {
             p.errors
@@ -785,6 +848,7 @@ impl Config {
             http: HttpConfig {
                 addr: http_addr,
                 api_token,
+                allowed_hosts,
             },
         })
     }
@@ -801,7 +865,7 @@ impl Config {
     /// its value came from when it was not set explicitly.
     pub fn render(&self, raw: &RawConfig) -> String {
         let secs = |d: Duration| d.as_secs_f64().to_string();
-        let values: [(&str, String); 21] = [
+        let values: [(&str, String); 22] = [
             ("IB_API_MODE", self.api_mode.to_string()),
             ("IB_SOCKET_ADDR", self.socket.addr.to_string()),
             ("IB_CLIENT_ID", self.socket.client_id.to_string()),
@@ -856,6 +920,15 @@ impl Config {
                     .as_ref()
                     .map(|_| "REDACTED".into())
                     .unwrap_or_default(),
+            ),
+            (
+                "BRIDGE_ALLOWED_HOSTS",
+                self.http
+                    .allowed_hosts
+                    .iter()
+                    .map(HostName::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
             ),
         ];
         let mut out =

@@ -32,6 +32,7 @@ fn raw(pairs: &[(&str, &str)]) -> RawConfig {
             "POSITIONS_SYNC_INTERVAL_SECONDS" => &mut r.positions_sync_interval_seconds,
             "BRIDGE_HTTP_ADDR" => &mut r.bridge_http_addr,
             "BRIDGE_API_TOKEN" => &mut r.bridge_api_token,
+            "BRIDGE_ALLOWED_HOSTS" => &mut r.bridge_allowed_hosts,
             other => panic!("unknown variable {other}"),
         };
         *slot = Some((*value).to_owned());
@@ -309,6 +310,41 @@ fn http_off_loopback_needs_a_token() {
         "[::1]:9000"
     );
     assert!(refused(&[("BRIDGE_HTTP_ADDR", "everywhere")]).starts_with("BRIDGE_HTTP_ADDR="));
+}
+
+#[test]
+fn allowed_hosts_are_names_or_addresses_without_ports() {
+    assert!(ok(&[]).http.allowed_hosts.is_empty());
+    let given = [(
+        "BRIDGE_ALLOWED_HOSTS",
+        " Trading-PC.local , bridge.example.com., 192.168.1.20,[fd00::1],",
+    )];
+    let c = ok(&given);
+    let names: Vec<&str> = c.http.allowed_hosts.iter().map(HostName::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "trading-pc.local",
+            "bridge.example.com",
+            "192.168.1.20",
+            "fd00::1"
+        ]
+    );
+    assert!(c.render(&raw(&given)).contains(
+        "BRIDGE_ALLOWED_HOSTS=trading-pc.local,bridge.example.com,192.168.1.20,fd00::1\n"
+    ));
+    for bad in [
+        "bridge.example.com:8080",
+        "http://bridge.example.com",
+        "bad_name.lan",
+        "-lead.lan",
+        "*.example.com",
+        "two words",
+    ] {
+        let msg = refused(&[("BRIDGE_ALLOWED_HOSTS", bad)]);
+        assert!(msg.starts_with("BRIDGE_ALLOWED_HOSTS="), "{msg}");
+        assert!(msg.contains("without scheme or port"), "{msg}");
+    }
 }
 
 #[test]

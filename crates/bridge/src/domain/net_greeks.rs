@@ -34,7 +34,7 @@ pub struct GreeksRow {
 }
 
 /// Why a position is not in the sums.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LeftOutReason {
     /// No contract facts yet (details not received).

@@ -68,7 +68,7 @@ impl Default for WriterSettings {
 }
 
 /// The breaker, as the status API shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Breaker {
     Closed,
@@ -76,7 +76,7 @@ pub enum Breaker {
 }
 
 /// The writer's state for the status API and `/metrics`; the default is a fresh writer's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WriterStatus {
     pub breaker: Breaker,
     /// Records waiting in the spool.

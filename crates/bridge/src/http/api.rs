@@ -1,22 +1,27 @@
 //! The JSON API under `/api/v1`, plus `/healthz`, `/metrics` and `/api/openapi.json`.
 //!
-//! Every handler reads through the store (or the in-memory state, for the status); errors are
+//! Every handler is registered through [`router`], which serves it and documents it from its
+//! `#[utoipa::path]`, its parameter structs and its response types at once: a route is in the
+//! OpenAPI document exactly when it is served, described by the types that parse and answer
+//! it. Handlers read through the store (or the in-memory state, for the status); errors are
 //! [`ApiError`]s. Accounts appear by alias, never by their IBKR code.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
-use super::params::Params;
+use super::error::{ApiError, ErrorBody};
+use super::params::{Id, Instant, JsonBody, Limit, PathParams, Query, Text};
 use super::status::{self, StatusView};
 use super::{AppState, metrics, openapi};
 use crate::domain::ids::ConId;
@@ -29,62 +34,56 @@ use crate::store::greeks::GreeksPoint;
 use crate::store::jobs::{Dedup, Enqueued, JobRow, NewJob};
 use crate::store::positions::{PositionFilter, PositionView};
 
-/// The routes this module serves, as the OpenAPI document lists them: `(method, path)`.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/healthz"),
-    ("get", "/metrics"),
-    ("get", "/api/openapi.json"),
-    ("get", "/api/v1/spreads"),
-    ("get", "/api/v1/spreads/unmatched-legs"),
-    ("get", "/api/v1/spreads/{spread_id}"),
-    ("get", "/api/v1/positions"),
-    ("get", "/api/v1/accounts"),
-    ("patch", "/api/v1/accounts/{account_id}"),
-    ("get", "/api/v1/greeks"),
-    ("get", "/api/v1/status"),
-    ("get", "/api/v1/jobs"),
-    ("post", "/api/v1/jobs"),
-    ("get", "/api/v1/jobs/{job_id}"),
-];
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(prometheus))
-        .route("/api/openapi.json", get(openapi_document))
-        .route("/api/v1/spreads", get(list_spreads))
-        .route("/api/v1/spreads/unmatched-legs", get(unmatched_legs))
-        .route("/api/v1/spreads/{spread_id}", get(one_spread))
-        .route("/api/v1/positions", get(list_positions))
-        .route("/api/v1/accounts", get(list_accounts))
-        .route(
-            "/api/v1/accounts/{account_id}",
-            axum::routing::patch(patch_account),
-        )
-        .route("/api/v1/greeks", get(greeks_series))
-        .route("/api/v1/status", get(status_now))
-        .route("/api/v1/jobs", get(list_jobs).post(enqueue_job))
-        .route("/api/v1/jobs/{job_id}", get(one_job))
+/// Every API route, served and documented.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(prometheus))
+        .routes(routes!(openapi_document))
+        .routes(routes!(list_spreads))
+        .routes(routes!(unmatched_legs))
+        .routes(routes!(one_spread))
+        .routes(routes!(list_positions))
+        .routes(routes!(list_accounts))
+        .routes(routes!(patch_account))
+        .routes(routes!(greeks_series))
+        .routes(routes!(status_now))
+        .routes(routes!(list_jobs, enqueue_job))
+        .routes(routes!(one_job))
 }
 
-type Raw = Query<BTreeMap<String, String>>;
-
-/// A path id that must be a positive whole number.
-fn path_id(name: &str, raw: &str) -> Result<i32, ApiError> {
-    raw.parse::<i32>().ok().filter(|id| *id > 0).ok_or_else(|| {
-        ApiError::bad(
-            name,
-            format!("{raw:?} is not an id (a positive whole number)"),
-        )
-    })
+/// What `/healthz` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
 }
 
-async fn healthz() -> Json<Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    security(()),
+    responses((status = 200, description = "Alive", body = Health))
+)]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
+/// Prometheus metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+)]
 async fn prometheus(State(state): State<AppState>) -> Response {
-    let jobs = store::jobs::counts(&state.pool).await.unwrap_or_default();
+    // Scrapes go on when PostgreSQL does not answer; the job counts are left out then.
+    let counts = store::jobs::counts(&state.pool);
+    let jobs = tokio::time::timeout(super::STATUS_DB_BOUND, counts)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     (
         [(
             header::CONTENT_TYPE,
@@ -95,14 +94,24 @@ async fn prometheus(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn openapi_document() -> Json<Value> {
-    Json(openapi::document())
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = serde_json::Value))
+)]
+async fn openapi_document(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi::served(state.auth.required()),
+    )
+        .into_response()
 }
 
 // ---- spreads ---------------------------------------------------------------------------
 
 /// A spread: a native combo with its legs, as the API returns it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Spread {
     #[serde(flatten)]
     pub combo: SpreadRow,
@@ -179,46 +188,89 @@ pub async fn load_spreads(
     Ok(spread_list(state, filter).await?.spreads.clone())
 }
 
-const DEFAULT_SYMBOL: &str = "CL";
+/// The symbol filter when none is given.
+pub const DEFAULT_SYMBOL: &str = "CL";
 
-/// `symbol`: `CL` unless given; `*` for every symbol.
-fn symbol_param(p: &Params) -> Option<String> {
-    match p.text("symbol") {
+/// `symbol`: [`DEFAULT_SYMBOL`] unless given; `*` for every symbol.
+pub fn symbol_filter(symbol: Option<&Text>) -> Option<String> {
+    match symbol.map(Text::as_str) {
         None => Some(DEFAULT_SYMBOL.into()),
         Some("*") => None,
-        Some(s) => Some(s.to_ascii_uppercase()),
+        Some(s) => Some(s.to_uppercase()),
     }
 }
 
-pub fn spread_filter(p: &Params) -> Result<SpreadFilter, ApiError> {
-    Ok(SpreadFilter {
-        id: None,
-        account_id: p.int("account_id")?,
-        symbol: symbol_param(p),
-        include_stale: p.bool("include_stale")?.unwrap_or(false),
-        limit: p.limit("limit", 100, 1000)?,
-    })
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SpreadsQuery {
+    /// Only this account (`accounts.id`).
+    #[param(inline)]
+    pub account_id: Option<Id>,
+    /// Spreads with a leg of this underlying, any case; `*` for every symbol.
+    #[param(inline, default = json!(DEFAULT_SYMBOL))]
+    pub symbol: Option<Text>,
+    /// How many at most.
+    #[param(inline)]
+    pub limit: Option<Limit<100, 1000>>,
+    /// Also the combos the gateway no longer reports.
+    #[param(default = false)]
+    pub include_stale: Option<bool>,
 }
 
+/// Native combo spreads with their legs.
+#[utoipa::path(
+    get,
+    path = "/api/v1/spreads",
+    params(SpreadsQuery),
+    responses(
+        (status = 200, description = "Spreads, by account then id", body = Vec<Spread>),
+        (status = 400, description = "A parameter is wrong; `error.parameter` names it", body = ErrorBody),
+    )
+)]
 async fn list_spreads(
     State(state): State<AppState>,
-    Query(raw): Raw,
+    Query(q): Query<SpreadsQuery>,
 ) -> Result<Response, ApiError> {
-    let p = Params::new(raw, &["account_id", "symbol", "limit", "include_stale"])?;
-    let list = spread_list(&state, &spread_filter(&p)?).await?;
+    let filter = SpreadFilter {
+        id: None,
+        account_id: q.account_id.map(Id::get),
+        symbol: symbol_filter(q.symbol.as_ref()),
+        include_stale: q.include_stale.unwrap_or(false),
+        limit: Limit::or_default(q.limit),
+    };
+    let list = spread_list(&state, &filter).await?;
     // The JSON made when the answer was cached: busy clients cost a copy, not a serialisation.
     Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        [(header::CONTENT_TYPE, "application/json")],
         list.json.clone(),
     )
         .into_response())
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SpreadPath {
+    /// The spread's id.
+    #[param(inline)]
+    pub spread_id: Id,
+}
+
+/// One spread, stale or not.
+#[utoipa::path(
+    get,
+    path = "/api/v1/spreads/{spread_id}",
+    params(SpreadPath),
+    responses(
+        (status = 200, description = "The spread", body = Spread),
+        (status = 400, description = "The id is not one", body = ErrorBody),
+        (status = 404, description = "No such spread", body = ErrorBody),
+    )
+)]
 async fn one_spread(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(path): PathParams<SpreadPath>,
 ) -> Result<Json<Spread>, ApiError> {
-    let id = path_id("spread_id", &id)?;
+    let id = path.spread_id.get();
     let filter = SpreadFilter {
         id: Some(id),
         include_stale: true,
@@ -233,7 +285,7 @@ async fn one_spread(
 }
 
 /// Leg quantity no current combo of the same account explains.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct UnmatchedLeg {
     pub account_id: i32,
     pub account: String,
@@ -325,16 +377,39 @@ pub async fn load_unmatched(
         .collect())
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnmatchedQuery {
+    /// Only this account (`accounts.id`).
+    #[param(inline)]
+    pub account_id: Option<Id>,
+    /// Legs of this underlying, any case; `*` for every symbol.
+    #[param(inline, default = json!(DEFAULT_SYMBOL))]
+    pub symbol: Option<Text>,
+    /// How many at most.
+    #[param(inline)]
+    pub limit: Option<Limit<100, 1000>>,
+}
+
+/// Leg quantity no current native combo of the same account explains.
+#[utoipa::path(
+    get,
+    path = "/api/v1/spreads/unmatched-legs",
+    params(UnmatchedQuery),
+    responses(
+        (status = 200, description = "Unmatched legs", body = Vec<UnmatchedLeg>),
+        (status = 400, description = "A parameter is wrong; `error.parameter` names it", body = ErrorBody),
+    )
+)]
 async fn unmatched_legs(
     State(state): State<AppState>,
-    Query(raw): Raw,
+    Query(q): Query<UnmatchedQuery>,
 ) -> Result<Json<Vec<UnmatchedLeg>>, ApiError> {
-    let p = Params::new(raw, &["account_id", "symbol", "limit"])?;
     let legs = load_unmatched(
         &state,
-        p.int("account_id")?,
-        symbol_param(&p),
-        p.limit("limit", 100, 1000)?,
+        q.account_id.map(Id::get),
+        symbol_filter(q.symbol.as_ref()),
+        Limit::or_default(q.limit),
     )
     .await?;
     Ok(Json(legs))
@@ -342,55 +417,110 @@ async fn unmatched_legs(
 
 // ---- positions and accounts ------------------------------------------------------------
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PositionsQuery {
+    /// Only this account (`accounts.id`).
+    #[param(inline)]
+    pub account_id: Option<Id>,
+    /// Only this symbol, any case.
+    #[param(inline)]
+    pub symbol: Option<Text>,
+    /// How many at most.
+    #[param(inline)]
+    pub limit: Option<Limit<1000, 10000>>,
+}
+
+/// Leg positions, in the existing application's shape.
+#[utoipa::path(
+    get,
+    path = "/api/v1/positions",
+    params(PositionsQuery),
+    responses(
+        (status = 200, description = "Positions", body = Vec<PositionView>),
+        (status = 400, description = "A parameter is wrong; `error.parameter` names it", body = ErrorBody),
+    )
+)]
 async fn list_positions(
     State(state): State<AppState>,
-    Query(raw): Raw,
+    Query(q): Query<PositionsQuery>,
 ) -> Result<Json<Vec<PositionView>>, ApiError> {
-    let p = Params::new(raw, &["account_id", "symbol", "limit"])?;
     let filter = PositionFilter {
-        account_id: p.int("account_id")?,
-        symbol: p.text("symbol").map(str::to_owned),
-        limit: p.limit("limit", 1000, 10_000)?,
+        account_id: q.account_id.map(Id::get),
+        symbol: q.symbol.map(|s| s.as_str().to_owned()),
+        limit: Limit::or_default(q.limit),
     };
     Ok(Json(store::positions::list(&state.pool, &filter).await?))
 }
 
+/// Accounts, by alias.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts",
+    responses((status = 200, description = "Accounts", body = Vec<AccountView>))
+)]
 async fn list_accounts(State(state): State<AppState>) -> Result<Json<Vec<AccountView>>, ApiError> {
     Ok(Json(store::accounts::list(&state.pool).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// Most characters an alias holds.
+pub const ALIAS_MAX_CHARS: usize = 64;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AliasChange {
-    /// The new alias; `null` or empty clears it.
+    /// The new alias; `null`, or only spaces, clears it. Leading and trailing spaces are
+    /// dropped.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schema(
+        required = true,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub alias: Option<String>,
 }
 
-/// An alias: at most 64 characters, printable, trimmed; empty means none.
+/// An alias: at most [`ALIAS_MAX_CHARS`] printable characters, trimmed; empty means none.
 pub fn parse_alias(alias: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(a) = alias.map(str::trim).filter(|a| !a.is_empty()) else {
+    let Some(alias) = alias else {
         return Ok(None);
     };
-    if a.chars().count() > 64 || a.chars().any(char::is_control) {
+    if alias.chars().count() > ALIAS_MAX_CHARS || alias.chars().any(char::is_control) {
         return Err(ApiError::bad(
             "alias",
-            "at most 64 printable characters, or null to clear it",
+            format!("at most {ALIAS_MAX_CHARS} printable characters, or null to clear it"),
         ));
     }
-    Ok(Some(a.to_owned()))
+    let alias = alias.trim();
+    Ok((!alias.is_empty()).then(|| alias.to_owned()))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct AccountPath {
+    /// The account's id.
+    #[param(inline)]
+    pub account_id: Id,
+}
+
+/// Set or clear an account's alias.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/accounts/{account_id}",
+    params(AccountPath),
+    request_body = AliasChange,
+    responses(
+        (status = 200, description = "The account", body = AccountView),
+        (status = 400, description = "The id or the body is wrong; `error.parameter` names it", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+    )
+)]
 async fn patch_account(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    body: Result<Json<AliasChange>, axum::extract::rejection::JsonRejection>,
+    PathParams(path): PathParams<AccountPath>,
+    JsonBody(change): JsonBody<AliasChange>,
 ) -> Result<Json<AccountView>, ApiError> {
-    let id = path_id("account_id", &id)?;
-    let Json(change) = body.map_err(|e| {
-        ApiError::bad(
-            "body",
-            format!("{}; send {{\"alias\": \"Main\"}}", e.body_text()),
-        )
-    })?;
+    let id = path.account_id.get();
     let alias = parse_alias(change.alias.as_deref())?;
     let changed = store::accounts::set_alias(&state.pool, id, alias.as_deref()).await?;
     // Spreads show the alias: read them afresh.
@@ -402,32 +532,66 @@ async fn patch_account(
 
 // ---- greeks ----------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct GreeksSeries {
     pub contract: String,
     pub from: Timestamp,
     pub to: Timestamp,
+    /// Oldest first; empty when `from` is after `to`.
     pub points: Vec<GreeksPoint>,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GreeksQuery {
+    /// `PORTFOLIO` or an underlying's symbol.
+    #[param(inline, default = json!(PORTFOLIO))]
+    pub contract: Option<Text>,
+    /// Start; default an hour before `to`. A `from` after `to` is an empty range.
+    #[param(inline)]
+    pub from: Option<Instant>,
+    /// End; default now.
+    #[param(inline)]
+    pub to: Option<Instant>,
+    /// How many points at most: the newest in the range.
+    #[param(inline)]
+    pub limit: Option<Limit<2000, 20000>>,
+}
+
+/// The series of the whole portfolio.
+pub const PORTFOLIO: &str = "PORTFOLIO";
+
+/// The net-greeks series of the portfolio or an underlying.
+#[utoipa::path(
+    get,
+    path = "/api/v1/greeks",
+    params(GreeksQuery),
+    responses(
+        (status = 200, description = "The newest points in the range, oldest first", body = GreeksSeries),
+        (status = 400, description = "A parameter is wrong; `error.parameter` names it", body = ErrorBody),
+    )
+)]
 async fn greeks_series(
     State(state): State<AppState>,
-    Query(raw): Raw,
+    Query(q): Query<GreeksQuery>,
 ) -> Result<Json<GreeksSeries>, ApiError> {
-    let p = Params::new(raw, &["contract", "from", "to", "limit"])?;
-    let contract = p.text("contract").unwrap_or("PORTFOLIO").to_owned();
-    let to = p.instant("to")?.unwrap_or_else(Timestamp::now);
-    let from = match p.instant("from")? {
-        Some(f) => f,
+    let contract = q
+        .contract
+        .map_or_else(|| PORTFOLIO.to_owned(), |c| c.as_str().to_owned());
+    let to = q.to.map_or_else(Timestamp::now, Instant::get);
+    let from = match q.from {
+        Some(f) => f.get(),
         None => to
             .saturating_sub(SignedDuration::from_hours(1))
             .unwrap_or(to),
     };
-    if from > to {
-        return Err(ApiError::bad("from", "must not be after `to`"));
-    }
-    let limit = p.limit("limit", 2000, 20_000)?;
-    let points = store::greeks::series(&state.pool, &contract, from, to, limit).await?;
+    let points = match from <= to {
+        true => {
+            let limit = Limit::or_default(q.limit);
+            store::greeks::series(&state.pool, &contract, from, to, limit).await?
+        }
+        false => Vec::new(),
+    };
     Ok(Json(GreeksSeries {
         contract,
         from,
@@ -436,45 +600,148 @@ async fn greeks_series(
     }))
 }
 
+/// The bridge's health and what needs attention.
+#[utoipa::path(
+    get,
+    path = "/api/v1/status",
+    responses((status = 200, description = "Status", body = StatusView))
+)]
 async fn status_now(State(state): State<AppState>) -> Json<StatusView> {
     Json(status::snapshot(&state).await)
 }
 
 // ---- jobs ------------------------------------------------------------------------------
 
+/// A job's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobsQuery {
+    /// Only this job type.
+    #[serde(rename = "type")]
+    #[param(inline)]
+    pub job_type: Option<Text>,
+    /// Only this status.
+    #[param(inline)]
+    pub status: Option<JobStatus>,
+    /// How many at most.
+    #[param(inline)]
+    pub limit: Option<Limit<50, 1000>>,
+}
+
+/// The newest jobs.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs",
+    params(JobsQuery),
+    responses(
+        (status = 200, description = "Jobs, newest first", body = Vec<JobRow>),
+        (status = 400, description = "A parameter is wrong; `error.parameter` names it", body = ErrorBody),
+    )
+)]
 async fn list_jobs(
     State(state): State<AppState>,
-    Query(raw): Raw,
+    Query(q): Query<JobsQuery>,
 ) -> Result<Json<Vec<JobRow>>, ApiError> {
-    let p = Params::new(raw, &["type", "status", "limit"])?;
-    let job_type = p.text("type").map(str::to_owned);
-    let status = p.choice("status", &["queued", "running", "completed", "failed"])?;
-    let limit = p.limit("limit", 50, 1000)?;
-    let rows =
-        store::jobs::list(&state.pool, job_type.as_deref(), status.as_deref(), limit).await?;
+    let rows = store::jobs::list(
+        &state.pool,
+        q.job_type.as_ref().map(Text::as_str),
+        q.status.map(JobStatus::as_str),
+        Limit::or_default(q.limit),
+    )
+    .await?;
     Ok(Json(rows))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct JobPath {
+    /// The job's id.
+    #[param(inline)]
+    pub job_id: Id,
+}
+
+/// One job.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}",
+    params(JobPath),
+    responses(
+        (status = 200, description = "The job", body = JobRow),
+        (status = 400, description = "The id is not one", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+    )
+)]
 async fn one_job(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(path): PathParams<JobPath>,
 ) -> Result<Json<JobRow>, ApiError> {
-    let id = path_id("job_id", &id)?;
+    let id = path.job_id.get();
     store::jobs::get(&state.pool, id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("job {id}")))
 }
 
-#[derive(Debug, Deserialize)]
+/// A job type the queue runs: one of [`JOB_TYPES`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct JobType(String);
+
+impl TryFrom<String> for JobType {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<JobType, String> {
+        match JOB_TYPES.contains(&s.as_str()) {
+            true => Ok(JobType(s)),
+            false => Err(format!("{s:?} is not one of {}", JOB_TYPES.join(", "))),
+        }
+    }
+}
+
+impl PartialSchema for JobType {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(JOB_TYPES.iter().copied()))
+            .into()
+    }
+}
+
+impl ToSchema for JobType {}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EnqueueRequest {
-    pub job_type: String,
+    #[schema(inline)]
+    pub job_type: JobType,
+    /// Enqueue even while a job of the type is queued or running.
     #[serde(default)]
+    #[schema(default = false)]
     pub allow_duplicate: bool,
 }
 
 /// What `POST /api/v1/jobs` answers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Enqueueing {
     /// `false` when a job of the type was already queued or running (that one is returned).
     pub created: bool,
@@ -488,12 +755,6 @@ pub async fn enqueue(
     allow_duplicate: bool,
     source: &str,
 ) -> Result<Enqueueing, ApiError> {
-    if !JOB_TYPES.contains(&job_type) {
-        return Err(ApiError::bad(
-            "job_type",
-            format!("{job_type:?} is not one of {}", JOB_TYPES.join(", ")),
-        ));
-    }
     let job = NewJob {
         dedup: if allow_duplicate {
             Dedup::Allow
@@ -512,20 +773,22 @@ pub async fn enqueue(
     Ok(Enqueueing { created, job: row })
 }
 
+/// Enqueue a sync.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs",
+    request_body = EnqueueRequest,
+    responses(
+        (status = 201, description = "Enqueued", body = Enqueueing),
+        (status = 200, description = "A job of the type was already queued or running; that one", body = Enqueueing),
+        (status = 400, description = "The body is wrong; `error.parameter` names the field", body = ErrorBody),
+    )
+)]
 async fn enqueue_job(
     State(state): State<AppState>,
-    body: Result<Json<EnqueueRequest>, axum::extract::rejection::JsonRejection>,
+    JsonBody(req): JsonBody<EnqueueRequest>,
 ) -> Result<(StatusCode, Json<Enqueueing>), ApiError> {
-    let Json(req) = body.map_err(|e| {
-        ApiError::bad(
-            "body",
-            format!(
-                "{}; send {{\"job_type\": \"combo_positions.sync\"}}",
-                e.body_text()
-            ),
-        )
-    })?;
-    let done = enqueue(&state, &req.job_type, req.allow_duplicate, "api").await?;
+    let done = enqueue(&state, &req.job_type.0, req.allow_duplicate, "api").await?;
     let status = if done.created {
         StatusCode::CREATED
     } else {
@@ -533,3 +796,7 @@ async fn enqueue_job(
     };
     Ok((status, Json(done)))
 }
+
+#[cfg(test)]
+#[path = "api_tests.rs"]
+mod tests;

@@ -3,18 +3,26 @@
 //!
 //! - [`api`]: the JSON handlers; [`pages`]: the HTML pages and their view models.
 //! - [`status`]: the bridge's health, from what the running sources hold in memory.
+//! - [`edge`]: the `Host` and `Origin` checks every request passes first (DNS rebinding,
+//!   cross-site forms).
 //! - [`auth`]: `BRIDGE_API_TOKEN` — a bearer header for the API, a sign-in form and cookie for
 //!   the pages.
-//! - [`error`]: the API's one error type; [`params`]: strict query parameters.
-//! - [`metrics`]: Prometheus text; [`openapi`]: the API's description.
+//! - [`error`]: the API's one error type; [`params`]: strict parameters and bodies, parsed
+//!   and documented by the same types.
+//! - [`metrics`]: Prometheus text; [`openapi`]: the API's description, derived from the
+//!   handlers [`api::router`] registers.
 //! - [`cache`]: the spreads list kept for a second, so many clients cost one read.
 //!
 //! It reads through the store and the in-memory state the sources keep; it never talks to
-//! IBKR, and never shows a raw account code: accounts appear by alias.
+//! IBKR, and never shows a raw account code: accounts appear by alias. It never waits on
+//! PostgreSQL for more than [`DB_BOUND`]: its reads go through a pool of its own whose
+//! statements the server cancels after that, and every request answers within
+//! [`REQUEST_DEADLINE`] — the status from memory when the database is slow or gone.
 
 pub mod api;
 pub mod auth;
 pub mod cache;
+pub mod edge;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -26,7 +34,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::middleware;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -37,6 +47,15 @@ use crate::domain::portfolio::SharedPortfolio;
 use crate::greeks::ticker::TickStatus;
 use crate::greeks::writer::WriterStatus;
 use crate::ibkr::portal::PortalSession;
+use crate::store;
+
+/// The longest the read API waits for PostgreSQL: per statement (the server cancels it) and
+/// for a connection.
+pub const DB_BOUND: Duration = Duration::from_secs(2);
+/// Every request is answered within this: a 503 when the database held it up.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
+/// What the status waits for its database parts before it answers from memory alone.
+pub const STATUS_DB_BOUND: Duration = Duration::from_secs(1);
 
 /// What the running bridge holds in memory, for the status API and the page.
 #[derive(Clone)]
@@ -48,15 +67,17 @@ pub struct Live {
     pub writer: watch::Receiver<WriterStatus>,
 }
 
-/// How the bridge runs, as the status shows it.
+/// How the bridge runs: what the status shows, and the names it answers to.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub api_mode: ApiMode,
     /// Combos older than a few of these count as stale on the page.
     pub positions_sync_interval: Duration,
+    pub hosts: edge::AllowedHosts,
 }
 
 pub struct Shared {
+    /// The read API's own pool, bounded by [`DB_BOUND`].
     pub pool: PgPool,
     pub live: Live,
     pub settings: Settings,
@@ -70,9 +91,10 @@ pub struct Shared {
 pub struct AppState(pub Arc<Shared>);
 
 impl AppState {
+    /// The state for a bridge on `pool`'s database (the read API opens a pool of its own).
     pub fn new(pool: PgPool, live: Live, settings: Settings, token: Option<Secret>) -> AppState {
         AppState(Arc::new(Shared {
-            pool,
+            pool: store::bounded(&pool, DB_BOUND),
             live,
             settings,
             auth: auth::Auth::new(token),
@@ -90,12 +112,31 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// Every route, behind the token check and the latency metrics.
+/// Whether `path` is the API's (JSON errors), not a page's (HTML).
+pub fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/metrics" || path == "/healthz"
+}
+
+/// Answers for a request whose handler did not finish within [`REQUEST_DEADLINE`]: the only
+/// thing a handler waits for is PostgreSQL.
+async fn deadline(req: Request, next: Next) -> Response {
+    let api = is_api(req.uri().path());
+    match tokio::time::timeout(REQUEST_DEADLINE, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) if api => error::ApiError::DatabaseUnavailable.into_response(),
+        Err(_) => pages::error_page(error::ApiError::DatabaseUnavailable),
+    }
+}
+
+/// Every route, behind (outermost first) the latency metrics, the `Host` and `Origin` checks,
+/// the token check and the deadline.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .merge(api::routes())
+        .merge(api::router().split_for_parts().0)
         .merge(pages::routes())
+        .layer(middleware::from_fn(deadline))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(middleware::from_fn_with_state(state.clone(), edge::guard))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::record,
@@ -109,7 +150,8 @@ pub async fn run(
     state: AppState,
     mut shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await
 }

@@ -5,25 +5,30 @@
 //! without closing rows the user opened, and shows times in the browser's zone.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
 
 use askama::Template;
+use axum::Extension;
 use axum::Form;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::api::{self, Spread, UnmatchedLeg, leg_name};
-use super::auth::{self, COOKIE};
+use super::auth::{self, COOKIE, SignIn};
 use super::error::ApiError;
-use super::params::Params;
+use super::params::{FormQuery, Id, Limit, Text};
 use super::status::{self, Attention};
 use crate::jobs::COMBO_POSITIONS_SYNC;
 use crate::store;
+use crate::store::combos::SpreadFilter;
 use crate::store::greeks::GreeksPoint;
 use crate::store::positions::{PositionFilter, PositionView};
 
@@ -158,12 +163,12 @@ fn render(t: impl Template) -> Response {
 fn respond(page: Result<impl Template, ApiError>) -> Response {
     match page {
         Ok(page) => render(page),
-        Err(e) => page_error(e),
+        Err(e) => error_page(e),
     }
 }
 
 /// An error as a page: the message, in the frame.
-fn page_error(e: ApiError) -> Response {
+pub fn error_page(e: ApiError) -> Response {
     let status = e.status();
     let body = ErrorPage {
         message: e.to_string(),
@@ -295,16 +300,33 @@ struct SpreadsPage {
     unmatched: Vec<UnmatchedRowView>,
 }
 
-async fn spreads_page(State(state): State<AppState>, Query(raw): Raw) -> Response {
-    respond(spreads_view(&state, raw).await)
+/// The spreads page's filters.
+#[derive(Debug, Deserialize, IntoParams)]
+struct SpreadsPageQuery {
+    #[param(inline)]
+    account_id: Option<Id>,
+    #[param(inline)]
+    symbol: Option<Text>,
 }
 
-async fn spreads_view(
-    state: &AppState,
-    raw: BTreeMap<String, String>,
-) -> Result<SpreadsPage, ApiError> {
-    let p = Params::new(raw, &["account_id", "symbol"])?;
-    let filter = api::spread_filter(&p)?;
+async fn spreads_page(
+    State(state): State<AppState>,
+    query: Result<FormQuery<SpreadsPageQuery>, ApiError>,
+) -> Response {
+    match query {
+        Ok(FormQuery(q)) => respond(spreads_view(&state, q).await),
+        Err(e) => error_page(e),
+    }
+}
+
+async fn spreads_view(state: &AppState, q: SpreadsPageQuery) -> Result<SpreadsPage, ApiError> {
+    let filter = SpreadFilter {
+        id: None,
+        account_id: q.account_id.map(Id::get),
+        symbol: api::symbol_filter(q.symbol.as_ref()),
+        include_stale: false,
+        limit: 100,
+    };
     let spreads = api::load_spreads(state, &filter).await?;
     let unmatched =
         api::load_unmatched(state, filter.account_id, filter.symbol.clone(), 1000).await?;
@@ -359,16 +381,26 @@ struct GreeksPage {
     contracts: Vec<ContractCharts>,
 }
 
-async fn greeks_page(State(state): State<AppState>, Query(raw): Raw) -> Response {
-    respond(greeks_view(&state, raw).await)
+/// The greeks page's window.
+#[derive(Debug, Deserialize, IntoParams)]
+struct GreeksPageQuery {
+    /// Hours back from now.
+    #[param(inline)]
+    hours: Option<Limit<1, 72>>,
 }
 
-async fn greeks_view(
-    state: &AppState,
-    raw: BTreeMap<String, String>,
-) -> Result<GreeksPage, ApiError> {
-    let p = Params::new(raw, &["hours"])?;
-    let hours = p.limit("hours", 1, 72)?;
+async fn greeks_page(
+    State(state): State<AppState>,
+    query: Result<FormQuery<GreeksPageQuery>, ApiError>,
+) -> Response {
+    match query {
+        Ok(FormQuery(q)) => respond(greeks_view(&state, q).await),
+        Err(e) => error_page(e),
+    }
+}
+
+async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage, ApiError> {
+    let hours = Limit::or_default(q.hours);
     let to = Timestamp::now();
     let from = to
         .saturating_sub(SignedDuration::from_hours(hours))
@@ -457,7 +489,7 @@ async fn positions_page(State(state): State<AppState>) -> Response {
             frame: frame(&state, "positions").await,
             positions: rows.iter().map(position_row).collect(),
         }),
-        Err(e) => page_error(e.into()),
+        Err(e) => error_page(e.into()),
     }
 }
 
@@ -483,12 +515,35 @@ struct StatusPage {
     enqueued: Option<String>,
 }
 
-async fn status_page(State(state): State<AppState>, Query(raw): Raw) -> Response {
-    let s = status::snapshot(&state).await;
+/// Where "Sync now" sends the browser back to.
+#[derive(Debug, Deserialize, IntoParams)]
+struct StatusPageQuery {
+    /// The job "Sync now" enqueued or found.
+    #[param(inline)]
+    enqueued: Option<Id>,
+    /// Whether it was new.
+    created: Option<bool>,
+}
+
+async fn status_page(
+    State(state): State<AppState>,
+    query: Result<FormQuery<StatusPageQuery>, ApiError>,
+) -> Response {
+    let q = match query {
+        Ok(FormQuery(q)) => q,
+        Err(e) => return error_page(e),
+    };
+    // Like the status, and alongside it, the list waits for PostgreSQL only so long.
+    let recent = tokio::time::timeout(
+        super::STATUS_DB_BOUND,
+        store::jobs::list(&state.pool, None, None, 20),
+    );
+    let (s, recent) = tokio::join!(status::snapshot(&state), recent);
     let facts = s.facts();
     let left_out = s.left_out_lines();
-    let jobs = store::jobs::list(&state.pool, None, None, 20)
-        .await
+    let jobs = recent
+        .ok()
+        .and_then(Result::ok)
         .unwrap_or_default()
         .into_iter()
         .map(|j| JobRowView {
@@ -504,14 +559,10 @@ async fn status_page(State(state): State<AppState>, Query(raw): Raw) -> Response
                 .unwrap_or_default(),
         })
         .collect();
-    let enqueued = raw
-        .get("enqueued")
-        .map(|id| match raw.get("created").map(String::as_str) {
-            Some("false") => {
-                format!("combo_positions.sync was already queued or running as job {id}")
-            }
-            _ => format!("Job {id} enqueued: combo_positions.sync"),
-        });
+    let enqueued = q.enqueued.map(Id::get).map(|id| match q.created {
+        Some(false) => format!("combo_positions.sync was already queued or running as job {id}"),
+        _ => format!("Job {id} enqueued: combo_positions.sync"),
+    });
     render(StatusPage {
         frame: Frame {
             active: "status",
@@ -533,7 +584,7 @@ async fn sync_now(State(state): State<AppState>) -> Response {
             done.job.id, done.created
         ))
         .into_response(),
-        Err(e) => page_error(e),
+        Err(e) => error_page(e),
     }
 }
 
@@ -543,13 +594,13 @@ async fn sync_now(State(state): State<AppState>) -> Response {
 #[template(path = "login.html")]
 struct LoginPage {
     next: String,
-    failed: bool,
+    failed: Option<String>,
 }
 
 async fn login_form(Query(raw): Raw) -> Response {
     render(LoginPage {
         next: auth::safe_next(raw.get("next").map(String::as_str)),
-        failed: false,
+        failed: None,
     })
 }
 
@@ -559,26 +610,57 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+/// The browser's address, when the server knows it.
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+fn peer_addr(peer: Peer) -> Option<SocketAddr> {
+    peer.map(|Extension(ConnectInfo(addr))| addr)
+}
+
+async fn login(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let next = auth::safe_next(form.next.as_deref());
-    if !state.auth.token_matches(form.token.trim()) {
-        let page = render(LoginPage { next, failed: true });
-        return (StatusCode::UNAUTHORIZED, page).into_response();
-    }
-    match state.auth.open_session() {
-        Ok(id) => {
-            let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/");
+    let peer = peer_addr(peer);
+    let client = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
+    let failed = |status: StatusCode, message: String| {
+        let page = render(LoginPage {
+            next: next.clone(),
+            failed: Some(message),
+        });
+        (status, page).into_response()
+    };
+    match state
+        .auth
+        .sign_in(form.token.trim(), client, Instant::now())
+    {
+        Ok(SignIn::Opened(id)) => {
+            let cookie = auth::session_cookie(&id, auth::over_tls(&headers, peer));
             ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
         }
-        Err(e) => page_error(ApiError::Internal(format!("cannot open a session: {e}"))),
+        Ok(SignIn::Refused) => failed(StatusCode::UNAUTHORIZED, "That is not the token.".into()),
+        Ok(SignIn::Throttled(wait)) => {
+            let seconds = wait.as_secs().max(1);
+            let mut page = failed(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many wrong tokens from here: try again in {seconds} s."),
+            );
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            page
+        }
+        Err(e) => error_page(ApiError::Internal(format!("cannot open a session: {e}"))),
     }
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn logout(State(state): State<AppState>, peer: Peer, headers: HeaderMap) -> Response {
     if let Some(id) = auth::cookie(&headers, COOKIE) {
         state.auth.close_session(id);
     }
-    let expired = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let expired = auth::expired_cookie(auth::over_tls(&headers, peer_addr(peer)));
     ([(header::SET_COOKIE, expired)], Redirect::to("/login")).into_response()
 }
 

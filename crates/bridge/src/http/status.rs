@@ -22,7 +22,7 @@ use crate::store;
 use crate::store::greeks::GreeksPoint;
 use crate::store::jobs::JobRow;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransportView {
     pub mode: String,
     pub connected: bool,
@@ -31,7 +31,7 @@ pub struct TransportView {
     pub reconnects: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PortalView {
     pub enabled: bool,
     pub state: Option<SessionState>,
@@ -41,7 +41,7 @@ pub struct PortalView {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeftOutView {
     /// The account's alias.
     pub account: String,
@@ -50,7 +50,7 @@ pub struct LeftOutView {
     pub reason: LeftOutReason,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GreeksView {
     pub last_tick: Option<Timestamp>,
     /// The newest `PORTFOLIO` row stored.
@@ -62,14 +62,14 @@ pub struct GreeksView {
 }
 
 /// Something a human should look at, and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attention {
     /// `reauth`, `portal`, `feed`, `stale`, `database`, `spool`.
     pub kind: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusView {
     pub transport: TransportView,
     pub client_portal: PortalView,
@@ -315,15 +315,22 @@ pub async fn snapshot(state: &AppState) -> StatusView {
     let writer = state.live.writer.borrow().clone();
     let portal = state.live.portal.as_ref().map(|p| p.borrow().clone());
 
-    let aliases = store::accounts::aliases_by_code(pool).await;
-    let database_reachable = aliases.is_ok();
-    let aliases = aliases.unwrap_or_default();
-    let last_row = store::greeks::last_portfolio_row(pool).await.ok().flatten();
-    let jobs = store::jobs::last_finished(pool).await.unwrap_or_default();
-    let combos_synced_at = store::jobs::last_completed(pool, COMBO_POSITIONS_SYNC)
-        .await
-        .ok()
-        .flatten();
+    // The database parts, if PostgreSQL answers within STATUS_DB_BOUND; else none of them.
+    let stored = tokio::time::timeout(super::STATUS_DB_BOUND, async {
+        let aliases = store::accounts::aliases_by_code(pool).await?;
+        let last_row = store::greeks::last_portfolio_row(pool).await.ok().flatten();
+        let jobs = store::jobs::last_finished(pool).await.unwrap_or_default();
+        let combos_synced_at = store::jobs::last_completed(pool, COMBO_POSITIONS_SYNC)
+            .await
+            .ok()
+            .flatten();
+        Ok::<_, sqlx::Error>((aliases, last_row, jobs, combos_synced_at))
+    })
+    .await
+    .ok()
+    .and_then(Result::ok);
+    let database_reachable = stored.is_some();
+    let (aliases, last_row, jobs, combos_synced_at) = stored.unwrap_or_default();
 
     let left_out = ticks
         .left_out

@@ -45,7 +45,7 @@ pub async fn lock(
 }
 
 /// An account as the read API shows it: by alias, or `Account Alias {id}` without one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AccountView {
     pub id: i32,
     pub alias: String,

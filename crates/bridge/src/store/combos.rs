@@ -321,7 +321,7 @@ pub struct SpreadFilter {
 }
 
 /// A stored combo as the read API and the page show it; the account by its alias only.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SpreadRow {
     pub id: i32,
     pub account_id: i32,
@@ -340,7 +340,7 @@ pub struct SpreadRow {
 }
 
 /// A leg of a spread, named from the leg positions where they are known.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SpreadLeg {
     pub con_id: i32,
     pub symbol: Option<String>,

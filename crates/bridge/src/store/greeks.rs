@@ -112,7 +112,7 @@ struct LogColumns {
 }
 
 /// One point of a contract's series.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GreeksPoint {
     pub timestamp: Timestamp,
     pub delta: Option<f64>,

@@ -74,7 +74,7 @@ pub struct Claimed {
 }
 
 /// A job as `jobs list` and the API show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobRow {
     pub id: i32,
     pub job_type: String,

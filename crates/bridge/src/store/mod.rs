@@ -109,6 +109,20 @@ pub fn lazy_pool(url: &DatabaseUrl, acquire_timeout: Duration) -> PgPool {
         .connect_lazy_with(url.connect_options().clone())
 }
 
+/// A pool beside `pool`, on the same database, for callers that must answer within `bound`
+/// (the read API): the server cancels any statement after `bound`, and waiting for a
+/// connection gives up after `bound`. A locked table or a server that stops answering then
+/// costs such a caller about `bound`, and never a connection of `pool`'s.
+pub fn bounded(pool: &PgPool, bound: Duration) -> PgPool {
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("statement_timeout", format!("{}ms", bound.as_millis()))]);
+    PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(bound)
+        .connect_lazy_with(options)
+}
+
 /// The part of a connection error an operator can act on: the server's own message, or the
 /// I/O error, without sqlx's wrapping.
 fn describe(e: &sqlx::Error) -> String {

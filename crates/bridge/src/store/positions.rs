@@ -186,7 +186,7 @@ pub struct PositionFilter {
 
 /// A row as `GET /api/v1/positions` returns it: the existing application's fields in its
 /// order (the account by alias, never its code), then the bridge's.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PositionView {
     pub id: i32,
     pub account_alias: String,

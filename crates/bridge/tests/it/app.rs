@@ -11,6 +11,7 @@ use portfolio_bridge::config::{ApiMode, Secret};
 use portfolio_bridge::domain::portfolio::SharedPortfolio;
 use portfolio_bridge::greeks::ticker::TickStatus;
 use portfolio_bridge::greeks::writer::WriterStatus;
+use portfolio_bridge::http::edge::AllowedHosts;
 use portfolio_bridge::http::{self, AppState, Live, Settings};
 use portfolio_bridge::ibkr::portal::{PortalClient, PortalSession, PortalSource, SessionKeeper};
 use portfolio_bridge::jobs::combo_sync::ComboSync;
@@ -81,6 +82,8 @@ impl Drop for TestApp {
 pub struct AppOptions {
     /// Serve with `BRIDGE_API_TOKEN` set to [`TOKEN`].
     pub token: bool,
+    /// `BRIDGE_ALLOWED_HOSTS`.
+    pub allowed_hosts: Vec<&'static str>,
 }
 
 /// The simulator's default scenario with its prices frozen; the Client Portal source read
@@ -136,16 +139,24 @@ pub async fn spawn_app(pool: PgPool, options: AppOptions) -> TestApp {
         ticks,
         writer,
     };
-    let settings = Settings {
-        api_mode: ApiMode::Portal,
-        positions_sync_interval: Duration::from_secs(60),
-    };
-    let token = options.token.then(|| Secret::new(TOKEN));
-    let state = AppState::new(pool.clone(), live, settings, token);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");
     let addr = listener.local_addr().expect("its address");
+    let settings = Settings {
+        api_mode: ApiMode::Portal,
+        positions_sync_interval: Duration::from_secs(60),
+        hosts: AllowedHosts::new(
+            addr.ip(),
+            options
+                .allowed_hosts
+                .iter()
+                .map(|h| h.parse().expect("a host name"))
+                .collect(),
+        ),
+    };
+    let token = options.token.then(|| Secret::new(TOKEN));
+    let state = AppState::new(pool.clone(), live, settings, token);
     tokio::spawn(http::run(listener, state, shutdown));
     TestApp {
         addr,

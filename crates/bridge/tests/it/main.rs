@@ -6,18 +6,23 @@
 //! - `browser`: the web page in headless Chromium, the OpenAPI document validated (node).
 //! - `cli`: the binary as an operator runs it — configuration errors, `.env`, `migrate`,
 //!   `config`, `status`.
+//! - `contract`: schemathesis checks the API against its OpenAPI document.
 //! - `demo`: `scripts/demo` comes up, serves combos, and Ctrl-C leaves no process behind.
 //! - `greeks`: the greeks series through database outages and crashes, with a cluster of its own.
 //! - `jobs`: the job queue (racing workers, leases, retries) and the position and combo syncs.
 //! - `packaging`: the systemd unit, verified by systemd-analyze.
+//! - `security`: the `Host` and `Origin` checks, sign-in redirects, the bearer scheme, the
+//!   session cookie and the sign-in rate limit, over real HTTP.
 //! - `schema`: migrations on fresh and pre-existing databases, read back from the catalog.
 //! - `portal`: the Client Portal client, session keeper and PORTAL source against ibkr-sim.
+//! - `timeouts`: the read API answers within its bound while PostgreSQL is locked or silent.
 //! - `socket`: the TWS socket source and the watchdog against ibkr-sim, through ibapi.
 
 mod api;
 mod app;
 mod browser;
 mod cli;
+mod contract;
 mod demo;
 mod greeks;
 mod helpers;
@@ -25,4 +30,6 @@ mod jobs;
 mod packaging;
 mod portal;
 mod schema;
+mod security;
 mod socket;
+mod timeouts;

@@ -25,7 +25,7 @@ use crate::api_log::ApiLog;
 use crate::domain::api_log::{ApiLogEntry, ApiMode, LogStatus};
 
 /// What the bridge knows about its Client Portal session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionState {
     /// Not checked yet.
