@@ -353,21 +353,6 @@ async fn a_drain_under_way_when_the_bridge_stops_finishes_its_batch_and_leaves_t
     );
 }
 
-/// A database whose writes begin and never end (a long drain, caught in the middle).
-#[derive(Default)]
-struct StuckDb {
-    entered: tokio::sync::Notify,
-}
-
-impl Sink for StuckDb {
-    fn store<'a>(&'a self, _records: &'a [Record]) -> super::super::sink::Stored<'a> {
-        Box::pin(async move {
-            self.entered.notify_one();
-            std::future::pending().await
-        })
-    }
-}
-
 #[tokio::test]
 async fn ticks_that_arrive_during_a_long_drain_are_on_disk_before_it_ends() {
     let d = tempfile::tempdir().expect("dir");
@@ -378,7 +363,8 @@ async fn ticks_that_arrive_during_a_long_drain_are_on_disk_before_it_ends() {
     spool.append(&earlier).expect("append");
     drop(spool);
 
-    let db = Arc::new(StuckDb::default());
+    // Its first write is never let go: a long drain, caught in the middle.
+    let db = Arc::new(HeldDb::default());
     let (w, mut status) =
         Writer::new(db.clone(), Spool::open(&path).expect("spool"), settings()).expect("writer");
     let trigger = w.drain_trigger();
