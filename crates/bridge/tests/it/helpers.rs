@@ -343,16 +343,22 @@ pub fn log_lines(
 ) -> Vec<String> {
     let mut out = Vec::new();
     while let Ok(records) = rx.try_recv() {
-        for r in records {
-            if let portfolio_bridge::greeks::record::Record::ApiLog {
-                status, message, ..
-            } = r
-            {
-                out.push(format!("{status} {message}"));
-            }
-        }
+        out.extend(log_lines_of(records));
     }
     out
+}
+
+/// The `api_logs` entries among `records`, as `"<status> <message>"`.
+pub fn log_lines_of(records: Vec<portfolio_bridge::greeks::record::Record>) -> Vec<String> {
+    records
+        .into_iter()
+        .filter_map(|r| match r {
+            portfolio_bridge::greeks::record::Record::ApiLog {
+                status, message, ..
+            } => Some(format!("{status} {message}")),
+            _ => None,
+        })
+        .collect()
 }
 
 /// An `api_logs` handle whose entries are stored in `pool` by a writer of their own (spooling

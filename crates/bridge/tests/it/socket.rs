@@ -274,9 +274,14 @@ async fn a_restart_window_is_ridden_out_and_greeks_flow_again() {
     until(&sim, &portfolio, "fresh greeks", fresh_greeks).await;
 
     sim.control().tws().restart(Duration::from_millis(800));
+    let mut log = Vec::new();
     within("the bridge notices", async {
-        while portfolio.read(|p| p.health().connected) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        while !log
+            .iter()
+            .any(|e: &String| e.starts_with("error TWS API connection lost"))
+        {
+            let records = entries.recv().await.expect("the watchdog runs");
+            log.extend(crate::helpers::log_lines_of(records));
         }
     })
     .await;
@@ -286,7 +291,7 @@ async fn a_restart_window_is_ridden_out_and_greeks_flow_again() {
     .await;
     let _ = stop.send(true);
 
-    let log = crate::helpers::log_lines(&mut entries);
+    log.extend(crate::helpers::log_lines(&mut entries));
     assert!(
         log.iter()
             .any(|e| e.starts_with("error TWS API connection lost")),

@@ -300,7 +300,10 @@ async fn accept_loop(
                 listener = Some(current);
                 let Ok((stream, peer)) = accepted else { continue };
                 shared.accepted.fetch_add(1, Ordering::Relaxed);
-                if mode.accept_close(Instant::now()) {
+                // The mode as it is now, not as this round began: a connection the kernel
+                // queued while a restart was being ordered is refused like any during it.
+                let now = *mode_rx.borrow();
+                if now.down(Instant::now()) || now.accept_close(Instant::now()) {
                     drop(stream);
                     continue;
                 }

@@ -119,34 +119,52 @@ async fn run(
     let (read_half, mut write_half) = stream.into_split();
     let mut reader = BufReader::new(read_half);
 
-    let range = wire::read_greeting(&mut reader).await?;
-    if !wait_unstalled(&shared, &mut shutdown).await {
-        return Ok(None);
-    }
-    let Some(version) = wire::negotiate(range) else {
-        info!(
-            ?range,
-            "refusing a client without protobuf support (needs server version 213+)"
-        );
-        return Ok(None);
-    };
-    write_half
-        .write_all(&wire::handshake_reply(
-            version,
-            &connection_time(Timestamp::now()),
-        ))
-        .await?;
-
-    // Nothing is answered before StartApi, as in TWS.
-    let client_id = loop {
-        let Some(frame) = wire::read_frame(&mut reader).await? else {
+    let handshake = async {
+        let range = wire::read_greeting(&mut reader).await?;
+        if !wait_unstalled(&shared, &mut shutdown).await {
+            return Ok(None);
+        }
+        let Some(version) = wire::negotiate(range) else {
+            info!(
+                ?range,
+                "refusing a client without protobuf support (needs server version 213+)"
+            );
             return Ok(None);
         };
-        if frame.id == incoming::START_API {
-            let start = proto::StartApiRequest::decode(frame.payload.as_slice())
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-            break start.client_id.unwrap_or_default();
+        write_half
+            .write_all(&wire::handshake_reply(
+                version,
+                &connection_time(Timestamp::now()),
+            ))
+            .await?;
+
+        // Nothing is answered before StartApi, as in TWS.
+        loop {
+            let Some(frame) = wire::read_frame(&mut reader).await? else {
+                return Ok(None);
+            };
+            if frame.id == incoming::START_API {
+                let start = proto::StartApiRequest::decode(frame.payload.as_slice())
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+                return Ok::<_, std::io::Error>(Some(start.client_id.unwrap_or_default()));
+            }
         }
+    };
+    // A restart drops a connection still shaking hands too.
+    let dropped = async {
+        loop {
+            match commands.recv().await {
+                Ok(Command::Drop) | Err(broadcast::error::RecvError::Closed) => return,
+                _ => {}
+            }
+        }
+    };
+    let client_id = tokio::select! {
+        shaken = handshake => match shaken? {
+            Some(id) => id,
+            None => return Ok(None),
+        },
+        _ = dropped => return Ok(None),
     };
 
     let fresh = shared

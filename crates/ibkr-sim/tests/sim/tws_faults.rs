@@ -63,6 +63,31 @@ async fn a_restart_refuses_connections_then_ibapi_reconnects() {
     ));
 }
 
+/// A client that reconnects the instant a restart begins may find its connection queued by
+/// the kernel before the gateway closes its listener: it must be refused all the same, or a
+/// restart looks to it like a blip of a few milliseconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_queued_as_a_restart_begins_is_refused() {
+    use tokio::io::AsyncReadExt;
+    let sim = start().await;
+    let tws = sim.control().tws().clone();
+    for round in 0..20 {
+        // Connected at the kernel before the accept loop sees the restart.
+        let queued = std::net::TcpStream::connect(sim.tws_addr()).expect("connect");
+        tws.restart(Duration::from_secs(60));
+        queued.set_nonblocking(true).expect("nonblocking");
+        let mut queued = tokio::net::TcpStream::from_std(queued).expect("tokio stream");
+        let mut byte = [0u8; 1];
+        let read = within("the queued connection is closed", queued.read(&mut byte)).await;
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "round {round}: served during a restart"
+        );
+        tws.restart(Duration::ZERO);
+        until("the listener is back", || tws.status().listening).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_1100_then_1101_forget_market_data() {
     let sim = start().await;
