@@ -202,6 +202,7 @@ pub async fn run(
         portal: portal_session,
         ticks,
         writer: writer_status,
+        schema: schema.clone(),
     };
     let http_settings = http::Settings {
         api_mode: config.api_mode,

@@ -47,7 +47,7 @@ use crate::domain::portfolio::SharedPortfolio;
 use crate::greeks::ticker::TickStatus;
 use crate::greeks::writer::WriterStatus;
 use crate::ibkr::portal::PortalSession;
-use crate::store;
+use crate::store::{self, SchemaState};
 
 /// The longest the read API waits for PostgreSQL: per statement (the server cancels it) and
 /// for a connection.
@@ -65,6 +65,9 @@ pub struct Live {
     pub portal: Option<watch::Receiver<PortalSession>>,
     pub ticks: watch::Receiver<TickStatus>,
     pub writer: watch::Receiver<WriterStatus>,
+    /// Whether the schema is applied (and why not), so the status tells a database that does
+    /// not answer from one whose schema is not ready.
+    pub schema: watch::Receiver<SchemaState>,
 }
 
 /// How the bridge runs: what the status shows, and the names it answers to.

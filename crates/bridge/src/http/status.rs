@@ -18,9 +18,9 @@ use crate::domain::portfolio::FeedHealth;
 use crate::greeks::writer::{Breaker, WriterStatus};
 use crate::ibkr::portal::{PortalSession, SessionState};
 use crate::jobs::COMBO_POSITIONS_SYNC;
-use crate::store;
 use crate::store::greeks::GreeksPoint;
 use crate::store::jobs::JobRow;
+use crate::store::{self, SchemaState};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransportView {
@@ -206,7 +206,7 @@ pub fn attention(
     portal: Option<&PortalSession>,
     writer: &WriterStatus,
     combos_synced_at: Option<Timestamp>,
-    database_reachable: bool,
+    database: Result<(), String>,
     sync_interval: Duration,
     now: Timestamp,
 ) -> Vec<Attention> {
@@ -275,12 +275,10 @@ pub fn attention(
             ),
         });
     }
-    if !database_reachable {
+    if let Err(why) = database {
         out.push(Attention {
             kind: "database".into(),
-            message: "PostgreSQL does not answer: greeks rows wait in the spool and the page \
-                      shows nothing new until it is back"
-                .into(),
+            message: why,
         });
     }
     if writer.breaker == Breaker::Open {
@@ -307,6 +305,25 @@ pub fn attention(
     out
 }
 
+/// What the status says of PostgreSQL, from the schema's state (in memory) and whether the
+/// status's own reads were answered: `Err` with what is wrong. Pure.
+pub fn database_health(schema: &SchemaState, answered: bool) -> Result<(), String> {
+    match (schema, answered) {
+        (_, true) => Ok(()),
+        (SchemaState::Pending(why), false) => Err(format!(
+            "the database schema is not applied yet ({why}): greeks rows wait in the spool and \
+             the page shows nothing new until it is"
+        )),
+        (SchemaState::Unusable(why), false) => Err(format!(
+            "the database schema cannot serve the bridge, which stops: {why}"
+        )),
+        (SchemaState::Ready, false) => Err("PostgreSQL does not answer: greeks rows wait in \
+                                            the spool and the page shows nothing new until it \
+                                            is back"
+            .into()),
+    }
+}
+
 /// The status now.
 pub async fn snapshot(state: &AppState) -> StatusView {
     let pool = &state.pool;
@@ -315,21 +332,30 @@ pub async fn snapshot(state: &AppState) -> StatusView {
     let writer = state.live.writer.borrow().clone();
     let portal = state.live.portal.as_ref().map(|p| p.borrow().clone());
 
-    // The database parts, if PostgreSQL answers within STATUS_DB_BOUND; else none of them.
-    let stored = tokio::time::timeout(super::STATUS_DB_BOUND, async {
-        let aliases = store::accounts::aliases_by_code(pool).await?;
-        let last_row = store::greeks::last_portfolio_row(pool).await.ok().flatten();
-        let jobs = store::jobs::last_finished(pool).await.unwrap_or_default();
-        let combos_synced_at = store::jobs::last_completed(pool, COMBO_POSITIONS_SYNC)
-            .await
-            .ok()
-            .flatten();
-        Ok::<_, sqlx::Error>((aliases, last_row, jobs, combos_synced_at))
-    })
-    .await
-    .ok()
-    .and_then(Result::ok);
+    // The schema's state is in memory; the database parts are read only once it is ready, and
+    // only if PostgreSQL answers within STATUS_DB_BOUND.
+    let schema = state.live.schema.borrow().clone();
+    let read = async {
+        if schema != SchemaState::Ready {
+            return None;
+        }
+        tokio::time::timeout(super::STATUS_DB_BOUND, async {
+            let aliases = store::accounts::aliases_by_code(pool).await?;
+            let last_row = store::greeks::last_portfolio_row(pool).await.ok().flatten();
+            let jobs = store::jobs::last_finished(pool).await.unwrap_or_default();
+            let combos_synced_at = store::jobs::last_completed(pool, COMBO_POSITIONS_SYNC)
+                .await
+                .ok()
+                .flatten();
+            Ok::<_, sqlx::Error>((aliases, last_row, jobs, combos_synced_at))
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+    };
+    let stored = read.await;
     let database_reachable = stored.is_some();
+    let database = database_health(&schema, database_reachable);
     let (aliases, last_row, jobs, combos_synced_at) = stored.unwrap_or_default();
 
     let left_out = ticks
@@ -351,7 +377,7 @@ pub async fn snapshot(state: &AppState) -> StatusView {
         portal.as_ref(),
         &writer,
         combos_synced_at,
-        database_reachable,
+        database,
         state.settings.positions_sync_interval,
         Timestamp::now(),
     );

@@ -42,7 +42,7 @@ fn a_healthy_bridge_needs_nothing() {
         Some(&ok),
         &writer(),
         Some(t(100)),
-        true,
+        Ok(()),
         MINUTE,
         t(130),
     );
@@ -63,7 +63,7 @@ fn re_auth_comes_with_its_message_and_old_combos_count_as_stale() {
             Some(&reauth),
             &writer(),
             Some(t(0)),
-            true,
+            Ok(()),
             MINUTE,
             now,
         )
@@ -93,7 +93,7 @@ fn a_dead_feed_database_and_open_breaker_are_each_reported() {
         None,
         &w,
         None,
-        false,
+        database_health(&SchemaState::Ready, false),
         MINUTE,
         t(10),
     );
@@ -125,7 +125,7 @@ fn in_portal_mode_a_login_is_asked_for_and_nothing_promises_to_reconnect_alone()
         Some(&reauth),
         &writer(),
         None,
-        true,
+        Ok(()),
         MINUTE,
         t(10),
     );
@@ -152,7 +152,7 @@ fn in_portal_mode_a_feed_down_for_another_reason_names_it() {
         Some(&ok),
         &writer(),
         None,
-        true,
+        Ok(()),
         MINUTE,
         t(10),
     );
@@ -163,4 +163,20 @@ fn in_portal_mode_a_feed_down_for_another_reason_names_it() {
         "{}",
         a[0].message
     );
+}
+
+#[test]
+fn the_database_item_tells_a_schema_being_applied_from_a_silent_server() {
+    assert_eq!(database_health(&SchemaState::Ready, true), Ok(()));
+    let silent = database_health(&SchemaState::Ready, false).expect_err("silent");
+    assert!(silent.starts_with("PostgreSQL does not answer"), "{silent}");
+    let pending = SchemaState::Pending("cannot connect to PostgreSQL at …: refused".into());
+    let applying = database_health(&pending, false).expect_err("pending");
+    assert!(
+        applying.starts_with("the database schema is not applied yet (cannot connect"),
+        "{applying}"
+    );
+    let unusable = SchemaState::Unusable("column combo_positions.account_id is missing".into());
+    let stops = database_health(&unusable, false).expect_err("unusable");
+    assert!(stops.contains("account_id is missing"), "{stops}");
 }

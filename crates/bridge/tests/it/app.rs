@@ -17,6 +17,7 @@ use portfolio_bridge::ibkr::portal::{PortalClient, PortalSession, PortalSource, 
 use portfolio_bridge::jobs::combo_sync::ComboSync;
 use portfolio_bridge::jobs::positions_sync::{LegSource, PositionsSync};
 use portfolio_bridge::jobs::{Handler, JobError};
+use portfolio_bridge::store::SchemaState;
 use portfolio_bridge::store::jobs::Claimed;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -133,11 +134,13 @@ pub async fn spawn_app(pool: PgPool, options: AppOptions) -> TestApp {
     // A receiver keeps the last value after its sender is gone: the page reads these.
     let (_, ticks) = watch::channel(TickStatus::default());
     let (_, writer) = watch::channel(WriterStatus::default());
+    let (_, schema) = watch::channel(SchemaState::Ready);
     let live = Live {
         portfolio,
         portal: Some(session.clone()),
         ticks,
         writer,
+        schema,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -681,6 +681,7 @@ async fn status_reports_the_running_bridge_and_fails_when_a_human_is_needed(pool
         .wait_for_stderr("Client Portal session authenticated")
         .await;
     bridge.wait_for_stderr("connected to TWS API").await;
+    bridge.wait_for_stderr("schema ready").await;
     let ok = asking.run_off_runtime(&["status"]).await;
     assert_eq!(ok.code(), Some(0), "{}", ok.stdout());
     assert!(

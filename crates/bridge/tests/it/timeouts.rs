@@ -11,6 +11,7 @@ use portfolio_bridge::greeks::ticker::TickStatus;
 use portfolio_bridge::greeks::writer::WriterStatus;
 use portfolio_bridge::http::edge::AllowedHosts;
 use portfolio_bridge::http::{self, AppState, Live, Settings};
+use portfolio_bridge::store::SchemaState;
 use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -116,11 +117,13 @@ async fn a_database_that_never_answers_holds_no_request_beyond_the_bound() {
 
     let (_, ticks) = watch::channel(TickStatus::default());
     let (_, writer) = watch::channel(WriterStatus::default());
+    let (_, schema) = watch::channel(SchemaState::Ready);
     let live = Live {
         portfolio: SharedPortfolio::new(),
         portal: None,
         ticks,
         writer,
+        schema,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
