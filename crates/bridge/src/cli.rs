@@ -433,25 +433,31 @@ async fn run(
 
 /// A shutdown signal fired by Ctrl-C or SIGTERM.
 fn on_signal() -> Shutdown {
+    use tokio::signal::unix::{SignalKind, signal};
     let (stop, shutdown) = Shutdown::new();
+    // Installed here, before anything starts, not in the task below: a signal that arrives
+    // before that task first runs would otherwise take the default action and kill the
+    // process without its closing account.
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
     tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let sigterm = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => info!("Ctrl-C received"),
-            _ = sigterm => info!("SIGTERM received"),
+            _ = received(int.as_mut()) => info!("Ctrl-C received"),
+            _ = received(term.as_mut()) => info!("SIGTERM received"),
         }
         let _ = stop.send(true);
     });
     shutdown
+}
+
+/// Resolves when `signal` arrives; never, if it could not be installed.
+async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn migrate(url: DatabaseUrl) -> anyhow::Result<()> {
