@@ -83,6 +83,8 @@ async fn a_connection_queued_as_a_restart_begins_is_refused() {
             matches!(read, Ok(0) | Err(_)),
             "round {round}: served during a restart"
         );
+        // The next round starts from a gateway that has seen this restart and is back.
+        until("the listener closes", || !tws.status().listening).await;
         tws.restart(Duration::ZERO);
         until("the listener is back", || tws.status().listening).await;
     }
