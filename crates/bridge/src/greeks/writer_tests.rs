@@ -288,6 +288,13 @@ async fn a_trouble_ends_when_nothing_waits_any_more_and_the_next_one_is_told_aga
     assert_eq!(told(&db, "cannot be used"), 2, "{:#?}", db.log_messages());
 }
 
+/// A spool an earlier run left with ticks 1..=`ticks`.
+fn left_by_an_earlier_run(path: &Path, ticks: i64) {
+    let (mut spool, _) = Spool::open(path).expect("spool");
+    let earlier: Vec<Record> = (1..=ticks).flat_map(tick).collect();
+    spool.append(&earlier).expect("append");
+}
+
 /// A database whose first write waits until the test lets it go (then every write works).
 #[derive(Default)]
 struct HeldDb {
@@ -313,10 +320,7 @@ impl Sink for HeldDb {
 async fn a_drain_under_way_when_the_bridge_stops_finishes_its_batch_and_leaves_the_rest() {
     let d = tempfile::tempdir().expect("dir");
     let path = d.path().join("s.jsonl");
-    let (mut spool, _) = Spool::open(&path).expect("spool");
-    let earlier: Vec<Record> = (1..=30).flat_map(tick).collect();
-    spool.append(&earlier).expect("append");
-    drop(spool);
+    left_by_an_earlier_run(&path, 30);
 
     let db = Arc::new(HeldDb::default());
     let (w, status) =
@@ -358,10 +362,7 @@ async fn ticks_that_arrive_during_a_long_drain_are_on_disk_before_it_ends() {
     let d = tempfile::tempdir().expect("dir");
     let path = d.path().join("s.jsonl");
     // An earlier run left 20 records: the drain takes a while.
-    let (mut spool, _) = Spool::open(&path).expect("spool");
-    let earlier: Vec<Record> = (1..=20).flat_map(tick).collect();
-    spool.append(&earlier).expect("append");
-    drop(spool);
+    left_by_an_earlier_run(&path, 20);
 
     // Its first write is never let go: a long drain, caught in the middle.
     let db = Arc::new(HeldDb::default());

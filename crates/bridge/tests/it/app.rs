@@ -131,17 +131,7 @@ pub async fn spawn_app(pool: PgPool, options: AppOptions) -> TestApp {
     .await
     .expect("combo sync");
 
-    // A receiver keeps the last value after its sender is gone: the page reads these.
-    let (_, ticks) = watch::channel(TickStatus::default());
-    let (_, writer) = watch::channel(WriterStatus::default());
-    let (_, schema) = watch::channel(SchemaState::Ready);
-    let live = Live {
-        portfolio,
-        portal: Some(session.clone()),
-        ticks,
-        writer,
-        schema,
-    };
+    let live = live_at_rest(portfolio, Some(session.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");
@@ -185,4 +175,23 @@ async fn run(handler: &dyn Handler, job_type: &str) -> Result<Value, JobError> {
         max_attempts: 1,
     };
     handler.run(&job).await
+}
+
+/// What a bridge holds in memory, with no ticker or writer running: a fresh writer's status,
+/// no ticks, the schema ready. (A receiver keeps the last value after its sender is gone: the
+/// status and the pages read these.)
+pub fn live_at_rest(
+    portfolio: SharedPortfolio,
+    portal: Option<watch::Receiver<PortalSession>>,
+) -> Live {
+    let (_, ticks) = watch::channel(TickStatus::default());
+    let (_, writer) = watch::channel(WriterStatus::default());
+    let (_, schema) = watch::channel(SchemaState::Ready);
+    Live {
+        portfolio,
+        portal,
+        ticks,
+        writer,
+        schema,
+    }
 }

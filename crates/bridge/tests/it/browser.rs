@@ -35,11 +35,7 @@ async fn the_spreads_page_and_the_openapi_document_in_a_real_browser(pool: PgPoo
     .execute(&app.pool)
     .await
     .expect("greeks rows");
-    let artifacts = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../target/test-artifacts"
-    ));
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let artifacts = crate::helpers::artifacts();
     let report = node(
         &app,
         &artifacts,

@@ -37,6 +37,15 @@ fn invalid_api_mode_halts_before_connecting_to_anything() {
     );
 }
 
+/// A local port nothing listens on (bound, then let go).
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
 #[test]
 fn each_invalid_configuration_halts_with_its_message() {
     let cases: &[(&[(&str, &str)], &str)] = &[
@@ -144,11 +153,7 @@ fn run_reports_every_problem_at_once_a_missing_database_url_included() {
 
 #[tokio::test]
 async fn run_refuses_a_buffer_path_that_cannot_hold_the_spool_and_creates_a_missing_directory() {
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let closed = closed_port();
     let database = format!("postgres://u@127.0.0.1:{closed}/db");
     let bridge = Bridge::new().env("DATABASE_URL", &database);
     let file = bridge.dir.path().join("a-file");
@@ -188,11 +193,7 @@ async fn run_refuses_a_buffer_path_that_cannot_hold_the_spool_and_creates_a_miss
 
 #[tokio::test]
 async fn run_without_postgresql_says_why_once_and_stops_on_sigterm() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = closed_port();
     let running = Bridge::new()
         .env("DATABASE_URL", &format!("postgres://u@127.0.0.1:{port}/db"))
         .spawn(&["run"]);
@@ -265,11 +266,7 @@ async fn run_on_a_combo_positions_without_account_id_stops_saying_what_is_wrong(
 
 #[test]
 fn migrate_against_a_closed_port_fails_clearly() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = closed_port();
     let run = Bridge::new()
         .env(
             "DATABASE_URL",
@@ -828,23 +825,16 @@ async fn in_portal_mode_the_status_names_no_account_asks_for_the_login_and_recov
     // reqwest is built without a default crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
-    let until = |what: &'static str, done: fn(&Seen) -> bool| {
-        let (http, addr, asking) = (&http, &addr, &asking);
-        within(what, async move {
-            loop {
-                let s = seen(http, addr, asking).await;
-                if done(&s) {
-                    return s;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        })
-    };
-
-    let failing = until("the feed reported down", |s| {
-        s.attention().iter().any(|(kind, _)| kind == "feed")
-    })
-    .await;
+    // Each state is published before it is logged: once logged, the status reports it.
+    bridge
+        .wait_for_stderr("Client Portal data unavailable")
+        .await;
+    let failing = seen(&http, &addr, &asking).await;
+    assert!(
+        failing.attention().iter().any(|(kind, _)| kind == "feed"),
+        "{}",
+        failing.cli
+    );
     failing.assert_private_and_honest();
     assert_eq!(failing.code, Some(1), "{}", failing.cli);
     assert!(
@@ -862,11 +852,12 @@ async fn in_portal_mode_the_status_names_no_account_asks_for_the_login_and_recov
         failing.cli
     );
 
+    let mark = bridge.stderr_mark();
     sim.control().cp().expire();
-    let reauth = until("re-auth required", |s| {
-        s.attention().iter().any(|(kind, _)| kind == "reauth")
-    })
-    .await;
+    bridge
+        .wait_for_stderr_since(mark, "Client Portal session needs a login")
+        .await;
+    let reauth = seen(&http, &addr, &asking).await;
     reauth.assert_private_and_honest();
     assert_eq!(reauth.code, Some(1));
     let (_, message) = reauth
@@ -890,12 +881,18 @@ async fn in_portal_mode_the_status_names_no_account_asks_for_the_login_and_recov
     assert!(reauth.page.contains("Re-auth required"), "{}", reauth.page);
 
     // The human logs in; nothing else is done, and data flows again.
+    let mark = bridge.stderr_mark();
     sim.control().cp().clear_faults();
     sim.control().cp().login();
-    let ok = until("data flowing again after the login", |s| {
-        s.attention().is_empty() && s.json["transport"]["connected"] == true
-    })
-    .await;
+    bridge
+        .wait_for_stderr_since(mark, "Client Portal session authenticated")
+        .await;
+    bridge
+        .wait_for_stderr_since(mark, "Client Portal data flows again")
+        .await;
+    let ok = seen(&http, &addr, &asking).await;
+    assert_eq!(ok.json["transport"]["connected"], true, "{}", ok.cli);
+    assert!(ok.attention().is_empty(), "{}", ok.cli);
     ok.assert_private_and_honest();
     assert_eq!(ok.code, Some(0), "{}", ok.cli);
 

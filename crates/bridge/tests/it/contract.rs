@@ -49,11 +49,7 @@ async fn the_server_keeps_to_its_openapi_document(pool: PgPool) {
     .execute(&app.pool)
     .await
     .expect("greeks rows");
-    let artifacts = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../target/test-artifacts"
-    ));
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let artifacts = crate::helpers::artifacts();
 
     let mut run = Command::new(bin);
     run.current_dir(&artifacts)

@@ -134,6 +134,8 @@ impl Drop for DemoGuard {
         let group = format!("-{}", self.pgid);
         if group_alive(self.pgid) {
             let _ = Command::new("kill").args(["-INT", "--", &group]).status();
+            // A grace period for its trap to stop what it started: nothing announces the
+            // end of processes this test did not start itself, so it looks every 50 ms.
             let deadline = std::time::Instant::now() + PATIENCE;
             while group_alive(self.pgid) && std::time::Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));

@@ -130,6 +130,16 @@ pub async fn database_url_of(pool: &PgPool) -> String {
     url.to_string()
 }
 
+/// `target/test-artifacts/`, made if need be: where tests leave screenshots and reports.
+pub fn artifacts() -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/test-artifacts"
+    ));
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
+}
+
 /// Long enough for anything that should happen; reaching it fails the test.
 pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -234,10 +244,22 @@ impl Spawned {
 
     /// Waits until its standard error contains `text`, woken by each line it writes.
     pub async fn wait_for_stderr(&self, text: &str) {
+        self.wait_for_stderr_since(0, text).await;
+    }
+
+    /// Where its standard error stands now: for [`Spawned::wait_for_stderr_since`].
+    pub fn stderr_mark(&self) -> usize {
+        self.stderr().len()
+    }
+
+    /// Waits until what it wrote after `mark` contains `text`: a line that is news, not an
+    /// earlier one with the same words.
+    pub async fn wait_for_stderr_since(&self, mark: usize, text: &str) {
         let mut lines = self.lines.clone();
+        let found = || self.stderr().get(mark..).is_some_and(|s| s.contains(text));
         within(&format!("{text:?} on the bridge's stderr"), async {
-            while !self.stderr().contains(text) {
-                if lines.changed().await.is_err() && !self.stderr().contains(text) {
+            while !found() {
+                if lines.changed().await.is_err() && !found() {
                     panic!(
                         "the bridge closed its stderr without {text:?}:\n{}",
                         self.stderr()

@@ -502,18 +502,33 @@ async fn verifying_tls_refuses_the_gateways_self_signed_certificate() {
     }
 }
 
-/// Until the portfolio is connected and holds legs again: the PORTAL source's data flows.
-async fn flowing(portfolio: &SharedPortfolio) {
-    while !portfolio.read(|p| p.health().connected && p.legs().next().is_some()) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// The `api_logs` entries the keeper and the source report, read as they come.
+type Entries = tokio::sync::mpsc::UnboundedReceiver<Vec<portfolio_bridge::greeks::record::Record>>;
+
+/// Reads `entries` until one starts with `prefix` (`"<status> <message>"`).
+async fn logged(entries: &mut Entries, prefix: &str) {
+    loop {
+        let records = entries.recv().await.expect("the keeper and source run");
+        if crate::helpers::log_lines_of(records)
+            .iter()
+            .any(|l| l.starts_with(prefix))
+        {
+            return;
+        }
     }
 }
 
-/// Until the PORTAL source has marked the feed down.
-async fn down(portfolio: &SharedPortfolio) {
-    while portfolio.read(|p| p.health().connected) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Until the PORTAL source reports that its data flows; the portfolio, written first, then
+/// holds connected legs.
+async fn flowing(entries: &mut Entries, portfolio: &SharedPortfolio) {
+    logged(entries, "ok Client Portal data flows").await;
+    assert!(portfolio.read(|p| p.health().connected && p.legs().next().is_some()));
+}
+
+/// Until the PORTAL source reports its data unavailable; the feed, marked first, is down.
+async fn down(entries: &mut Entries, portfolio: &SharedPortfolio) {
+    logged(entries, "error Client Portal data unavailable").await;
+    assert!(!portfolio.read(|p| p.health().connected));
 }
 
 /// A keeper and a PORTAL source running through `c` until shutdown (sent, or its sender
@@ -527,7 +542,7 @@ fn run_portal(
 ) -> (
     tokio::sync::watch::Receiver<portfolio_bridge::ibkr::portal::PortalSession>,
     SharedPortfolio,
-    tokio::sync::mpsc::UnboundedReceiver<Vec<portfolio_bridge::greeks::record::Record>>,
+    Entries,
 ) {
     let (log, entries) = ApiLog::channel();
     let (keeper, session) = SessionKeeper::new(c.clone(), tickle, recheck, log.clone());
@@ -546,7 +561,7 @@ async fn a_login_is_seen_within_a_poll_interval_not_a_tickle_interval() {
     let (stop, shutdown) = Shutdown::new();
     // An hour between tickles and between polls: only the keeper's recheck while it waits for
     // a login can see it, and only the source's poll on a new session can bring the data.
-    let (mut session, portfolio, _entries) = run_portal(
+    let (mut session, portfolio, mut entries) = run_portal(
         client(&sim).await,
         Duration::from_secs(3600),
         Duration::from_millis(200),
@@ -566,7 +581,7 @@ async fn a_login_is_seen_within_a_poll_interval_not_a_tickle_interval() {
     )
     .await
     .expect("state");
-    within("positions flow", flowing(&portfolio)).await;
+    within("positions flow", flowing(&mut entries, &portfolio)).await;
     let _ = stop.send(true);
 }
 
@@ -574,14 +589,14 @@ async fn a_login_is_seen_within_a_poll_interval_not_a_tickle_interval() {
 async fn after_a_re_auth_the_sessions_first_calls_come_before_any_read() {
     let sim = start_sim(sim_config()).await;
     let (stop, shutdown) = Shutdown::new();
-    let (mut session, portfolio, _entries) = run_portal(
+    let (mut session, portfolio, mut entries) = run_portal(
         client(&sim).await,
         Duration::from_millis(200),
         Duration::from_millis(200),
         Duration::from_millis(200),
         shutdown,
     );
-    within("positions flow", flowing(&portfolio)).await;
+    within("positions flow", flowing(&mut entries, &portfolio)).await;
     let gen_before = session.borrow().generation;
 
     sim.control().cp().expire();
@@ -591,7 +606,7 @@ async fn after_a_re_auth_the_sessions_first_calls_come_before_any_read() {
     )
     .await
     .expect("state");
-    within("the feed marked down", down(&portfolio)).await;
+    within("the feed marked down", down(&mut entries, &portfolio)).await;
     let from = sim.control().cp().requests().len();
     sim.control().cp().login();
     within(
@@ -602,7 +617,7 @@ async fn after_a_re_auth_the_sessions_first_calls_come_before_any_read() {
     .expect("state");
     assert!(session.borrow().generation > gen_before);
     // Flowing again without waiting for the five-minute re-read of the accounts.
-    within("positions flow again", flowing(&portfolio)).await;
+    within("positions flow again", flowing(&mut entries, &portfolio)).await;
 
     let after: Vec<(String, u16)> = sim.control().cp().requests()[from..]
         .iter()

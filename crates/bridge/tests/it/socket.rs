@@ -348,7 +348,8 @@ async fn a_stall_is_detected_and_the_connection_rebuilt() {
 /// the time on at once and yield for a moment of real time, so other tasks run.
 struct ManualClock {
     now: Mutex<Timestamp>,
-    waits: Mutex<Vec<Timestamp>>,
+    /// Every `sleep_until` asked for, in order, as a channel a test can await.
+    waits: tokio::sync::watch::Sender<Vec<Timestamp>>,
 }
 
 impl Clock for ManualClock {
@@ -363,7 +364,7 @@ impl Clock for ManualClock {
     }
 
     fn sleep_until(&self, at: Timestamp) -> Wait<'_> {
-        self.waits.lock().expect("lock").push(at);
+        self.waits.send_modify(|w| w.push(at));
         *self.now.lock().expect("lock") = at;
         Box::pin(tokio::time::sleep(Duration::from_millis(5)))
     }
@@ -375,10 +376,11 @@ async fn a_connection_lost_inside_the_reset_window_waits_for_0005_and_logs_every
 ) {
     let sim = start_sim(sim_config()).await;
     let (source, portfolio) = source(&sim, 46);
-    // 23:45 in New York (EST), with no real waiting.
+    // 23:41 in New York (EST), with no real waiting: the periodic checks move this clock on
+    // 200 ms at each, so the window leaves some 20 minutes of it for the test.
     let clock = Arc::new(ManualClock {
-        now: Mutex::new("2026-11-21T04:45:00Z".parse().expect("ts")),
-        waits: Mutex::new(Vec::new()),
+        now: Mutex::new("2026-11-21T04:41:00Z".parse().expect("ts")),
+        waits: tokio::sync::watch::channel(Vec::new()).0,
     });
     let dir = tempfile::tempdir().expect("dir");
     let log = crate::helpers::db_log(&pool, dir.path());
@@ -390,27 +392,25 @@ async fn a_connection_lost_inside_the_reset_window_waits_for_0005_and_logs_every
     until(&sim, &portfolio, "connected", |p| p.health().connected).await;
     let resume: Timestamp = "2026-11-21T05:05:00Z".parse().expect("00:05 EST");
     assert!(
-        !clock.waits.lock().expect("lock").contains(&resume),
+        !clock.waits.borrow().contains(&resume),
         "the first connect waited for the window's end"
     );
 
     // Lost inside the window, and refused for a while: it waits for 00:05, then retries.
+    let mut waits = clock.waits.subscribe();
     sim.control().tws().restart(Duration::from_millis(700));
-    within("the bridge notices", async {
-        while portfolio.read(|p| p.health().connected) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    within(
+        "the watchdog waits for the window's end",
+        waits.wait_for(|w| w.contains(&resume)),
+    )
+    .await
+    .expect("the clock lives");
     until(&sim, &portfolio, "connected again", |p| {
         p.health().connected
     })
     .await;
     let _ = stop.send(true);
-    assert!(
-        clock.waits.lock().expect("lock").contains(&resume),
-        "no wait for 00:05"
-    );
+    assert!(clock.waits.borrow().contains(&resume), "no wait for 00:05");
 
     let rows = within("api_logs rows", async {
         loop {

@@ -7,11 +7,8 @@ use std::time::Duration;
 use portfolio_bridge::Shutdown;
 use portfolio_bridge::config::ApiMode;
 use portfolio_bridge::domain::portfolio::SharedPortfolio;
-use portfolio_bridge::greeks::ticker::TickStatus;
-use portfolio_bridge::greeks::writer::WriterStatus;
 use portfolio_bridge::http::edge::AllowedHosts;
-use portfolio_bridge::http::{self, AppState, Live, Settings};
-use portfolio_bridge::store::SchemaState;
+use portfolio_bridge::http::{self, AppState, Settings};
 use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -115,16 +112,7 @@ async fn a_database_that_never_answers_holds_no_request_beyond_the_bound() {
         .database("nothing");
     let pool = PgPoolOptions::new().connect_lazy_with(options);
 
-    let (_, ticks) = watch::channel(TickStatus::default());
-    let (_, writer) = watch::channel(WriterStatus::default());
-    let (_, schema) = watch::channel(SchemaState::Ready);
-    let live = Live {
-        portfolio: SharedPortfolio::new(),
-        portal: None,
-        ticks,
-        writer,
-        schema,
-    };
+    let live = crate::app::live_at_rest(SharedPortfolio::new(), None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");

@@ -59,7 +59,8 @@ pub struct PortalSource {
     portfolio_ready: Option<u64>,
     /// The session generation `/iserver/accounts` was last called in.
     iserver_ready: Option<u64>,
-    last_error: Option<String>,
+    /// The outcome last reported: `None` before the first poll, then the error (if any).
+    reported: Option<Option<String>>,
 }
 
 impl PortalSource {
@@ -79,7 +80,7 @@ impl PortalSource {
             known: BTreeMap::new(),
             portfolio_ready: None,
             iserver_ready: None,
-            last_error: None,
+            reported: None,
         }
     }
 
@@ -122,29 +123,37 @@ impl PortalSource {
         let result = self.poll().await;
         let now = Timestamp::now();
         match &result {
-            Ok(_) => {
-                if self.last_error.take().is_some() {
-                    let entry = ApiLogEntry::new(
+            Ok(report) => {
+                // The first data of a run, and data again after a failure, are news.
+                let message = match self.reported.replace(None) {
+                    None => Some(format!(
+                        "Client Portal data flows: {} accounts, {} legs",
+                        report.accounts, report.legs
+                    )),
+                    Some(Some(_)) => Some("Client Portal data flows again".to_owned()),
+                    Some(None) => None,
+                };
+                if let Some(message) = message {
+                    self.log.record(ApiLogEntry::new(
                         now,
                         ApiMode::Portal,
                         LogStatus::Ok,
-                        "Client Portal data flows again",
-                    );
-                    self.log.record(entry);
+                        message,
+                    ));
                 }
             }
             Err(e) => {
                 let message = format!("Client Portal data unavailable: {e}");
                 self.portfolio
                     .write(|p| p.disconnected(now, message.clone()));
-                if self.last_error.as_deref() != Some(message.as_str()) {
+                if self.reported != Some(Some(message.clone())) {
                     self.log.record(ApiLogEntry::new(
                         now,
                         ApiMode::Portal,
                         LogStatus::Error,
                         message.clone(),
                     ));
-                    self.last_error = Some(message);
+                    self.reported = Some(Some(message));
                 }
             }
         }
