@@ -22,6 +22,7 @@
 //! Dependencies point one way: `http → store`, `jobs → ibkr, store`, `greeks → domain, store`,
 //! `ibkr → domain`, `status_check → http` (its status type); nothing depends on `cli`.
 
+pub mod alerts;
 pub mod api_log;
 pub mod cli;
 pub mod clock;
