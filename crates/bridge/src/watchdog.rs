@@ -21,6 +21,10 @@
 //! resubscribing to be coordinated with it; one owner keeps the policy in one place, every
 //! attempt in `api_logs`, and makes "ibapi gave up" impossible by construction.
 //!
+//! A round whose every attempt failed is recorded in the feed's health
+//! ([`crate::domain::portfolio::Refusal`]): a gateway that keeps refusing outside the window is
+//! likely logged out, and the alerts call a human for it.
+//!
 //! The window rule is [`ResetWindow::resume_at`], a pure function of `now`; the loop reads
 //! time only through a [`Clock`], so tests inject one.
 
@@ -138,6 +142,7 @@ pub async fn run(
                 _ = shutdown.wait() => return,
             }
         }
+        let mut last_error = String::new();
         for attempt in 1..=ATTEMPTS {
             let pause = backoff(settings.backoff, attempt);
             if !pause.is_zero() {
@@ -171,11 +176,13 @@ pub async fn run(
                         LogStatus::Error,
                         format!("attempt {attempt} of {ATTEMPTS} failed: {e}"),
                     );
-                    source.mark_down(&e.to_string());
+                    last_error = e.to_string();
+                    source.mark_down(&last_error);
                 }
             }
         }
         if connection.is_none() {
+            source.round_failed(clock.now(), &last_error);
             entry(
                 LogStatus::Warning,
                 format!(

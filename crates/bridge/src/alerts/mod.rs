@@ -2,3 +2,5 @@
 //!
 //! - [`notice`]: what an alert says, the generic JSON every target receives.
 pub mod notice;
+pub mod policy;
+pub mod rules;

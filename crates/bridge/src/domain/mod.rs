@@ -10,6 +10,7 @@ pub mod api_log;
 pub mod combo;
 pub mod contract;
 pub mod episode;
+pub mod expiry;
 pub mod ids;
 pub mod net_greeks;
 pub mod portfolio;

@@ -122,6 +122,21 @@ pub struct FeedHealth {
     pub connects: u64,
     /// Market-data updates (prices and model greeks) applied since start.
     pub updates: u64,
+    /// Since when the gateway has lost IBKR's servers (TWS 1100) with the socket still up;
+    /// `None` once it says connectivity is restored (1101, 1102).
+    pub upstream_lost_since: Option<Timestamp>,
+    /// Reconnect rounds that all failed since the feed was last up (SOCKET: the gateway
+    /// refuses or drops the API connection, as a logged-out gateway does).
+    pub refused: Option<Refusal>,
+}
+
+/// Whole reconnect rounds (every attempt of the retry policy) that failed in a row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refusal {
+    /// When the first failed round ended.
+    pub since: Timestamp,
+    pub rounds: u32,
+    pub last_error: String,
 }
 
 /// What the feed's health says before any source has connected.
@@ -144,6 +159,8 @@ pub struct Portfolio {
     positions_complete: Option<Timestamp>,
     connects: u64,
     updates: u64,
+    upstream_lost_since: Option<Timestamp>,
+    refused: Option<Refusal>,
 }
 
 /// Empty and not connected; the health says so, so a "down" never comes without a reason.
@@ -162,6 +179,8 @@ impl Default for Portfolio {
             positions_complete: None,
             connects: 0,
             updates: 0,
+            upstream_lost_since: None,
+            refused: None,
         }
     }
 }
@@ -308,7 +327,9 @@ impl Portfolio {
         if !self.connected {
             self.since = Some(now);
             self.connects += 1;
+            self.upstream_lost_since = None;
         }
+        self.refused = None;
         self.connected = true;
         self.message = message.into();
     }
@@ -376,6 +397,27 @@ impl Portfolio {
         self.epoch += 1;
     }
 
+    /// A whole reconnect round failed at `now`, the last attempt with `error`.
+    pub fn round_failed(&mut self, now: Timestamp, error: impl Into<String>) {
+        let refused = self.refused.get_or_insert(Refusal {
+            since: now,
+            rounds: 0,
+            last_error: String::new(),
+        });
+        refused.rounds += 1;
+        refused.last_error = error.into();
+    }
+
+    /// The gateway lost IBKR's servers (1100) at `now`; the first loss of an outage counts.
+    pub fn upstream_lost(&mut self, now: Timestamp) {
+        self.upstream_lost_since.get_or_insert(now);
+    }
+
+    /// The gateway has IBKR's servers again (1101, 1102), or a new connection was made.
+    pub fn upstream_restored(&mut self) {
+        self.upstream_lost_since = None;
+    }
+
     pub fn health(&self) -> FeedHealth {
         FeedHealth {
             connected: self.connected,
@@ -384,6 +426,8 @@ impl Portfolio {
             epoch: self.epoch,
             connects: self.connects,
             updates: self.updates,
+            upstream_lost_since: self.upstream_lost_since,
+            refused: self.refused.clone(),
         }
     }
 

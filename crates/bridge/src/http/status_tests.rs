@@ -12,6 +12,8 @@ fn feed(connected: bool) -> FeedHealth {
         epoch: 1,
         connects: 1,
         updates: 0,
+        upstream_lost_since: None,
+        refused: None,
     }
 }
 

@@ -8,8 +8,12 @@
 //! than finish it alongside the next holder; one that is told to stop hands its job back.
 //! It never decides what a job does; the handlers do.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use tokio::sync::watch;
 
 use serde_json::Value;
 use sqlx::PgPool;
@@ -72,11 +76,24 @@ pub enum Ran {
     Released,
 }
 
+/// Attempts of one job type that failed in a row, as this worker ran them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Streak {
+    pub failures: u32,
+    /// When the first of them failed.
+    pub since: Timestamp,
+    pub last_error: String,
+}
+
+/// The failing job types, by type; a type leaves once one of its jobs completes.
+pub type Streaks = BTreeMap<String, Streak>;
+
 pub struct Worker {
     pool: PgPool,
     name: String,
     handlers: Vec<Arc<dyn Handler>>,
     settings: WorkerSettings,
+    streaks: Option<watch::Sender<Streaks>>,
 }
 
 impl Worker {
@@ -91,7 +108,33 @@ impl Worker {
             name,
             handlers,
             settings,
+            streaks: None,
         }
+    }
+
+    /// Publishes the failing job types to `streaks` as outcomes are recorded (for alerts).
+    pub fn with_streaks(mut self, streaks: watch::Sender<Streaks>) -> Worker {
+        self.streaks = Some(streaks);
+        self
+    }
+
+    fn count(&self, job_type: &str, ran: &Ran) {
+        let Some(streaks) = &self.streaks else { return };
+        streaks.send_modify(|s| match ran {
+            Ran::Completed(_) => {
+                s.remove(job_type);
+            }
+            Ran::Retry(e) | Ran::Failed(e) => {
+                let streak = s.entry(job_type.to_owned()).or_insert_with(|| Streak {
+                    failures: 0,
+                    since: Timestamp::now(),
+                    last_error: String::new(),
+                });
+                streak.failures += 1;
+                streak.last_error.clone_from(e);
+            }
+            Ran::Abandoned | Ran::Released => {}
+        });
     }
 
     pub fn name(&self) -> &str {
@@ -230,6 +273,7 @@ impl Worker {
             };
             match recorded {
                 Ok(ran) => {
+                    self.count(&job.job_type, &ran);
                     match &ran {
                         Ran::Completed(result) => {
                             info!(job = job.id, job_type = %job.job_type, "job completed in {ms} ms: {result}")

@@ -135,6 +135,11 @@ impl SocketSource {
             .write(|p| p.disconnected(Timestamp::now(), reason));
     }
 
+    /// Every attempt of a reconnect round failed, the last with `error`, at `now`.
+    pub fn round_failed(&self, now: Timestamp, error: &str) {
+        self.portfolio.write(|p| p.round_failed(now, error));
+    }
+
     /// Connects, asks for delayed data where live is not permitted, and opens every stream.
     pub async fn connect(&self) -> Result<SocketConnection, SocketError> {
         let SocketSettings {
@@ -345,21 +350,25 @@ async fn notices_task(shared: Arc<Shared>, mut notices: NoticeStream) {
         let message = notice.message.clone();
         match code {
             1100 => {
-                shared
-                    .portfolio
-                    .write(|p| p.data_lost(format!("1100: {message}")));
+                shared.portfolio.write(|p| {
+                    p.data_lost(format!("1100: {message}"));
+                    p.upstream_lost(Timestamp::now());
+                });
                 shared.report(SocketEvent::Notice { code, message });
             }
             1101 => {
-                shared
-                    .portfolio
-                    .write(|p| p.data_lost(format!("1101: {message}")));
+                shared.portfolio.write(|p| {
+                    p.data_lost(format!("1101: {message}"));
+                    p.upstream_restored();
+                });
                 shared.resubscribe_market_data();
                 shared.report(SocketEvent::Notice { code, message });
             }
-            1102 | 1300 | 2103 | 2105 | 2157 => {
+            1102 => {
+                shared.portfolio.write(|p| p.upstream_restored());
                 shared.report(SocketEvent::Notice { code, message })
             }
+            1300 | 2103 | 2105 | 2157 => shared.report(SocketEvent::Notice { code, message }),
             _ => debug!(code, "TWS notice: {message}"),
         }
     }
