@@ -14,6 +14,9 @@ use clap::{Parser, Subcommand};
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
+use crate::alerts::deliver;
+use crate::alerts::notice::{AlertKind, Notice, Phase, Severity};
+use crate::alerts::target::Target;
 use crate::config::{Config, DatabaseNeed, DatabaseUrl, RawConfig};
 use crate::store::jobs::{Dedup, Enqueued, JobRow, NewJob};
 use crate::{Shutdown, greeks, jobs, runtime, status_check, store};
@@ -80,6 +83,18 @@ pub enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Alerts (ALERT_WEBHOOK_URL, ALERT_COMMAND): send a test alert
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AlertsCommand {
+    /// Send a test alert to every configured target and print what each answered; exits 1
+    /// if any target did not accept it
+    Test,
 }
 
 impl Command {
@@ -95,6 +110,7 @@ impl Command {
             } => DatabaseNeed::Required,
             Command::Config
             | Command::Status { .. }
+            | Command::Alerts { .. }
             | Command::Spool {
                 command: SpoolCommand::Status,
             } => DatabaseNeed::NotNeeded,
@@ -209,6 +225,9 @@ pub fn main() -> ExitCode {
         Command::Jobs { command } => {
             with_database(&config, |url| run_async(jobs_command(url, command)))
         }
+        Command::Alerts {
+            command: AlertsCommand::Test,
+        } => run_async(alerts_test(config.alerts.targets.clone())),
         Command::Status { json } => {
             let mut needs_attention = false;
             let code = run_async(async {
@@ -225,6 +244,45 @@ pub fn main() -> ExitCode {
                 false => code,
             }
         }
+    }
+}
+
+/// `alerts test`: one test notice to every target, and what each answered.
+async fn alerts_test(targets: Vec<Target>) -> anyhow::Result<()> {
+    if targets.is_empty() {
+        anyhow::bail!(
+            "no alert target is configured: set ALERT_WEBHOOK_URL (comma-separated URLs) or              ALERT_COMMAND; see docs/configuration.md"
+        );
+    }
+    let now = jiff::Timestamp::now();
+    let notice = Notice {
+        kind: AlertKind::Test,
+        key: String::new(),
+        severity: Severity::Info,
+        status: Phase::Test,
+        title: "Test alert from portfolio-bridge".into(),
+        text: "`portfolio-bridge alerts test` sent this to check that alerts reach you.".into(),
+        action: "Nothing to do: alerts reach this target.".into(),
+        started_at: now,
+        resolved_at: None,
+        lasted_seconds: None,
+        host: crate::host_name(),
+    };
+    let client = deliver::http_client()?;
+    let answers = deliver::test_all(&client, &targets, &notice).await;
+    let mut failed = 0;
+    for (target, answer) in &answers {
+        match answer {
+            Ok(a) => println!("ok      {target}: {a}"),
+            Err(e) => {
+                failed += 1;
+                println!("FAILED  {target}: {e}");
+            }
+        }
+    }
+    match failed {
+        0 => Ok(()),
+        n => anyhow::bail!("{n} of {} alert targets did not accept the test alert", answers.len()),
     }
 }
 

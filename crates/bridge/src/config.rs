@@ -19,6 +19,8 @@ use std::time::Duration;
 use sqlx::postgres::PgConnectOptions;
 use url::{Host, Url};
 
+use crate::alerts::rules::Thresholds;
+use crate::alerts::target::Target;
 use crate::domain::reset_window::{self, ResetWindow, Windows};
 
 /// Longest interval or timeout accepted, in seconds: anything longer is a typo.
@@ -147,11 +149,61 @@ pub struct RawConfig {
     /// address and localhost (a name this machine is reached by)
     #[arg(long, env = "BRIDGE_ALLOWED_HOSTS", value_name = "NAMES")]
     pub bridge_allowed_hosts: Option<String>,
+
+    /// Where alerts are POSTed, comma-separated: https URLs (plain http only to loopback).
+    /// Slack, Discord and ntfy.sh URLs get their own format; prefix slack+, discord+, ntfy+ or
+    /// generic+ for compatible self-hosted servers. Shown redacted
+    #[arg(
+        long,
+        env = "ALERT_WEBHOOK_URL",
+        value_name = "URLS",
+        hide_env_values = true
+    )]
+    pub alert_webhook_url: Option<String>,
+
+    /// A shell command run for each alert with its JSON on stdin (e-mail, anything else)
+    #[arg(
+        long,
+        env = "ALERT_COMMAND",
+        value_name = "COMMAND",
+        hide_env_values = true
+    )]
+    pub alert_command: Option<String>,
+
+    /// Minutes between reminders of an alert that still holds [default: 60]
+    #[arg(long, env = "ALERT_REPEAT_MINUTES", value_name = "MINUTES")]
+    pub alert_repeat_minutes: Option<String>,
+
+    /// Seconds without IBKR data, outside the reset window, before feed_down [default: 180]
+    #[arg(long, env = "ALERT_FEED_DOWN_AFTER_SECONDS", value_name = "SECONDS")]
+    pub alert_feed_down_after_seconds: Option<String>,
+
+    /// Seconds PostgreSQL may be unreachable before database_unreachable [default: 120]
+    #[arg(long, env = "ALERT_DATABASE_DOWN_AFTER_SECONDS", value_name = "SECONDS")]
+    pub alert_database_down_after_seconds: Option<String>,
+
+    /// Records waiting in the spool before spool_growing [default: 10000]
+    #[arg(long, env = "ALERT_SPOOL_ROWS", value_name = "N")]
+    pub alert_spool_rows: Option<String>,
+
+    /// Failures in a row of one job type before sync_failing [default: 3]
+    #[arg(long, env = "ALERT_SYNC_FAILURES", value_name = "N")]
+    pub alert_sync_failures: Option<String>,
+
+    /// Seconds positions may stay left out of the greeks before greeks_incomplete
+    /// [default: 600]
+    #[arg(long, env = "ALERT_GREEKS_INCOMPLETE_AFTER_SECONDS", value_name = "SECONDS")]
+    pub alert_greeks_incomplete_after_seconds: Option<String>,
+
+    /// Business days before a held future's last trade date that front_month_expiring starts
+    /// [default: 5]
+    #[arg(long, env = "ALERT_EXPIRY_BUSINESS_DAYS", value_name = "DAYS")]
+    pub alert_expiry_business_days: Option<String>,
 }
 
 impl RawConfig {
     /// Every variable with its raw value, in the order the documentation lists them.
-    pub fn vars(&self) -> [(&'static str, Option<&str>); 22] {
+    pub fn vars(&self) -> [(&'static str, Option<&str>); 31] {
         fn v(s: &Option<String>) -> Option<&str> {
             s.as_deref().map(str::trim).filter(|s| !s.is_empty())
         }
@@ -193,6 +245,24 @@ impl RawConfig {
             ("BRIDGE_HTTP_ADDR", v(&self.bridge_http_addr)),
             ("BRIDGE_API_TOKEN", v(&self.bridge_api_token)),
             ("BRIDGE_ALLOWED_HOSTS", v(&self.bridge_allowed_hosts)),
+            ("ALERT_WEBHOOK_URL", v(&self.alert_webhook_url)),
+            ("ALERT_COMMAND", v(&self.alert_command)),
+            ("ALERT_REPEAT_MINUTES", v(&self.alert_repeat_minutes)),
+            (
+                "ALERT_FEED_DOWN_AFTER_SECONDS",
+                v(&self.alert_feed_down_after_seconds),
+            ),
+            (
+                "ALERT_DATABASE_DOWN_AFTER_SECONDS",
+                v(&self.alert_database_down_after_seconds),
+            ),
+            ("ALERT_SPOOL_ROWS", v(&self.alert_spool_rows)),
+            ("ALERT_SYNC_FAILURES", v(&self.alert_sync_failures)),
+            (
+                "ALERT_GREEKS_INCOMPLETE_AFTER_SECONDS",
+                v(&self.alert_greeks_incomplete_after_seconds),
+            ),
+            ("ALERT_EXPIRY_BUSINESS_DAYS", v(&self.alert_expiry_business_days)),
         ]
     }
 
@@ -427,6 +497,15 @@ pub struct HttpConfig {
     pub allowed_hosts: Vec<HostName>,
 }
 
+/// Where alerts go and when a condition becomes one.
+#[derive(Debug, Clone)]
+pub struct AlertConfig {
+    /// Webhooks first, then the command; empty when alerts only show on the status page.
+    pub targets: Vec<Target>,
+    pub repeat: Duration,
+    pub thresholds: Thresholds,
+}
+
 /// The validated configuration. Every value in it is usable as is.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -443,6 +522,7 @@ pub struct Config {
     pub watchdog_interval: Duration,
     pub positions_sync_interval: Duration,
     pub http: HttpConfig,
+    pub alerts: AlertConfig,
 }
 
 /// Whether the command about to run needs `DATABASE_URL`: a missing one is then reported
@@ -586,6 +666,59 @@ impl Collector<'_> {
                 );
                 None
             }
+        }
+    }
+}
+
+impl Collector<'_> {
+    fn count(&mut self, var: &'static str, default: u64, max: u64) -> u64 {
+        let expected = format!("a whole number from 1 to {max}, e.g. {var}={default}");
+        self.field(var, default, &expected, |s| {
+            s.parse::<u64>().ok().filter(|n| (1..=max).contains(n))
+        })
+    }
+
+    fn alerts(&mut self) -> AlertConfig {
+        let mut targets = Vec::new();
+        if let Some(urls) = self.raw.get("ALERT_WEBHOOK_URL") {
+            for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+                match Target::parse_webhook(url) {
+                    Ok(t) => targets.push(t),
+                    // The value is a secret: only what is wrong with it is shown.
+                    Err(why) => self.invalid("ALERT_WEBHOOK_URL", "(value hidden)".into(), &why),
+                }
+            }
+        }
+        if let Some(command) = self.raw.get("ALERT_COMMAND") {
+            match Target::command(command) {
+                Ok(t) => targets.push(t),
+                Err(why) => self.invalid("ALERT_COMMAND", "(value hidden)".into(), &why),
+            }
+        }
+        let defaults = Thresholds::default();
+        let repeat_minutes = self.count("ALERT_REPEAT_MINUTES", 60, 7 * 24 * 60);
+        let feed_down_after = self.seconds("ALERT_FEED_DOWN_AFTER_SECONDS", 180);
+        let database_down_after = self.seconds("ALERT_DATABASE_DOWN_AFTER_SECONDS", 120);
+        let spool_rows = self.count("ALERT_SPOOL_ROWS", defaults.spool_rows as u64, 1 << 40);
+        let sync_failures = self.count("ALERT_SYNC_FAILURES", 3, 1000);
+        let greeks_incomplete_after = self.seconds("ALERT_GREEKS_INCOMPLETE_AFTER_SECONDS", 600);
+        let expiry_business_days = self.field(
+            "ALERT_EXPIRY_BUSINESS_DAYS",
+            defaults.expiry_business_days,
+            "a whole number of business days from 0 to 60, e.g. ALERT_EXPIRY_BUSINESS_DAYS=5",
+            |s| s.parse::<i32>().ok().filter(|n| (0..=60).contains(n)),
+        );
+        AlertConfig {
+            targets,
+            repeat: Duration::from_secs(repeat_minutes * 60),
+            thresholds: Thresholds {
+                feed_down_after,
+                database_down_after,
+                spool_rows: usize::try_from(spool_rows).unwrap_or(usize::MAX),
+                sync_failures: u32::try_from(sync_failures).unwrap_or(u32::MAX),
+                greeks_incomplete_after,
+                expiry_business_days,
+            },
         }
     }
 }
@@ -820,6 +953,8 @@ impl Config {
                 .push(ConfigError::TokenRequired { addr: http_addr });
         }
 
+        let alerts = p.alerts();
+
         if !p.errors.is_empty() {
             return Err(ConfigErrors(p.errors));
         }
@@ -850,6 +985,7 @@ impl Config {
                 api_token,
                 allowed_hosts,
             },
+            alerts,
         })
     }
 
@@ -865,7 +1001,16 @@ impl Config {
     /// its value came from when it was not set explicitly.
     pub fn render(&self, raw: &RawConfig) -> String {
         let secs = |d: Duration| d.as_secs_f64().to_string();
-        let values: [(&str, String); 22] = [
+        let a = &self.alerts;
+        let shown = |kind: fn(&Target) -> bool| {
+            a.targets
+                .iter()
+                .filter(|t| kind(t))
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let values: [(&str, String); 31] = [
             ("IB_API_MODE", self.api_mode.to_string()),
             ("IB_SOCKET_ADDR", self.socket.addr.to_string()),
             ("IB_CLIENT_ID", self.socket.client_id.to_string()),
@@ -929,6 +1074,30 @@ impl Config {
                     .map(HostName::as_str)
                     .collect::<Vec<_>>()
                     .join(","),
+            ),
+            (
+                "ALERT_WEBHOOK_URL",
+                shown(|t| matches!(t, Target::Webhook(_))),
+            ),
+            ("ALERT_COMMAND", shown(|t| matches!(t, Target::Command(_)))),
+            ("ALERT_REPEAT_MINUTES", (a.repeat.as_secs() / 60).to_string()),
+            (
+                "ALERT_FEED_DOWN_AFTER_SECONDS",
+                secs(a.thresholds.feed_down_after),
+            ),
+            (
+                "ALERT_DATABASE_DOWN_AFTER_SECONDS",
+                secs(a.thresholds.database_down_after),
+            ),
+            ("ALERT_SPOOL_ROWS", a.thresholds.spool_rows.to_string()),
+            ("ALERT_SYNC_FAILURES", a.thresholds.sync_failures.to_string()),
+            (
+                "ALERT_GREEKS_INCOMPLETE_AFTER_SECONDS",
+                secs(a.thresholds.greeks_incomplete_after),
+            ),
+            (
+                "ALERT_EXPIRY_BUSINESS_DAYS",
+                a.thresholds.expiry_business_days.to_string(),
             ),
         ];
         let mut out =

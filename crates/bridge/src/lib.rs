@@ -12,6 +12,7 @@
 //! - [`jobs`]: the PostgreSQL job queue's worker and scheduler, and the sync jobs
 //!   (`positions.sync`, `combo_positions.sync`).
 //! - [`api_log`]: the handle every part reports `api_logs` entries through.
+//! - [`alerts`]: calls a human when one is needed — rules, deduplication, webhooks, a command.
 //! - [`failpoint`]: named stops for crash tests; inert unless armed.
 //! - [`http`]: the read API, the web page, `/healthz`, `/metrics`, the OpenAPI document.
 //! - [`store`]: every SQL statement, the embedded migrations and the startup schema check.
@@ -37,6 +38,15 @@ pub mod runtime;
 pub mod status_check;
 pub mod store;
 pub mod watchdog;
+
+/// This machine's name, as worker names and alerts carry it.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
 
 /// A signal that the bridge is stopping; every long-running task holds one.
 #[derive(Clone)]

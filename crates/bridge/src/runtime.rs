@@ -13,6 +13,8 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::Shutdown;
+use crate::alerts::deliver::{self, DeliverySettings};
+use crate::alerts::{self, AlertSettings, AlertsView};
 use crate::api_log::ApiLog;
 use crate::clock::SystemClock;
 use crate::config::{ApiMode, Config, DatabaseUrl};
@@ -28,7 +30,7 @@ use crate::jobs::Handler;
 use crate::jobs::combo_sync::ComboSync;
 use crate::jobs::positions_sync::{LegSource, PositionsSync};
 use crate::jobs::scheduler;
-use crate::jobs::worker::{Worker, WorkerSettings, worker_name};
+use crate::jobs::worker::{Streaks, Worker, WorkerSettings, worker_name};
 use crate::store::{self, SchemaState};
 use crate::watchdog::{self, WatchdogSettings};
 
@@ -43,6 +45,8 @@ const DB_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the tasks get to stop after the signal before they are ended (systemd waits 60 s
 /// in all; the writer's flush comes after, bounded by its own write timeout).
 const TASKS_STOP_WITHIN: Duration = Duration::from_secs(15);
+/// How often the alert rules look at the bridge's state.
+const ALERTS_EVERY: Duration = Duration::from_secs(1);
 /// The longest a quiet TWS connection may take to answer the watchdog's probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -164,6 +168,7 @@ pub async fn run(
             tasks.spawn(source.run(config.greeks_interval, shutdown.clone()));
         }
     }
+    let (streaks_tx, streaks) = tokio::sync::watch::channel(Streaks::new());
     // The queue's tables exist once the schema is ready: only then do jobs start.
     tasks.spawn(when_ready(schema.clone(), shutdown.clone(), {
         let (pool, portfolio, shutdown) = (pool.clone(), portfolio.clone(), shutdown.clone());
@@ -174,7 +179,8 @@ pub async fn run(
                 worker_name(1),
                 handlers,
                 WorkerSettings::default(),
-            );
+            )
+            .with_streaks(streaks_tx);
             tokio::join!(
                 scheduler::run(pool, portfolio, interval, shutdown.clone()),
                 worker.run(shutdown),
@@ -195,6 +201,19 @@ pub async fn run(
         tick_status,
         shutdown.clone(),
     ));
+    let alerts = spawn_alerts(
+        &config,
+        alerts::Inputs {
+            portfolio: portfolio.clone(),
+            portal: portal_session.clone(),
+            ticks: ticks.clone(),
+            writer: writer_status.clone(),
+            schema: schema.clone(),
+            jobs: streaks,
+        },
+        &mut tasks,
+        &shutdown,
+    )?;
     // Read once more after everything stopped, for the closing account.
     let (ticks_at_stop, writer_at_stop) = (ticks.clone(), writer_status.clone());
     let live = http::Live {
@@ -203,6 +222,7 @@ pub async fn run(
         ticks,
         writer: writer_status,
         schema: schema.clone(),
+        alerts,
     };
     let http_settings = http::Settings {
         api_mode: config.api_mode,
@@ -275,6 +295,49 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// Starts the alert loop and the delivery to `ALERT_WEBHOOK_URL` / `ALERT_COMMAND`; the
+/// alerts' view for the status.
+fn spawn_alerts(
+    config: &Config,
+    inputs: alerts::Inputs,
+    tasks: &mut JoinSet<()>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<tokio::sync::watch::Receiver<AlertsView>> {
+    let client = deliver::http_client().context("alert delivery")?;
+    let targets = config.alerts.targets.clone();
+    if targets.is_empty() {
+        info!(
+            "no ALERT_WEBHOOK_URL or ALERT_COMMAND: alerts show on the status page and in the log only"
+        );
+    } else {
+        let shown: Vec<String> = targets.iter().map(ToString::to_string).collect();
+        info!("alerts go to {}", shown.join(", "));
+    }
+    let (outbox, delivery) = deliver::channel(client, targets, DeliverySettings::default());
+    let (view_tx, view) = tokio::sync::watch::channel(AlertsView::default());
+    let base = &config.portal.base_url;
+    let settings = AlertSettings {
+        mode: config.api_mode,
+        reset: config.socket.reset_window.clone(),
+        gateway_addr: config.socket.addr.to_string(),
+        portal_login_url: format!("{}/", base.origin().ascii_serialization()),
+        thresholds: config.alerts.thresholds.clone(),
+        repeat: config.alerts.repeat,
+        host: crate::host_name(),
+        every: ALERTS_EVERY,
+        clock: Arc::new(SystemClock),
+    };
+    tasks.spawn(delivery.run(shutdown.clone()));
+    tasks.spawn(alerts::run(
+        inputs,
+        settings,
+        outbox,
+        view_tx,
+        shutdown.clone(),
+    ));
+    Ok(view)
 }
 
 /// Runs `task` once the schema is ready, unless the bridge stops first.

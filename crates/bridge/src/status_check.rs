@@ -97,6 +97,13 @@ pub fn report(view: &StatusView) -> String {
     for fact in view.facts() {
         out.push_str(&format!("{:<20} {}\n", fact.label, fact.value));
     }
+    let alerts = view.alert_lines();
+    if !alerts.is_empty() {
+        out.push_str("Active alerts:\n");
+        for line in alerts {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
     let left_out = view.left_out_lines();
     if !left_out.is_empty() {
         out.push_str("Left out of the greeks:\n");

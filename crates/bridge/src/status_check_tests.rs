@@ -56,6 +56,29 @@ fn attention_comes_first_with_what_to_do() {
 }
 
 #[test]
+fn active_alerts_are_listed_with_what_to_do_and_where_they_go() {
+    let mut v = view(json!([]));
+    v.alerts = serde_json::from_value(json!({
+        "checked_at": "2026-11-21T14:05:06Z",
+        "active": [{"kind": "feed_down", "key": "", "severity": "critical",
+                    "title": "IBKR feed down for 4 min", "text": "No IBKR data since …",
+                    "action": "Check the gateway.", "started_at": "2026-11-21T14:01:00Z",
+                    "resolved_at": null, "told": true}],
+        "recent": [], "held_back": 0,
+        "delivery": {"targets": ["slack https://hooks.slack.com/…"], "delivered": 1,
+                     "failed_attempts": 0, "pending": 0, "dropped": 0, "last_error": null}
+    }))
+    .expect("an alerts view");
+    let text = report(&v);
+    assert!(text.contains(
+        "Alerts               1 active; 1 notices delivered, 0 waiting, 0 dropped to slack https://hooks.slack.com/…"
+    ), "{text}");
+    assert!(text.contains(
+        "  [critical] feed_down since 2026-11-21 14:01:00 UTC: IBKR feed down for 4 min — Check the gateway."
+    ), "{text}");
+}
+
+#[test]
 fn nothing_to_do_says_ok() {
     let text = report(&view(json!([])));
     assert_eq!(text.lines().next(), Some("portfolio-bridge: OK"));

@@ -1,7 +1,7 @@
 //! `/metrics` in Prometheus' text format: HTTP latency per route (recorded here, by a
 //! middleware), and the bridge's own figures read at scrape time — greeks rows written, tick
 //! lateness, spool depth, breaker state, feed reconnects, market-data updates, Client Portal
-//! session, jobs by type and status.
+//! session, jobs by type and status, alerts active and their delivery.
 //! No registry crate: the handful of series is written out directly.
 
 use std::collections::BTreeMap;
@@ -146,6 +146,7 @@ pub fn render(state: &AppState, jobs: &[(String, String, i64)]) -> String {
     let ticks = state.live.ticks.borrow().clone();
     let writer = state.live.writer.borrow().clone();
     let feed = state.live.portfolio.read(|p| p.health());
+    let alerts = state.live.alerts.borrow().clone();
     let m = &mut out;
     let scalars = [
         (
@@ -219,6 +220,36 @@ pub fn render(state: &AppState, jobs: &[(String, String, i64)]) -> String {
             "gauge",
             "How long after its interval boundary the last tick handed its rows to the writer.",
             ticks.lateness.as_secs_f64(),
+        ),
+        (
+            "portfolio_bridge_alerts_active",
+            "gauge",
+            "Alerts whose condition holds now.",
+            alerts.active.len() as f64,
+        ),
+        (
+            "portfolio_bridge_alert_notices_delivered_total",
+            "counter",
+            "Alert notices a target accepted (a notice to two targets counts twice).",
+            alerts.delivery.delivered as f64,
+        ),
+        (
+            "portfolio_bridge_alert_delivery_failures_total",
+            "counter",
+            "Alert delivery attempts that failed (each retry counts).",
+            alerts.delivery.failed_attempts as f64,
+        ),
+        (
+            "portfolio_bridge_alert_notices_pending",
+            "gauge",
+            "Alert notices not yet accepted by their target: waiting or being retried.",
+            alerts.delivery.pending as f64,
+        ),
+        (
+            "portfolio_bridge_alert_notices_dropped_total",
+            "counter",
+            "Alert notices dropped from a full queue, never delivered.",
+            alerts.delivery.dropped as f64,
         ),
     ];
     for (name, kind, help, value) in scalars {

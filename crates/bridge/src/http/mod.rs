@@ -68,6 +68,8 @@ pub struct Live {
     /// Whether the schema is applied (and why not), so the status tells a database that does
     /// not answer from one whose schema is not ready.
     pub schema: watch::Receiver<SchemaState>,
+    /// What the alert loop last saw and told.
+    pub alerts: watch::Receiver<crate::alerts::AlertsView>,
 }
 
 /// How the bridge runs: what the status shows, and the names it answers to.

@@ -510,9 +510,38 @@ pub struct JobRowView {
 struct StatusPage {
     frame: Frame,
     facts: Vec<status::Fact>,
+    alerts: Vec<AlertRow>,
     left_out: Vec<String>,
     jobs: Vec<JobRowView>,
     enqueued: Option<String>,
+}
+
+/// One alert on the status page: active ones first, then the ones that cleared lately.
+struct AlertRow {
+    severity: &'static str,
+    kind: String,
+    title: String,
+    text: String,
+    action: String,
+    started: When,
+    resolved: Option<When>,
+    /// Whether the targets were told (the rate limits may hold a notice back for a while).
+    told: bool,
+}
+
+impl From<&crate::alerts::policy::AlertView> for AlertRow {
+    fn from(a: &crate::alerts::policy::AlertView) -> AlertRow {
+        AlertRow {
+            severity: a.severity.as_str(),
+            kind: a.kind.to_string(),
+            title: a.title.clone(),
+            text: a.text.clone(),
+            action: a.action.clone(),
+            started: when(a.started_at),
+            resolved: a.resolved_at.map(when),
+            told: a.told,
+        }
+    }
 }
 
 /// Where "Sync now" sends the browser back to.
@@ -540,6 +569,13 @@ async fn status_page(
     );
     let (s, recent) = tokio::join!(status::snapshot(&state), recent);
     let facts = s.facts();
+    let alerts = s
+        .alerts
+        .active
+        .iter()
+        .chain(&s.alerts.recent)
+        .map(AlertRow::from)
+        .collect();
     let left_out = s.left_out_lines();
     let jobs = recent
         .ok()
@@ -570,6 +606,7 @@ async fn status_page(
             signed_in: state.auth.required(),
         },
         facts,
+        alerts,
         left_out,
         jobs,
         enqueued,

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use crate::alerts::AlertsView;
 use crate::config::ApiMode;
 use crate::domain::net_greeks::LeftOutReason;
 use crate::domain::portfolio::FeedHealth;
@@ -81,6 +82,10 @@ pub struct StatusView {
     pub combos_synced_at: Option<Timestamp>,
     pub database_reachable: bool,
     pub attention: Vec<Attention>,
+    /// Active and recent alerts, and how their delivery goes (absent from a bridge older than
+    /// alerts: none).
+    #[serde(default)]
+    pub alerts: AlertsView,
 }
 
 /// One line of the status as the page and `portfolio-bridge status` print it.
@@ -176,7 +181,40 @@ impl StatusView {
         if !self.database_reachable {
             facts.push(fact("PostgreSQL", "unreachable".into()));
         }
+        let d = &self.alerts.delivery;
+        facts.push(fact(
+            "Alerts",
+            format!(
+                "{} active; {} notices delivered, {} waiting, {} dropped{}",
+                self.alerts.active.len(),
+                d.delivered,
+                d.pending,
+                d.dropped,
+                match d.targets.is_empty() {
+                    true => " (no ALERT_WEBHOOK_URL or ALERT_COMMAND set)".to_owned(),
+                    false => format!(" to {}", d.targets.join(", ")),
+                }
+            ),
+        ));
         facts
+    }
+
+    /// The alerts that hold now, a line each with what to do.
+    pub fn alert_lines(&self) -> Vec<String> {
+        self.alerts
+            .active
+            .iter()
+            .map(|a| {
+                format!(
+                    "[{}] {} since {}: {} — {}",
+                    a.severity.as_str(),
+                    a.kind,
+                    utc_text(a.started_at),
+                    a.title,
+                    a.action
+                )
+            })
+            .collect()
     }
 
     /// The positions left out of the greeks, a line each.
@@ -410,6 +448,7 @@ pub async fn snapshot(state: &AppState) -> StatusView {
         combos_synced_at,
         database_reachable,
         attention,
+        alerts: state.live.alerts.borrow().clone(),
     }
 }
 

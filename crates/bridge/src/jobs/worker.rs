@@ -56,12 +56,7 @@ pub fn retry_delay(attempts: i32, base: Duration, max: Duration) -> Duration {
 
 /// This process's worker name: host, process id and a number, e.g. `trader-box:4242:1`.
 pub fn worker_name(n: usize) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{host}:{}:{n}", std::process::id())
+    format!("{}:{}:{n}", crate::host_name(), std::process::id())
 }
 
 /// How one job ended for this worker.

@@ -187,11 +187,13 @@ pub fn live_at_rest(
     let (_, ticks) = watch::channel(TickStatus::default());
     let (_, writer) = watch::channel(WriterStatus::default());
     let (_, schema) = watch::channel(SchemaState::Ready);
+    let (_, alerts) = watch::channel(portfolio_bridge::alerts::AlertsView::default());
     Live {
         portfolio,
         portal,
         ticks,
         writer,
         schema,
+        alerts,
     }
 }

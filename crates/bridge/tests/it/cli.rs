@@ -495,17 +495,6 @@ async fn run_in_socket_mode_connects_through_the_watchdog_and_stops_cleanly(pool
     assert!(stderr.contains("SIGTERM received"), "{stderr}");
 }
 
-/// A reset window from 30 minutes ago to 30 minutes ahead, in UTC: whatever the time of day
-/// the test runs at, the bridge starts inside it.
-fn window_around_now() -> String {
-    use jiff::ToSpan;
-    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
-    let at = |z: jiff::Zoned| z.strftime("%H:%M").to_string();
-    let start = now.checked_sub(30.minutes()).expect("in range");
-    let end = now.checked_add(30.minutes()).expect("in range");
-    format!("{}-{}", at(start), at(end))
-}
-
 #[sqlx::test(migrations = false)]
 async fn started_inside_the_reset_window_it_connects_at_once_and_a_lost_connection_waits(
     pool: PgPool,

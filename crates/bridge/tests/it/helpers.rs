@@ -140,6 +140,17 @@ pub fn artifacts() -> std::path::PathBuf {
     dir
 }
 
+/// A reset window from 30 minutes ago to 30 minutes ahead, in UTC: whatever the time of day
+/// the test runs at, the bridge starts inside it.
+pub fn window_around_now() -> String {
+    use jiff::ToSpan;
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let at = |z: jiff::Zoned| z.strftime("%H:%M").to_string();
+    let start = now.checked_sub(30.minutes()).expect("in range");
+    let end = now.checked_add(30.minutes()).expect("in range");
+    format!("{}-{}", at(start), at(end))
+}
+
 /// Long enough for anything that should happen; reaching it fails the test.
 pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 

@@ -1,6 +1,8 @@
 //! The bridge's integration tests: one binary, against a real PostgreSQL (`DATABASE_URL`, which
 //! `scripts/test` provides) and the real `portfolio-bridge` executable.
 //!
+//! - `alerts`: alerts delivered to a webhook receiver in the test as the simulator, the
+//!   gateway session and PostgreSQL fail and recover; `alerts test` against every target shape.
 //! - `api`: the read API over HTTP against data the real syncs wrote from ibkr-sim (`app`
 //!   starts it all: `spawn_app()`).
 //! - `browser`: the web page in headless Chromium, the OpenAPI document validated (node).
@@ -18,6 +20,7 @@
 //! - `timeouts`: the read API answers within its bound while PostgreSQL is locked or silent.
 //! - `socket`: the TWS socket source and the watchdog against ibkr-sim, through ibapi.
 
+mod alerts;
 mod api;
 mod app;
 mod browser;
