@@ -1,4 +1,6 @@
 //! Alerts: the bridge calls a human when one is needed, and says what to do.
 //!
 //! - [`notice`]: what an alert says, the generic JSON every target receives.
+//! - [`target`]: where alerts go (a webhook in its shape, or a command), shown without secrets.
 pub mod notice;
+pub mod target;
