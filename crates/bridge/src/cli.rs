@@ -282,7 +282,10 @@ async fn alerts_test(targets: Vec<Target>) -> anyhow::Result<()> {
     }
     match failed {
         0 => Ok(()),
-        n => anyhow::bail!("{n} of {} alert targets did not accept the test alert", answers.len()),
+        n => anyhow::bail!(
+            "{n} of {} alert targets did not accept the test alert",
+            answers.len()
+        ),
     }
 }
 

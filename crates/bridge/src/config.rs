@@ -179,7 +179,11 @@ pub struct RawConfig {
     pub alert_feed_down_after_seconds: Option<String>,
 
     /// Seconds PostgreSQL may be unreachable before database_unreachable [default: 120]
-    #[arg(long, env = "ALERT_DATABASE_DOWN_AFTER_SECONDS", value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "ALERT_DATABASE_DOWN_AFTER_SECONDS",
+        value_name = "SECONDS"
+    )]
     pub alert_database_down_after_seconds: Option<String>,
 
     /// Records waiting in the spool before spool_growing [default: 10000]
@@ -192,7 +196,11 @@ pub struct RawConfig {
 
     /// Seconds positions may stay left out of the greeks before greeks_incomplete
     /// [default: 600]
-    #[arg(long, env = "ALERT_GREEKS_INCOMPLETE_AFTER_SECONDS", value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "ALERT_GREEKS_INCOMPLETE_AFTER_SECONDS",
+        value_name = "SECONDS"
+    )]
     pub alert_greeks_incomplete_after_seconds: Option<String>,
 
     /// Business days before a held future's last trade date that front_month_expiring starts
@@ -262,7 +270,10 @@ impl RawConfig {
                 "ALERT_GREEKS_INCOMPLETE_AFTER_SECONDS",
                 v(&self.alert_greeks_incomplete_after_seconds),
             ),
-            ("ALERT_EXPIRY_BUSINESS_DAYS", v(&self.alert_expiry_business_days)),
+            (
+                "ALERT_EXPIRY_BUSINESS_DAYS",
+                v(&self.alert_expiry_business_days),
+            ),
         ]
     }
 
@@ -1080,7 +1091,10 @@ impl Config {
                 shown(|t| matches!(t, Target::Webhook(_))),
             ),
             ("ALERT_COMMAND", shown(|t| matches!(t, Target::Command(_)))),
-            ("ALERT_REPEAT_MINUTES", (a.repeat.as_secs() / 60).to_string()),
+            (
+                "ALERT_REPEAT_MINUTES",
+                (a.repeat.as_secs() / 60).to_string(),
+            ),
             (
                 "ALERT_FEED_DOWN_AFTER_SECONDS",
                 secs(a.thresholds.feed_down_after),
@@ -1090,7 +1104,10 @@ impl Config {
                 secs(a.thresholds.database_down_after),
             ),
             ("ALERT_SPOOL_ROWS", a.thresholds.spool_rows.to_string()),
-            ("ALERT_SYNC_FAILURES", a.thresholds.sync_failures.to_string()),
+            (
+                "ALERT_SYNC_FAILURES",
+                a.thresholds.sync_failures.to_string(),
+            ),
             (
                 "ALERT_GREEKS_INCOMPLETE_AFTER_SECONDS",
                 secs(a.thresholds.greeks_incomplete_after),

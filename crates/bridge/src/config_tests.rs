@@ -33,6 +33,15 @@ fn raw(pairs: &[(&str, &str)]) -> RawConfig {
             "BRIDGE_HTTP_ADDR" => &mut r.bridge_http_addr,
             "BRIDGE_API_TOKEN" => &mut r.bridge_api_token,
             "BRIDGE_ALLOWED_HOSTS" => &mut r.bridge_allowed_hosts,
+            "ALERT_WEBHOOK_URL" => &mut r.alert_webhook_url,
+            "ALERT_COMMAND" => &mut r.alert_command,
+            "ALERT_REPEAT_MINUTES" => &mut r.alert_repeat_minutes,
+            "ALERT_FEED_DOWN_AFTER_SECONDS" => &mut r.alert_feed_down_after_seconds,
+            "ALERT_DATABASE_DOWN_AFTER_SECONDS" => &mut r.alert_database_down_after_seconds,
+            "ALERT_SPOOL_ROWS" => &mut r.alert_spool_rows,
+            "ALERT_SYNC_FAILURES" => &mut r.alert_sync_failures,
+            "ALERT_GREEKS_INCOMPLETE_AFTER_SECONDS" => &mut r.alert_greeks_incomplete_after_seconds,
+            "ALERT_EXPIRY_BUSINESS_DAYS" => &mut r.alert_expiry_business_days,
             other => panic!("unknown variable {other}"),
         };
         *slot = Some((*value).to_owned());
@@ -652,4 +661,74 @@ fn env_example_defaults_are_the_codes_defaults() {
             .collect()
     };
     assert_eq!(values(&all), values(&required));
+}
+
+#[test]
+fn alert_settings_parse_with_their_defaults() {
+    let config = parse(&[]).expect("defaults");
+    assert!(config.alerts.targets.is_empty());
+    assert_eq!(config.alerts.repeat, Duration::from_secs(3600));
+    assert_eq!(
+        config.alerts.thresholds,
+        crate::alerts::rules::Thresholds::default()
+    );
+
+    let config = parse(&[
+        (
+            "ALERT_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T0/B0/XYZ, http://127.0.0.1:9000/hook",
+        ),
+        ("ALERT_COMMAND", "mail -s alert me@example.com"),
+        ("ALERT_REPEAT_MINUTES", "15"),
+        ("ALERT_FEED_DOWN_AFTER_SECONDS", "0.5"),
+        ("ALERT_EXPIRY_BUSINESS_DAYS", "0"),
+    ])
+    .expect("valid");
+    let shown: Vec<String> = config
+        .alerts
+        .targets
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    assert!(
+        shown[0].starts_with("slack https://hooks.slack.com/"),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .all(|t| !t.contains("XYZ") && !t.contains("me@example.com"))
+    );
+    assert_eq!(config.alerts.repeat, Duration::from_secs(900));
+    assert_eq!(
+        config.alerts.thresholds.feed_down_after,
+        Duration::from_millis(500)
+    );
+    assert_eq!(config.alerts.thresholds.expiry_business_days, 0);
+}
+
+#[test]
+fn bad_alert_settings_name_the_variable_and_never_show_the_url() {
+    let errors = parse(&[
+        (
+            "ALERT_WEBHOOK_URL",
+            "http://alerts.example.com/hook?token=XYZSECRET",
+        ),
+        ("ALERT_REPEAT_MINUTES", "0"),
+        ("ALERT_SPOOL_ROWS", "many"),
+    ])
+    .expect_err("refused");
+    let text = errors.to_string();
+    assert_eq!(errors.0.len(), 3, "{text}");
+    assert!(
+        text.contains("ALERT_WEBHOOK_URL=(value hidden) is not valid"),
+        "{text}"
+    );
+    assert!(!text.contains("XYZSECRET"), "{text}");
+    assert!(
+        text.contains("ALERT_REPEAT_MINUTES=\"0\" is not valid"),
+        "{text}"
+    );
+    assert!(text.contains("ALERT_SPOOL_ROWS=\"many\""), "{text}");
 }

@@ -124,7 +124,13 @@ pub async fn run(
 
 /// Every notice is in the log too, whether or not a target is configured.
 fn tell(n: &Notice) {
-    let line = format!("alert {} {}: {} — {}", n.kind, n.status.as_str(), n.title, n.action);
+    let line = format!(
+        "alert {} {}: {} — {}",
+        n.kind,
+        n.status.as_str(),
+        n.title,
+        n.action
+    );
     match (n.status, n.severity) {
         (notice::Phase::Resolved, _) | (_, Severity::Info) => info!("{line}"),
         _ => warn!("{line}"),

@@ -121,7 +121,11 @@ async fn record(
         "/down" => 503,
         _ => {
             let mut script = r.script.lock().unwrap();
-            if script.is_empty() { 200 } else { script.remove(0) }
+            if script.is_empty() {
+                200
+            } else {
+                script.remove(0)
+            }
         }
     };
     r.all.lock().unwrap().push(Delivery {
@@ -131,6 +135,23 @@ async fn record(
     });
     tx.send_modify(|n| *n += 1);
     StatusCode::from_u16(status).unwrap()
+}
+
+/// The body of `path` on the bridge at `addr`.
+async fn fetch(addr: &str, path: &str) -> String {
+    // The bridge's own client: reqwest is built without a default crypto provider.
+    let client = portfolio_bridge::alerts::deliver::http_client().expect("a client");
+    let response = client
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .expect("the bridge answers");
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.text().await.expect("a body")
 }
 
 /// The address the spawned bridge serves its API on.
@@ -170,7 +191,10 @@ async fn a_client_portal_logout_is_one_reauth_alert_delivered_after_a_retry_then
     let fired = receiver.wait_for("reauth_required", "firing").await;
     assert_eq!(fired["severity"], "critical");
     assert!(
-        fired["title"].as_str().unwrap().starts_with("Re-auth required"),
+        fired["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Re-auth required"),
         "{fired}"
     );
     let gateway = sim.cp_url();
@@ -181,6 +205,23 @@ async fn a_client_portal_logout_is_one_reauth_alert_delivered_after_a_retry_then
     );
     let tries: Vec<u16> = receiver.all().iter().map(|d| d.status).collect();
     assert_eq!(tries, [500, 200], "one failed attempt, then delivered once");
+    // The page and /metrics say so too, the webhook's address redacted.
+    let addr = served_at(&bridge).await;
+    let page = fetch(&addr, "/status").await;
+    assert!(page.contains(r#"data-kind="reauth_required""#), "{page}");
+    assert!(
+        !page.contains("/hook"),
+        "the webhook's path is not shown: {page}"
+    );
+    let metrics = fetch(&addr, "/metrics").await;
+    assert!(
+        metrics.contains("portfolio_bridge_alerts_active 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("portfolio_bridge_alert_delivery_failures_total 1"),
+        "{metrics}"
+    );
 
     sim.control().cp().login();
     let resolved = receiver.wait_for("reauth_required", "resolved").await;
@@ -198,9 +239,7 @@ async fn a_client_portal_logout_is_one_reauth_alert_delivered_after_a_retry_then
 }
 
 #[sqlx::test(migrations = false)]
-async fn lost_ibkr_connectivity_beyond_the_threshold_is_feed_down_until_restored(
-    pool: PgPool,
-) {
+async fn lost_ibkr_connectivity_beyond_the_threshold_is_feed_down_until_restored(pool: PgPool) {
     let sim = start_sim(sim_config()).await;
     let url = database_url_of(&pool).await;
     let receiver = Receiver::start(&[]).await;
@@ -232,6 +271,52 @@ async fn lost_ibkr_connectivity_beyond_the_threshold_is_feed_down_until_restored
 }
 
 #[sqlx::test(migrations = false)]
+async fn a_gateway_refusing_a_whole_reconnect_round_outside_the_window_needs_a_login(pool: PgPool) {
+    let sim = start_sim(sim_config()).await;
+    let url = database_url_of(&pool).await;
+    let receiver = Receiver::start(&[]).await;
+    let bridge = Bridge::new()
+        .env("DATABASE_URL", &url)
+        .env("IB_SOCKET_ADDR", &sim.tws_addr().to_string())
+        .env("IB_CLIENT_ID", "84")
+        .env("WATCHDOG_INTERVAL_SECONDS", "1")
+        .env("ALERT_WEBHOOK_URL", &format!("{}/hook", receiver.url))
+        .spawn(&["run"]);
+    bridge.wait_for_stderr("connected to TWS API at").await;
+
+    // Refuses connections for longer than a round of attempts takes (1 + 2 s of backoff).
+    sim.control()
+        .tws()
+        .restart(std::time::Duration::from_secs(6));
+    let fired = receiver.wait_for("reauth_required", "firing").await;
+    assert!(
+        fired["title"]
+            .as_str()
+            .unwrap()
+            .contains("refuses the API connection"),
+        "{fired}"
+    );
+    assert!(
+        fired["action"]
+            .as_str()
+            .unwrap()
+            .contains("Log in to IB Gateway"),
+        "{fired}"
+    );
+    receiver.wait_for("reauth_required", "resolved").await;
+    assert_eq!(
+        receiver.notices(),
+        [
+            ("reauth_required".to_owned(), "firing".to_owned()),
+            ("reauth_required".to_owned(), "resolved".to_owned())
+        ],
+        "one alert, not a feed_down beside it"
+    );
+    let (status, stderr) = stop(bridge, "TERM").await;
+    assert!(status.success(), "{status:?}: {stderr}");
+}
+
+#[sqlx::test(migrations = false)]
 async fn a_gateway_restart_inside_the_reset_window_alerts_nobody(pool: PgPool) {
     let sim = start_sim(sim_config()).await;
     let url = database_url_of(&pool).await;
@@ -248,7 +333,8 @@ async fn a_gateway_restart_inside_the_reset_window_alerts_nobody(pool: PgPool) {
     let addr = served_at(&bridge).await;
     bridge.wait_for_stderr("connected to TWS API at").await;
 
-    sim.control().daily_restart(std::time::Duration::from_secs(2));
+    sim.control()
+        .daily_restart(std::time::Duration::from_secs(2));
     bridge
         .wait_for_stderr("disconnected during IBKR's daily reset")
         .await;
@@ -285,6 +371,8 @@ async fn a_database_outage_is_alerted_while_postgresql_is_down() {
         .env("IB_SOCKET_ADDR", &sim.tws_addr().to_string())
         .env("IB_CLIENT_ID", "83")
         .env("GREEKS_INTERVAL_SECONDS", "0.5")
+        // The breaker tries PostgreSQL again this often: it clears once a write succeeds.
+        .env("BUFFER_FLUSH_INTERVAL_SECONDS", "0.5")
         .env("ALERT_DATABASE_DOWN_AFTER_SECONDS", "1")
         .env("ALERT_WEBHOOK_URL", &format!("{}/hook", receiver.url))
         .spawn(&["run"]);
@@ -326,7 +414,11 @@ async fn alerts_test_sends_every_shape_and_says_what_each_answered() {
     assert!(stdout.contains("503"), "{stdout}");
     for secret in ["SECRET1", "SECRET2", "SECRET3", "alert.json"] {
         assert!(!stdout.contains(secret), "{secret} shown: {stdout}");
-        assert!(!out.stderr().contains(secret), "{secret} logged: {}", out.stderr());
+        assert!(
+            !out.stderr().contains(secret),
+            "{secret} logged: {}",
+            out.stderr()
+        );
     }
 
     let all = receiver.all();
@@ -337,7 +429,10 @@ async fn alerts_test_sends_every_shape_and_says_what_each_answered() {
             .clone()
     };
     let generic = by_path("/hook").json();
-    assert_eq!((generic["kind"].as_str(), generic["status"].as_str()), (Some("test"), Some("test")));
+    assert_eq!(
+        (generic["kind"].as_str(), generic["status"].as_str()),
+        (Some("test"), Some("test"))
+    );
     assert!(by_path("/services/").json()["text"].is_string());
     let discord = by_path("/api/webhooks/").json();
     assert!(discord["content"].is_string());
@@ -361,11 +456,20 @@ fn webhook_urls_are_redacted_in_config_and_plain_http_off_loopback_is_refused() 
         .run(&["config"]);
     assert_eq!(shown.code(), Some(0), "{}", shown.stderr());
     let out = shown.stdout();
-    assert!(out.contains("ALERT_WEBHOOK_URL=slack https://hooks.slack.com/"), "{out}");
-    assert!(!out.contains("XYZSECRET") && !out.contains("trader@example.com"), "{out}");
+    assert!(
+        out.contains("ALERT_WEBHOOK_URL=slack https://hooks.slack.com/"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("XYZSECRET") && !out.contains("trader@example.com"),
+        "{out}"
+    );
 
     let refused = Bridge::new()
-        .env("ALERT_WEBHOOK_URL", "http://alerts.example.com/hook?token=XYZSECRET")
+        .env(
+            "ALERT_WEBHOOK_URL",
+            "http://alerts.example.com/hook?token=XYZSECRET",
+        )
         .run(&["config"]);
     assert_eq!(refused.code(), Some(2));
     let err = refused.stderr();

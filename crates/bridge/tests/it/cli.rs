@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 use crate::helpers::{
     Bridge, advisory_locks, database_url_of, eventually, exited, first_api_log, sim_config,
-    start_sim, stop, within,
+    start_sim, stop, window_around_now, within,
 };
 
 #[test]
