@@ -21,7 +21,8 @@
 //! - [`cli`]: the `portfolio-bridge` command line, a thin shell over the modules above.
 //!
 //! Dependencies point one way: `http → store`, `jobs → ibkr, store`, `greeks → domain, store`,
-//! `ibkr → domain`, `status_check → http` (its status type); nothing depends on `cli`.
+//! `ibkr → domain`, `status_check → http` (its status type), `alerts → domain` (and the live
+//! state types of `greeks`, `ibkr`, `jobs`); nothing depends on `cli`.
 
 pub mod alerts;
 pub mod api_log;

@@ -124,9 +124,9 @@ impl Rules {
     /// The conditions that hold at `now`.
     pub fn evaluate(&mut self, o: &Observation, now: Timestamp) -> Vec<Condition> {
         let mut out = Vec::new();
-        let reauth = self.reauth(o, now);
-        let reauth_found = reauth.is_some();
-        out.extend(reauth);
+        let reauth = [self.portal_login(o), self.gateway_login(o, now)];
+        let reauth_found = reauth.iter().any(Option::is_some);
+        out.extend(reauth.into_iter().flatten());
         out.extend(self.feed(o, now, reauth_found));
         out.extend(self.database(o, now));
         out.extend(self.spool(o, now));
@@ -136,37 +136,40 @@ impl Rules {
         out
     }
 
-    fn reauth(&self, o: &Observation, now: Timestamp) -> Option<Condition> {
-        if let Some(p) = o
+    /// The Client Portal session waits for a login.
+    fn portal_login(&self, o: &Observation) -> Option<Condition> {
+        let p = o
             .portal
             .as_ref()
-            .filter(|p| p.state == SessionState::ReauthRequired)
-        {
-            let pauses = match o.mode {
-                ApiMode::Portal => "no positions, prices or greeks arrive and greeks rows pause",
-                ApiMode::Socket => "combo positions are not synced (legs and greeks keep flowing)",
-            };
-            return Some(Condition {
-                kind: AlertKind::ReauthRequired,
-                key: String::new(),
-                severity: Severity::Critical,
-                since: p.since,
-                title: "Re-auth required: the IBKR Client Portal session needs a login".into(),
-                text: format!("{}. Until then {pauses}.", p.message.trim_end_matches('.')),
-                action: format!(
-                    "On the gateway's machine, open {} in a browser and log in (with two-factor \
-                     authentication); data flows again within one poll of the login.",
-                    o.portal_login_url
-                ),
-            });
-        }
+            .filter(|p| p.state == SessionState::ReauthRequired)?;
+        let pauses = match o.mode {
+            ApiMode::Portal => "no positions, prices or greeks arrive and greeks rows pause",
+            ApiMode::Socket => "combo positions are not synced (legs and greeks keep flowing)",
+        };
+        Some(Condition {
+            kind: AlertKind::ReauthRequired,
+            key: "client_portal".into(),
+            severity: Severity::Critical,
+            since: p.since,
+            title: "Re-auth required: the IBKR Client Portal session needs a login".into(),
+            text: format!("{}. Until then {pauses}.", p.message.trim_end_matches('.')),
+            action: format!(
+                "On the gateway's machine, open {} in a browser and log in (with two-factor \
+                 authentication); data flows again within one poll of the login.",
+                o.portal_login_url
+            ),
+        })
+    }
+
+    /// SOCKET: IB Gateway refused whole reconnect rounds outside the reset window.
+    fn gateway_login(&self, o: &Observation, now: Timestamp) -> Option<Condition> {
         let refused = o.feed.refused.as_ref()?;
         if o.mode != ApiMode::Socket || o.feed.connected || o.reset.resume_at(now).is_some() {
             return None;
         }
         Some(Condition {
             kind: AlertKind::ReauthRequired,
-            key: String::new(),
+            key: "ib_gateway".into(),
             severity: Severity::Critical,
             since: refused.since,
             title: format!(

@@ -275,3 +275,26 @@ fn durations_read_as_people_say_them() {
     assert_eq!(human(d(7200)), "2 h");
     assert_eq!(human(d(3 * 86_400 + 4 * 3600)), "3 d 4 h");
 }
+
+#[test]
+fn a_portal_login_and_a_refusing_gateway_are_two_alerts_and_no_feed_alert() {
+    let mut feed = down(t(0));
+    feed.refused = Some(Refusal {
+        since: t(5),
+        rounds: 2,
+        last_error: "refused".into(),
+    });
+    let mut o = observe(ApiMode::Socket, feed);
+    let mut session = PortalSession::starting(t(0));
+    session.state = SessionState::ReauthRequired;
+    o.portal = Some(session);
+    let c = rules().evaluate(&o, t(1000));
+    let keys: Vec<(AlertKind, &str)> = c.iter().map(|c| (c.kind, c.key.as_str())).collect();
+    assert_eq!(
+        keys,
+        [
+            (AlertKind::ReauthRequired, "client_portal"),
+            (AlertKind::ReauthRequired, "ib_gateway")
+        ]
+    );
+}
