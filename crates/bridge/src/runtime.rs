@@ -225,9 +225,13 @@ pub async fn run(
         alerts,
     };
     let http_settings = http::Settings {
-        api_mode: config.api_mode,
-        positions_sync_interval: config.positions_sync_interval,
-        hosts: http::edge::AllowedHosts::new(addr.ip(), config.http.allowed_hosts.clone()),
+        greeks_max_age: config.greeks_max_age,
+        expiry_warning_days: config.alerts.thresholds.expiry_business_days,
+        ..http::Settings::new(
+            config.api_mode,
+            config.positions_sync_interval,
+            http::edge::AllowedHosts::new(addr.ip(), config.http.allowed_hosts.clone()),
+        )
     };
     let serving = listener.local_addr().unwrap_or(addr);
     let state = http::AppState::new(

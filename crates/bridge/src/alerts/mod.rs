@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -44,9 +43,6 @@ use deliver::{DeliveryStatus, Outbox};
 use notice::{Notice, Severity};
 use policy::{AlertView, Policy};
 use rules::{Observation, Rules, Thresholds};
-
-/// The exchange calendar's zone: the date a CL or ES future's last trade date is counted in.
-pub const EXCHANGE_ZONE: &str = "America/Chicago";
 
 /// The alerts as the status page and `status --json` show them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -98,11 +94,10 @@ pub async fn run(
 ) {
     let mut rules = Rules::new(settings.thresholds.clone());
     let mut policy = Policy::new(settings.repeat, settings.host.clone());
-    let exchange = TimeZone::get(EXCHANGE_ZONE).expect("the bundled tzdb has Chicago");
     let delivery = outbox.status();
     loop {
         let now = settings.clock.now();
-        let observation = observe(&inputs, &settings, &exchange, now);
+        let observation = observe(&inputs, &settings, now);
         let conditions = rules.evaluate(&observation, now);
         for notice in policy.step(conditions, now) {
             tell(&notice);
@@ -138,13 +133,8 @@ fn tell(n: &Notice) {
 }
 
 /// Gathers what the rules look at.
-fn observe(
-    inputs: &Inputs,
-    settings: &AlertSettings,
-    exchange: &TimeZone,
-    now: Timestamp,
-) -> Observation {
-    let today = now.to_zoned(exchange.clone()).date();
+fn observe(inputs: &Inputs, settings: &AlertSettings, now: Timestamp) -> Observation {
+    let today = expiry::exchange_date(now);
     let within = settings.thresholds.expiry_business_days;
     let (feed, accounts, expiring) = inputs.portfolio.read(|p| {
         let mut net: BTreeMap<ConId, f64> = BTreeMap::new();

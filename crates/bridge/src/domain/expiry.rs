@@ -7,10 +7,21 @@
 //! include the exchange's holidays, so only the count of days left can be off by one near a
 //! holiday, never the last trade date itself).
 
+use jiff::Timestamp;
 use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
 
 use super::contract::{Contract, SecType};
 use super::ids::ConId;
+
+/// The exchange calendar's zone: the date a CL or ES future's last trade date is counted in.
+pub const EXCHANGE_ZONE: &str = "America/Chicago";
+
+/// The exchange's date at `now`.
+pub fn exchange_date(now: Timestamp) -> Date {
+    let zone = TimeZone::get(EXCHANGE_ZONE).expect("the bundled tzdb has Chicago");
+    now.to_zoned(zone).date()
+}
 
 /// A held futures leg near its last trade date.
 #[derive(Debug, Clone, PartialEq)]

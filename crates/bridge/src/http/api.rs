@@ -116,10 +116,102 @@ pub struct Spread {
     #[serde(flatten)]
     pub combo: SpreadRow,
     pub symbol: Option<String>,
+    /// The name a trader gives it, from its legs: `CL Jan27/Feb27` (months front first;
+    /// options add strike and right). IBKR's `name` when the legs do not make one.
+    pub label: String,
+    /// The same by month codes: `CL F7/G7`; null when the legs do not make a name.
+    pub label_codes: Option<String>,
     /// `-1 CLH7 / +1 CLM7`, nearest expiry first.
     pub legs_text: String,
+    /// The spread's price per unit of the underlying now (`$/bbl` for CL): Σ ratio × leg
+    /// price, the live price where the feed has one, else the last synced; null if a leg has
+    /// none.
+    pub price: Option<f64>,
+    /// `price - avg_price`, per unit: what the spread moved since it was put on.
+    pub price_change: Option<f64>,
+    /// The front leg's last trade date (`YYYY-MM-DD`): a future held past it goes to delivery.
+    pub front_last_trade_date: Option<String>,
+    /// Business days after today up to and including the front leg's last trade date (0 on
+    /// the day, negative after); weekends excluded, exchange holidays not known.
+    pub business_days_left: Option<i32>,
+    /// Whether `business_days_left` is within the warning (`ALERT_EXPIRY_BUSINESS_DAYS`).
+    pub expiring_soon: bool,
+    /// The spread's greeks: the sum of its legs' shares (this combo's quantity × multiplier ×
+    /// the leg's greeks; a future's delta is 1 per unit). Null unless every leg has them.
+    pub greeks: Option<SpreadGreeks>,
     /// When the combo sync last confirmed it (the later of that and `fetched_at`).
     pub last_synced_at: Timestamp,
+}
+
+/// How many spreads a name search looks through.
+const SEARCH_CANDIDATES: i64 = 10_000;
+
+impl Spread {
+    /// Whether `query` is in its label, codes, IBKR's name or legs, any case.
+    pub fn matches(&self, query: &str) -> bool {
+        let q = query.to_lowercase();
+        [
+            Some(self.label.as_str()),
+            self.label_codes.as_deref(),
+            self.combo.name.as_deref(),
+            Some(self.legs_text.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|t| t.to_lowercase().contains(&q))
+    }
+}
+
+/// A spread's greeks, in the units of `portfolio_greeks`' columns.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+pub struct SpreadGreeks {
+    /// Units of the underlying (barrels for CL).
+    pub delta: f64,
+    /// Change of `delta` per unit move of the underlying.
+    pub gamma: f64,
+    /// Dollars per volatility point.
+    pub vega: f64,
+    /// Dollars per day.
+    pub theta: f64,
+}
+
+/// What a spread's view needs beyond its rows: the exchange's date, the warning, and the
+/// live feed's prices and greeks.
+pub struct SpreadContext<'a> {
+    pub today: jiff::civil::Date,
+    pub warn_days: i32,
+    pub portfolio: &'a crate::domain::portfolio::Portfolio,
+    pub now: Timestamp,
+    pub max_age: std::time::Duration,
+}
+
+/// A last trade date as the positions table holds it (`20261222`, or `2026-12-22`).
+fn trade_date(s: &str) -> Option<jiff::civil::Date> {
+    jiff::civil::Date::strptime("%Y%m%d", s)
+        .or_else(|_| s.parse())
+        .ok()
+}
+
+/// The leg's greeks share: `None` unless the feed has its contract (and an option's greeks).
+fn leg_greeks(leg: &SpreadLeg, cx: &SpreadContext<'_>) -> Option<SpreadGreeks> {
+    let conid = ConId::new(i64::from(leg.con_id))?;
+    let contract = cx.portfolio.contract(conid)?;
+    let units = leg.position? * contract.effective_multiplier()?;
+    if !contract.sec_type.is_option() {
+        return Some(SpreadGreeks {
+            delta: units,
+            gamma: 0.0,
+            vega: 0.0,
+            theta: 0.0,
+        });
+    }
+    let g = cx.portfolio.greeks(conid, cx.now, cx.max_age).ok()?.value;
+    Some(SpreadGreeks {
+        delta: units * g.delta?,
+        gamma: units * g.gamma?,
+        vega: units * g.vega?,
+        theta: units * g.theta?,
+    })
 }
 
 /// A leg's short name: its local symbol (`CLH7`), else IBKR's description, else its conid.
@@ -130,7 +222,7 @@ pub fn leg_name(leg: &SpreadLeg) -> String {
         .unwrap_or_else(|| leg.con_id.to_string())
 }
 
-pub fn spread(combo: SpreadRow, synced_at: Option<Timestamp>) -> Spread {
+pub fn spread(combo: SpreadRow, synced_at: Option<Timestamp>, cx: &SpreadContext<'_>) -> Spread {
     let names: Vec<(f64, String)> = combo
         .legs
         .iter()
@@ -141,9 +233,75 @@ pub fn spread(combo: SpreadRow, synced_at: Option<Timestamp>) -> Spread {
         Some(s) if s > combo.fetched_at && !combo.stale => s,
         _ => combo.fetched_at,
     };
+    let dates: Vec<Option<jiff::civil::Date>> = combo
+        .legs
+        .iter()
+        .map(|l| l.last_trade_date.as_deref().and_then(trade_date))
+        .collect();
+    let label_legs: Vec<spreads::LabelLeg<'_>> = combo
+        .legs
+        .iter()
+        .zip(&dates)
+        .map(|(l, date)| spreads::LabelLeg {
+            ratio: l.ratio.unwrap_or(0.0),
+            symbol: l.symbol.as_deref(),
+            local_symbol: l.local_symbol.as_deref(),
+            description: l.description.as_deref(),
+            sec_type: l.sec_type.as_deref(),
+            last_trade_date: *date,
+            strike: l.strike,
+            right: l.right.as_deref(),
+        })
+        .collect();
+    let label = spreads::label(&label_legs);
+    // The live price where the feed has a fresh one, else the last synced.
+    let live = |l: &SpreadLeg| {
+        let conid = ConId::new(i64::from(l.con_id))?;
+        cx.portfolio
+            .price(conid, cx.now, cx.max_age)
+            .ok()
+            .map(|o| o.value)
+    };
+    let price = spreads::price(
+        combo
+            .legs
+            .iter()
+            .map(|l| (l.ratio.unwrap_or(0.0), live(l).or(l.market_price))),
+    );
+    let front = dates.iter().flatten().min().copied();
+    let business_days_left =
+        front.map(|d| crate::domain::expiry::business_days_between(cx.today, d, &[]));
+    let greeks = combo
+        .legs
+        .iter()
+        .map(|l| leg_greeks(l, cx))
+        .try_fold(None::<SpreadGreeks>, |sum, g| {
+            let g = g?;
+            Some(Some(match sum {
+                None => g,
+                Some(s) => SpreadGreeks {
+                    delta: s.delta + g.delta,
+                    gamma: s.gamma + g.gamma,
+                    vega: s.vega + g.vega,
+                    theta: s.theta + g.theta,
+                },
+            }))
+        })
+        .flatten();
     Spread {
         symbol: combo.legs.iter().find_map(|l| l.symbol.clone()),
+        label: match &label {
+            Some(l) => l.long.clone(),
+            None => combo.name.clone().unwrap_or_else(|| legs_text.clone()),
+        },
+        label_codes: label.map(|l| l.codes),
         legs_text,
+        price,
+        price_change: price.zip(combo.avg_price).map(|(p, a)| p - a),
+        front_last_trade_date: front.map(|d| d.to_string()),
+        business_days_left,
+        expiring_soon: business_days_left.is_some_and(|d| d <= cx.warn_days),
+        greeks,
         last_synced_at,
         combo,
     }
@@ -165,11 +323,31 @@ pub async fn spread_list(
         .spreads
         .get_or_load(filter, || async {
             let synced = store::jobs::last_completed(&state.pool, COMBO_POSITIONS_SYNC).await?;
-            let spreads: Vec<Spread> = store::combos::spreads(&state.pool, filter)
-                .await?
-                .into_iter()
-                .map(|row| spread(row, synced))
-                .collect();
+            // A name search is matched on the labels made here: every candidate is read.
+            let read = match filter.search {
+                Some(_) => SpreadFilter {
+                    limit: SEARCH_CANDIDATES,
+                    ..filter.clone()
+                },
+                None => filter.clone(),
+            };
+            let rows = store::combos::spreads(&state.pool, &read).await?;
+            let now = Timestamp::now();
+            let settings = &state.settings;
+            let spreads: Vec<Spread> = state.live.portfolio.read(|portfolio| {
+                let cx = SpreadContext {
+                    today: crate::domain::expiry::exchange_date(settings.clock.now()),
+                    warn_days: settings.expiry_warning_days,
+                    portfolio,
+                    now,
+                    max_age: settings.greeks_max_age,
+                };
+                rows.into_iter()
+                    .map(|row| spread(row, synced, &cx))
+                    .filter(|s| filter.search.as_deref().is_none_or(|q| s.matches(q)))
+                    .take(usize::try_from(filter.limit).unwrap_or(usize::MAX))
+                    .collect()
+            });
             let json = serde_json::to_vec(&spreads)
                 .map_err(|e| ApiError::Internal(format!("serialising spreads: {e}")))?;
             Ok::<_, ApiError>(SpreadList {
@@ -215,6 +393,10 @@ pub struct SpreadsQuery {
     /// Also the combos the gateway no longer reports.
     #[param(default = false)]
     pub include_stale: Option<bool>,
+    /// Spreads whose name contains this, any case: the trader's label (`Jan27/Feb27`), its
+    /// codes (`F7/G7`), IBKR's name or the legs.
+    #[param(inline)]
+    pub search: Option<Text>,
 }
 
 /// Native combo spreads with their legs.
@@ -237,6 +419,7 @@ async fn list_spreads(
         symbol: symbol_filter(q.symbol.as_ref()),
         include_stale: q.include_stale.unwrap_or(false),
         limit: Limit::or_default(q.limit),
+        search: q.search.map(|t| t.as_str().to_owned()),
     };
     let list = spread_list(&state, &filter).await?;
     // The JSON made when the answer was cached: busy clients cost a copy, not a serialisation.
@@ -307,8 +490,11 @@ pub struct UnmatchedLeg {
     /// The average price per unit (`avg_cost / multiplier`), comparable with market prices.
     pub avg_price: Option<f64>,
     pub market_price: Option<f64>,
-    /// The unrealized PnL of the unexplained quantity (its share of the leg's).
+    /// The unrealized PnL of the unexplained quantity: the position's less what IBKR gives
+    /// its combos' shares, so that combos and remainder add up to the position's PnL.
     pub unrealized_pnl: Option<f64>,
+    /// Why `unrealized_pnl` cannot be told, when it is null.
+    pub unreconciled: Option<String>,
     pub fetched_at: Timestamp,
 }
 
@@ -340,6 +526,7 @@ pub async fn load_unmatched(
                 account_id: p.account_id,
                 conid: ConId::new(i64::from(p.con_id))?,
                 quantity: p.position,
+                unrealized_pnl: p.unrealized_pnl,
             })
         })
         .collect();
@@ -352,7 +539,6 @@ pub async fn load_unmatched(
         .into_iter()
         .filter_map(|u| {
             let p = by_key.get(&(u.account_id, u.conid.get()))?;
-            let share = u.remainder / u.held;
             Some(UnmatchedLeg {
                 account_id: u.account_id,
                 account: p.account_alias.clone(),
@@ -369,7 +555,8 @@ pub async fn load_unmatched(
                 avg_cost: p.avg_cost,
                 avg_price: multiplier(p).map(|m| p.avg_cost / m),
                 market_price: p.market_price,
-                unrealized_pnl: p.unrealized_pnl.map(|v| v * share),
+                unrealized_pnl: u.remainder_pnl.ok(),
+                unreconciled: u.remainder_pnl.err().map(|why| why.describe().to_owned()),
                 fetched_at: p.fetched_at,
             })
         })

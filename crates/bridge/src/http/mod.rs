@@ -73,12 +73,38 @@ pub struct Live {
 }
 
 /// How the bridge runs: what the status shows, and the names it answers to.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub api_mode: ApiMode,
     /// Combos older than a few of these count as stale on the page.
     pub positions_sync_interval: Duration,
     pub hosts: edge::AllowedHosts,
+    /// Live greeks and prices older than this are not shown as current (`GREEKS_MAX_AGE_SECONDS`).
+    pub greeks_max_age: Duration,
+    /// A spread whose front leg is this many business days from its last trade date, or
+    /// fewer, is marked (`ALERT_EXPIRY_BUSINESS_DAYS`).
+    pub expiry_warning_days: i32,
+    /// Where "today" comes from for business days left: tests pin it.
+    pub clock: Arc<dyn crate::clock::Clock>,
+}
+
+impl Settings {
+    /// Settings with the configuration's defaults for the risk views: greeks older than 60 s
+    /// are not current, a front leg within 5 business days is marked, today is the system's.
+    pub fn new(
+        api_mode: ApiMode,
+        positions_sync_interval: Duration,
+        hosts: edge::AllowedHosts,
+    ) -> Settings {
+        Settings {
+            api_mode,
+            positions_sync_interval,
+            hosts,
+            greeks_max_age: Duration::from_secs(60),
+            expiry_warning_days: 5,
+            clock: Arc::new(crate::clock::SystemClock),
+        }
+    }
 }
 
 pub struct Shared {

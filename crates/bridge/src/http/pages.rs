@@ -191,27 +191,61 @@ pub struct LegRow {
     pub ratio: String,
     pub position: String,
     pub avg_price: String,
+    pub market_price: String,
     pub market_value: String,
     pub pnl: Pnl,
+}
+
+/// When a spread's front leg stops trading.
+pub struct ExpiryView {
+    pub date: String,
+    /// `3 business days left`, `last trade date today`, `expired 2 business days ago`.
+    pub left: String,
+    /// Within the warning (`ALERT_EXPIRY_BUSINESS_DAYS`): shown as a warning.
+    pub soon: bool,
 }
 
 pub struct SpreadRowView {
     pub key: String,
     pub account: String,
+    /// The trader's name (`CL Jan27/Feb27`).
+    pub label: String,
+    /// `CL F7/G7`, when the legs make one.
+    pub codes: String,
+    /// IBKR's name and description, one click away.
     pub name: String,
     pub description: String,
     pub position: String,
     pub legs_text: String,
+    pub price: String,
+    /// The price's change since the average price, signed.
+    pub change: Pnl,
     pub avg_price: String,
     pub pnl: Pnl,
+    pub expiry: Option<ExpiryView>,
+    /// `Δ −2,000 · Γ 0 · V 0 · Θ 0`, or why there are none.
+    pub greeks: String,
     pub synced: When,
     pub legs: Vec<LegRow>,
+}
+
+/// Business days left, in words.
+fn days_left(days: i32) -> String {
+    match days {
+        0 => "last trade date today".into(),
+        1 => "1 business day left".into(),
+        d if d > 1 => format!("{d} business days left"),
+        -1 => "stopped trading 1 business day ago".into(),
+        d => format!("stopped trading {} business days ago", -d),
+    }
 }
 
 pub fn spread_row(s: &Spread) -> SpreadRowView {
     SpreadRowView {
         key: format!("combo-{}", s.combo.id),
         account: s.combo.account.clone(),
+        label: s.label.clone(),
+        codes: s.label_codes.clone().unwrap_or_default(),
         name: s
             .combo
             .name
@@ -220,8 +254,35 @@ pub fn spread_row(s: &Spread) -> SpreadRowView {
         description: s.combo.description.clone().unwrap_or_default(),
         position: quantity(s.combo.position),
         legs_text: s.legs_text.clone(),
+        price: price(s.price),
+        change: Pnl {
+            text: s.price_change.map_or_else(
+                || "–".into(),
+                |c| format!("{}{}", if c > 0.0 { "+" } else { "" }, price(Some(c))),
+            ),
+            negative: s.price_change.is_some_and(|c| c < 0.0),
+        },
         avg_price: price(s.combo.avg_price),
         pnl: pnl(s.combo.unrealized_pnl),
+        expiry: s
+            .front_last_trade_date
+            .clone()
+            .zip(s.business_days_left)
+            .map(|(date, days)| ExpiryView {
+                date,
+                left: days_left(days),
+                soon: s.expiring_soon,
+            }),
+        greeks: match s.greeks {
+            Some(g) => format!(
+                "Δ {} · Γ {} · vega {} · θ {}",
+                greek(g.delta),
+                greek(g.gamma),
+                greek(g.vega),
+                greek(g.theta)
+            ),
+            None => "no greeks: a leg has none from the feed yet".into(),
+        },
         synced: when(s.last_synced_at),
         legs: s
             .combo
@@ -232,6 +293,7 @@ pub fn spread_row(s: &Spread) -> SpreadRowView {
                 ratio: quantity(l.ratio),
                 position: quantity(l.position),
                 avg_price: price(l.avg_price),
+                market_price: price(l.market_price),
                 market_value: money(l.market_value),
                 pnl: pnl(l.unrealized_pnl),
             })
@@ -253,6 +315,10 @@ pub struct UnmatchedRowView {
     pub avg_cost: String,
     pub market_price: String,
     pub pnl: Pnl,
+    /// Why the remainder's PnL cannot be told, when it cannot.
+    pub unreconciled: String,
+    /// The leg's last trade date, `YYYY-MM-DD`.
+    pub last_trade: String,
     pub synced: When,
 }
 
@@ -279,6 +345,12 @@ pub fn unmatched_row(u: &UnmatchedLeg) -> UnmatchedRowView {
         avg_cost: money(Some(u.avg_cost)),
         market_price: price(u.market_price),
         pnl: pnl(u.unrealized_pnl),
+        unreconciled: u.unreconciled.clone().unwrap_or_default(),
+        last_trade: u
+            .last_trade_date
+            .as_deref()
+            .and_then(|d| jiff::civil::Date::strptime("%Y%m%d", d).ok())
+            .map_or_else(|| "–".into(), |d| d.to_string()),
         synced: when(u.fetched_at),
         name,
     }
@@ -295,6 +367,7 @@ pub struct AccountOption {
 struct SpreadsPage {
     frame: Frame,
     symbol: String,
+    search: String,
     accounts: Vec<AccountOption>,
     spreads: Vec<SpreadRowView>,
     unmatched: Vec<UnmatchedRowView>,
@@ -307,6 +380,9 @@ struct SpreadsPageQuery {
     account_id: Option<Id>,
     #[param(inline)]
     symbol: Option<Text>,
+    /// Spreads whose name contains this (`Jan27/Feb27`, `F7/G7`, IBKR's name).
+    #[param(inline)]
+    search: Option<Text>,
 }
 
 async fn spreads_page(
@@ -326,6 +402,7 @@ async fn spreads_view(state: &AppState, q: SpreadsPageQuery) -> Result<SpreadsPa
         symbol: api::symbol_filter(q.symbol.as_ref()),
         include_stale: false,
         limit: 100,
+        search: q.search.as_ref().map(|t| t.as_str().to_owned()),
     };
     let spreads = api::load_spreads(state, &filter).await?;
     let unmatched =
@@ -342,6 +419,7 @@ async fn spreads_view(state: &AppState, q: SpreadsPageQuery) -> Result<SpreadsPa
     Ok(SpreadsPage {
         frame: frame(state, "spreads").await,
         symbol: filter.symbol.unwrap_or_else(|| "*".into()),
+        search: filter.search.unwrap_or_default(),
         accounts,
         spreads: spreads.iter().map(spread_row).collect(),
         unmatched: unmatched.iter().map(unmatched_row).collect(),

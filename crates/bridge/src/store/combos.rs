@@ -318,6 +318,9 @@ pub struct SpreadFilter {
     pub symbol: Option<String>,
     pub include_stale: bool,
     pub limit: i64,
+    /// Spreads whose name (trader's label, codes, IBKR's name or legs) contains this, any
+    /// case; matched by the read API, which makes the labels.
+    pub search: Option<String>,
 }
 
 /// A stored combo as the read API and the page show it; the account by its alias only.
@@ -349,7 +352,15 @@ pub struct SpreadLeg {
     pub description: Option<String>,
     pub sec_type: Option<String>,
     pub last_trade_date: Option<String>,
+    pub strike: Option<f64>,
+    /// `C` or `P`.
+    pub right: Option<String>,
+    /// Units of the underlying per contract.
+    pub multiplier: Option<f64>,
+    /// The leg's price per unit (IBKR's market price as last synced).
+    pub market_price: Option<f64>,
     pub ratio: Option<f64>,
+    /// This combo's share of the account's position in the leg.
     pub position: Option<f64>,
     pub avg_price: Option<f64>,
     pub market_value: Option<f64>,
@@ -377,27 +388,35 @@ type SpreadColumns = (
     bool,
 );
 
-type SpreadLegColumns = (
-    i32,
-    i32,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-);
+#[derive(sqlx::FromRow)]
+struct SpreadLegColumns {
+    combo_position_id: i32,
+    con_id: i32,
+    symbol: Option<String>,
+    local_symbol: Option<String>,
+    description: Option<String>,
+    sec_type: Option<String>,
+    last_trade_date: Option<String>,
+    strike: Option<f64>,
+    right: Option<String>,
+    multiplier: Option<String>,
+    market_price: Option<f64>,
+    ratio: Option<f64>,
+    position: Option<f64>,
+    avg_price: Option<f64>,
+    market_value: Option<f64>,
+    unrealized_pnl: Option<f64>,
+    realized_pnl: Option<f64>,
+}
 
 /// Leg facts from the positions table (the same account's row first), else IBKR's
 /// description from the combo payload: `p.symbol`, `p.local_symbol`, `p.sec_type`,
-/// `p.last_trade_date`, and the leg's `symbol` for filtering.
+/// `p.last_trade_date`, `p.strike`, `p."right"`, `p.multiplier`, `p.market_price`, and the
+/// leg's `symbol` for filtering.
 const LEG_FACTS: &str = "LEFT JOIN LATERAL (
-        SELECT symbol, local_symbol, sec_type, last_trade_date FROM positions p
+        SELECT symbol, local_symbol, sec_type, last_trade_date, strike, \"right\", multiplier,
+               market_price
+          FROM positions p
          WHERE p.con_id = l.con_id ORDER BY (p.account_id = c.account_id) DESC, p.id LIMIT 1
     ) p ON true";
 
@@ -430,9 +449,14 @@ pub async fn spreads(pool: &PgPool, filter: &SpreadFilter) -> Result<Vec<SpreadR
     let ids: Vec<i32> = rows.iter().map(|r| r.0).collect();
     let legs: Vec<SpreadLegColumns> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT l.combo_position_id, l.con_id,
-                COALESCE(p.symbol, NULLIF(split_part(l.raw->>'contractDesc', ' ', 1), '')),
-                p.local_symbol, l.raw->>'contractDesc',
-                COALESCE(p.sec_type, l.raw->>'assetClass'), p.last_trade_date,
+                COALESCE(p.symbol, NULLIF(split_part(l.raw->>'contractDesc', ' ', 1), ''))
+                    AS symbol,
+                p.local_symbol, l.raw->>'contractDesc' AS description,
+                COALESCE(p.sec_type, l.raw->>'assetClass') AS sec_type, p.last_trade_date,
+                p.strike, p.\"right\", p.multiplier,
+                COALESCE(p.market_price, CASE WHEN jsonb_typeof(l.raw->'mktPrice') = 'number'
+                                              THEN (l.raw->>'mktPrice')::float8 END)
+                    AS market_price,
                 l.ratio, l.position, l.avg_price, l.market_value, l.unrealized_pnl,
                 l.realized_pnl
            FROM combo_position_legs l JOIN combo_positions c ON c.id = l.combo_position_id
@@ -445,22 +469,32 @@ pub async fn spreads(pool: &PgPool, filter: &SpreadFilter) -> Result<Vec<SpreadR
     .await?;
     let mut by_combo: BTreeMap<i32, Vec<SpreadLeg>> = BTreeMap::new();
     for l in legs {
-        by_combo.entry(l.0).or_default().push(SpreadLeg {
-            con_id: l.1,
-            symbol: l.2,
-            local_symbol: l.3,
-            description: l
-                .4
-                .map(|d| d.split_whitespace().collect::<Vec<_>>().join(" ")),
-            sec_type: l.5,
-            last_trade_date: l.6,
-            ratio: l.7,
-            position: l.8,
-            avg_price: l.9,
-            market_value: l.10,
-            unrealized_pnl: l.11,
-            realized_pnl: l.12,
-        });
+        by_combo
+            .entry(l.combo_position_id)
+            .or_default()
+            .push(SpreadLeg {
+                con_id: l.con_id,
+                symbol: l.symbol,
+                local_symbol: l.local_symbol,
+                description: l
+                    .description
+                    .map(|d| d.split_whitespace().collect::<Vec<_>>().join(" ")),
+                sec_type: l.sec_type,
+                last_trade_date: l.last_trade_date,
+                strike: l.strike,
+                right: l.right,
+                multiplier: l
+                    .multiplier
+                    .and_then(|m| m.parse::<f64>().ok())
+                    .filter(|m| *m > 0.0),
+                market_price: l.market_price,
+                ratio: l.ratio,
+                position: l.position,
+                avg_price: l.avg_price,
+                market_value: l.market_value,
+                unrealized_pnl: l.unrealized_pnl,
+                realized_pnl: l.realized_pnl,
+            });
     }
     Ok(rows
         .into_iter()
@@ -483,10 +517,11 @@ pub async fn spreads(pool: &PgPool, filter: &SpreadFilter) -> Result<Vec<SpreadR
         .collect())
 }
 
-/// Every leg quantity the current (not stale) combos hold, per account and conid.
+/// Every leg quantity the current (not stale) combos hold, with IBKR's PnL for that share,
+/// per account and conid.
 pub async fn current_leg_quantities(pool: &PgPool) -> Result<Vec<LegQuantity>, sqlx::Error> {
-    let rows: Vec<(i32, i32, f64)> = sqlx::query_as(
-        "SELECT c.account_id, l.con_id, l.position
+    let rows: Vec<(i32, i32, f64, Option<f64>)> = sqlx::query_as(
+        "SELECT c.account_id, l.con_id, l.position, l.unrealized_pnl
            FROM combo_position_legs l JOIN combo_positions c ON c.id = l.combo_position_id
           WHERE c.stale_at IS NULL AND l.position IS NOT NULL",
     )
@@ -494,11 +529,12 @@ pub async fn current_leg_quantities(pool: &PgPool) -> Result<Vec<LegQuantity>, s
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(account_id, conid, quantity)| {
+        .filter_map(|(account_id, conid, quantity, unrealized_pnl)| {
             Some(LegQuantity {
                 account_id,
                 conid: ConId::new(i64::from(conid))?,
                 quantity,
+                unrealized_pnl,
             })
         })
         .collect())

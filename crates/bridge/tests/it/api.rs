@@ -65,6 +65,132 @@ async fn spreads_come_with_their_legs_by_alias_never_by_account_code(pool: PgPoo
     assert_eq!(&one, first);
 }
 
+/// A day 3 business days before the last trade date of the simulator's front CL month, and
+/// that date.
+fn three_business_days_before_a_front_month() -> (jiff::civil::Date, jiff::civil::Date) {
+    use ibkr_sim::calendar::Root;
+    use jiff::civil::date;
+    let front = Root::Cl.listed_months(date(2027, 3, 1), 1)[0];
+    let last = Root::Cl.last_trade_date(front);
+    let mut day = last;
+    let mut left = 0;
+    while left < 3 {
+        day = day.yesterday().expect("a date");
+        if !matches!(
+            day.weekday(),
+            jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+        ) {
+            left += 1;
+        }
+    }
+    (day, last)
+}
+
+#[sqlx::test]
+async fn spreads_speak_a_traders_language_name_price_expiry_and_greeks(pool: PgPool) {
+    let (today, last) = three_business_days_before_a_front_month();
+    let options = AppOptions {
+        date: Some(today),
+        ..AppOptions::default()
+    };
+    let app = spawn_app(pool.clone(), options).await;
+    let all = app.json("/api/v1/spreads").await;
+    let first = &all[0];
+    let world = app.sim.control().world();
+    let local = |conid: i32| world.instrument(conid).expect("known").local_symbol.clone();
+    let (front, back) = (local(810000001), local(810000002));
+    // `CLJ7` → `J7`: the codes name; the long name has the months (`CL Apr27/May27`).
+    assert_eq!(
+        first["label_codes"],
+        format!("CL {}/{}", &front[2..], &back[2..])
+    );
+    let label = first["label"].as_str().expect("a label");
+    assert!(
+        label.starts_with("CL ") && label.len() == "CL Jan27/Feb27".len(),
+        "{label}"
+    );
+    // Front leg: its last trade date, 3 business days left, within the warning.
+    assert_eq!(first["front_last_trade_date"], last.to_string());
+    assert_eq!(first["business_days_left"], 3);
+    assert_eq!(first["expiring_soon"], true);
+    // Price now: the legs' prices by their ratios; its change against the average price.
+    let legs = first["legs"].as_array().expect("legs");
+    let leg_price = |i: usize| legs[i]["market_price"].as_f64().expect("a leg price");
+    let ratio = |i: usize| legs[i]["ratio"].as_f64().expect("a ratio");
+    let price = first["price"].as_f64().expect("a price");
+    assert!((price - (ratio(0) * leg_price(0) + ratio(1) * leg_price(1))).abs() < 1e-9);
+    let avg = first["avg_price"].as_f64().expect("an average price");
+    assert!((first["price_change"].as_f64().expect("a change") - (price - avg)).abs() < 1e-9);
+    // A calendar of futures: the legs' deltas cancel.
+    assert_eq!(first["greeks"]["delta"], 0.0, "{first}");
+
+    // Searched by its name, in any case.
+    let codes = first["label_codes"].as_str().unwrap().to_lowercase();
+    let found = app
+        .json(&format!("/api/v1/spreads?search={}", &codes[3..]))
+        .await;
+    assert!(
+        ids(&found).contains(&first["id"].as_i64().unwrap()),
+        "{found}"
+    );
+    assert_eq!(
+        ids(&app.json("/api/v1/spreads?search=Zzz99").await).len(),
+        0
+    );
+}
+
+#[sqlx::test]
+async fn a_leg_split_between_combos_and_a_remainder_adds_up_to_its_position(pool: PgPool) {
+    let app = spawn_app(pool.clone(), AppOptions::default()).await;
+    let first = account_id(&pool, "DU1234567").await;
+    let positions = app
+        .json(&format!("/api/v1/positions?account_id={first}&symbol=CL"))
+        .await;
+    let held = positions
+        .as_array()
+        .expect("positions")
+        .iter()
+        .find(|p| p["con_id"] == 810000001)
+        .expect("CL month 1 held");
+    let spreads = app
+        .json(&format!("/api/v1/spreads?account_id={first}"))
+        .await;
+    let in_combos: Vec<&Value> = spreads
+        .as_array()
+        .expect("spreads")
+        .iter()
+        .flat_map(|s| s["legs"].as_array().expect("legs"))
+        .filter(|l| l["con_id"] == 810000001)
+        .collect();
+    let unmatched = app
+        .json(&format!(
+            "/api/v1/spreads/unmatched-legs?account_id={first}"
+        ))
+        .await;
+    let rest = unmatched
+        .as_array()
+        .expect("legs")
+        .iter()
+        .find(|l| l["con_id"] == 810000001)
+        .expect("the remainder");
+    let cents = |v: &Value| (v.as_f64().expect("a number") * 100.0).round() as i64;
+    let combos_pnl: i64 = in_combos.iter().map(|l| cents(&l["unrealized_pnl"])).sum();
+    let combos_qty: f64 = in_combos
+        .iter()
+        .map(|l| l["position"].as_f64().unwrap())
+        .sum();
+    assert_eq!(
+        combos_pnl + cents(&rest["unrealized_pnl"]),
+        cents(&held["unrealized_pnl"]),
+        "combos {in_combos:?} + remainder {rest} = position {held}"
+    );
+    assert_eq!(
+        combos_qty + rest["position"].as_f64().unwrap(),
+        held["position"].as_f64().unwrap()
+    );
+    assert!(rest["unreconciled"].is_null());
+}
+
 #[sqlx::test]
 async fn spread_filters_and_limits(pool: PgPool) {
     let app = spawn_app(pool.clone(), AppOptions::default()).await;

@@ -85,13 +85,33 @@ pub struct AppOptions {
     pub token: bool,
     /// `BRIDGE_ALLOWED_HOSTS`.
     pub allowed_hosts: Vec<&'static str>,
+    /// The day the simulator lists its contracts for and the app counts business days from
+    /// (noon in Chicago); today when unset.
+    pub date: Option<jiff::civil::Date>,
+}
+
+/// A clock that always reads one instant: "today" pinned for the pages' business days.
+struct Pinned(jiff::Timestamp);
+
+impl portfolio_bridge::clock::Clock for Pinned {
+    fn now(&self) -> jiff::Timestamp {
+        self.0
+    }
+
+    fn sleep(&self, duration: Duration) -> portfolio_bridge::clock::Wait<'_> {
+        Box::pin(tokio::time::sleep(duration))
+    }
 }
 
 /// The simulator's default scenario with its prices frozen; the Client Portal source read
 /// once into the portfolio, `positions.sync` and `combo_positions.sync` run for real into
 /// `pool`; a session keeper ticking every 200 ms; the app on `127.0.0.1:0`.
 pub async fn spawn_app(pool: PgPool, options: AppOptions) -> TestApp {
-    let sim = start_sim(sim_config()).await;
+    let mut config = sim_config();
+    if let Some(date) = options.date {
+        config.scenario = ibkr_sim::scenario::Scenario::default_for(date);
+    }
+    let sim = start_sim(config).await;
     sim.control().world().freeze(true);
     let (stop, shutdown) = Shutdown::new();
 
@@ -136,10 +156,10 @@ pub async fn spawn_app(pool: PgPool, options: AppOptions) -> TestApp {
         .await
         .expect("a port");
     let addr = listener.local_addr().expect("its address");
-    let settings = Settings {
-        api_mode: ApiMode::Portal,
-        positions_sync_interval: Duration::from_secs(60),
-        hosts: AllowedHosts::new(
+    let mut settings = Settings::new(
+        ApiMode::Portal,
+        Duration::from_secs(60),
+        AllowedHosts::new(
             addr.ip(),
             options
                 .allowed_hosts
@@ -147,7 +167,15 @@ pub async fn spawn_app(pool: PgPool, options: AppOptions) -> TestApp {
                 .map(|h| h.parse().expect("a host name"))
                 .collect(),
         ),
-    };
+    );
+    if let Some(date) = options.date {
+        let noon = date
+            .at(12, 0, 0, 0)
+            .in_tz(portfolio_bridge::domain::expiry::EXCHANGE_ZONE)
+            .expect("a date in Chicago")
+            .timestamp();
+        settings.clock = std::sync::Arc::new(Pinned(noon));
+    }
     let token = options.token.then(|| Secret::new(TOKEN));
     let state = AppState::new(pool.clone(), live, settings, token);
     tokio::spawn(http::run(listener, state, shutdown));

@@ -117,11 +117,11 @@ async fn a_database_that_never_answers_holds_no_request_beyond_the_bound() {
         .await
         .expect("a port");
     let addr = listener.local_addr().expect("addr");
-    let settings = Settings {
-        api_mode: ApiMode::Socket,
-        positions_sync_interval: Duration::from_secs(60),
-        hosts: AllowedHosts::new(addr.ip(), Vec::new()),
-    };
+    let settings = Settings::new(
+        ApiMode::Socket,
+        Duration::from_secs(60),
+        AllowedHosts::new(addr.ip(), Vec::new()),
+    );
     let (stop, shutdown) = Shutdown::new();
     let _stop_on_drop = StopOnDrop(stop);
     tokio::spawn(http::run(
