@@ -27,12 +27,37 @@ test("a native combo expands to its legs, and unmatched legs follow", async () =
   await unmatched.first().locator(".badge", { hasText: "Unmatched Legs" }).waitFor();
   await page.screenshot({ path: `${ARTIFACTS}/spreads.png`, fullPage: true });
 
+  // Named as a trader names it, its IBKR name one click away; the front leg's expiry warned.
+  assert.match((await combo.locator(".trader-label").textContent()).trim(), /^CL [A-Z][a-z]{2}\d{2}\/[A-Z][a-z]{2}\d{2}$/);
+  assert.match(await combo.locator(".ibkr").textContent(), /IBKR: CP\.CP[0-9a-f]{8}/);
+  const expiry = combo.locator(".expiry");
+  assert.equal(await expiry.evaluate((e) => e.classList.contains("soon")), true, "within 5 business days");
+  assert.match(await expiry.textContent(), /3 business days left/);
+  assert.match(await combo.locator(".spread-price").textContent(), /^-?\d+\.\d{2,4}$/);
+
   // The page's refresh swaps in fresh data and keeps the opened row open.
   const key = await combo.getAttribute("data-key");
   await page.evaluate(() => { document.querySelector("main").dataset.before = "refresh"; });
   await page.evaluate(() => window.portfolioBridgeRefresh());
   assert.equal(await page.locator("main[data-before]").count(), 0, "the page's content was replaced");
   assert.equal(await page.locator(`details[data-key="${key}"]`).getAttribute("open"), "");
+  await page.close();
+});
+
+test("spreads are found by their trader's name", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${APP}/`);
+  const label = (await page.locator("details.spread .trader-label").first().textContent()).trim();
+  const months = label.split(" ")[1];
+  await page.fill('input[name="search"]', months.toLowerCase());
+  await page.click('form.filters button[type="submit"]');
+  await page.locator("details.spread").first().waitFor();
+  for (const l of await page.locator("details.spread .trader-label").allTextContents()) {
+    assert.ok(l.includes(months), `${l} matches ${months}`);
+  }
+  await page.fill('input[name="search"]', "no such spread");
+  await page.click('form.filters button[type="submit"]');
+  await page.getByText("No native combos for this filter.").waitFor();
   await page.close();
 });
 

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::app::{AppOptions, TOKEN, TestApp, spawn_app};
-use crate::helpers::within;
+use crate::helpers::{three_business_days_before_a_front_month, within};
 
 fn ids(v: &Value) -> Vec<i64> {
     v.as_array()
@@ -63,27 +63,6 @@ async fn spreads_come_with_their_legs_by_alias_never_by_account_code(pool: PgPoo
 
     let one = app.json(&format!("/api/v1/spreads/{}", first["id"])).await;
     assert_eq!(&one, first);
-}
-
-/// A day 3 business days before the last trade date of the simulator's front CL month, and
-/// that date.
-fn three_business_days_before_a_front_month() -> (jiff::civil::Date, jiff::civil::Date) {
-    use ibkr_sim::calendar::Root;
-    use jiff::civil::date;
-    let front = Root::Cl.listed_months(date(2027, 3, 1), 1)[0];
-    let last = Root::Cl.last_trade_date(front);
-    let mut day = last;
-    let mut left = 0;
-    while left < 3 {
-        day = day.yesterday().expect("a date");
-        if !matches!(
-            day.weekday(),
-            jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
-        ) {
-            left += 1;
-        }
-    }
-    (day, last)
 }
 
 #[sqlx::test]

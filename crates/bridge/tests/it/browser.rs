@@ -24,7 +24,13 @@ async fn the_spreads_page_and_the_openapi_document_in_a_real_browser(pool: PgPoo
         "the browser tests' npm packages are missing: run scripts/test, or \
          `npm ci --prefix crates/bridge/tests/browser` (and `apt-get install chromium`)"
     );
-    let app = spawn_app(pool, AppOptions::default()).await;
+    // The front leg 3 business days from its last trade date: the page warns.
+    let (today, _) = crate::helpers::three_business_days_before_a_front_month();
+    let options = AppOptions {
+        date: Some(today),
+        ..AppOptions::default()
+    };
+    let app = spawn_app(pool, options).await;
     // Half an hour of greeks for the charts, ending now.
     sqlx::query(
         r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, gamma, vega, theta, underlying_price)

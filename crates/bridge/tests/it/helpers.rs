@@ -151,6 +151,27 @@ pub fn window_around_now() -> String {
     format!("{}-{}", at(start), at(end))
 }
 
+/// A day 3 business days before the last trade date of the simulator's front CL month, and
+/// that date.
+pub fn three_business_days_before_a_front_month() -> (jiff::civil::Date, jiff::civil::Date) {
+    use ibkr_sim::calendar::Root;
+    use jiff::civil::date;
+    let front = Root::Cl.listed_months(date(2027, 3, 1), 1)[0];
+    let last = Root::Cl.last_trade_date(front);
+    let mut day = last;
+    let mut left = 0;
+    while left < 3 {
+        day = day.yesterday().expect("a date");
+        if !matches!(
+            day.weekday(),
+            jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+        ) {
+            left += 1;
+        }
+    }
+    (day, last)
+}
+
 /// Long enough for anything that should happen; reaching it fails the test.
 pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
