@@ -227,6 +227,7 @@ pub async fn run(
     let http_settings = http::Settings {
         api_mode: config.api_mode,
         positions_sync_interval: config.positions_sync_interval,
+        greeks_interval: config.greeks_interval,
         hosts: http::edge::AllowedHosts::new(addr.ip(), config.http.allowed_hosts.clone()),
     };
     let serving = listener.local_addr().unwrap_or(addr);

@@ -78,6 +78,8 @@ pub struct Settings {
     pub api_mode: ApiMode,
     /// Combos older than a few of these count as stale on the page.
     pub positions_sync_interval: Duration,
+    /// How often a greeks row is written: the charts break their line at longer silences.
+    pub greeks_interval: Duration,
     pub hosts: edge::AllowedHosts,
 }
 

@@ -36,7 +36,7 @@ use crate::store::positions::{PositionFilter, PositionView};
 mod chart;
 pub mod format;
 
-use chart::line_chart;
+use chart::{Window, line_chart};
 use format::{
     Pnl, When, greek, instrument_price, money, number, pnl, price, price_unit, quantity, when,
 };
@@ -323,6 +323,11 @@ async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage,
     let from = to
         .saturating_sub(SignedDuration::from_hours(hours))
         .unwrap_or(to);
+    let window = Window {
+        from: from.as_millisecond(),
+        to: to.as_millisecond(),
+        interval: i64::try_from(state.settings.greeks_interval.as_millis()).unwrap_or(i64::MAX),
+    };
     let mut contracts = Vec::new();
     for contract in store::greeks::contracts(&state.pool, from).await? {
         let points = store::greeks::series(&state.pool, &contract, from, to, 20_000).await?;
@@ -336,7 +341,7 @@ async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage,
                 ChartView {
                     name,
                     last: s.last().map_or_else(|| "–".into(), |(_, v)| greek(*v)),
-                    svg: line_chart(&s, name, from.as_millisecond(), to.as_millisecond()),
+                    svg: line_chart(&s, name, window, greek),
                 }
             })
             .collect();

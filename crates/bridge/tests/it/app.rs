@@ -139,6 +139,7 @@ pub async fn spawn_app(pool: PgPool, options: AppOptions) -> TestApp {
     let settings = Settings {
         api_mode: ApiMode::Portal,
         positions_sync_interval: Duration::from_secs(60),
+        greeks_interval: Duration::from_secs(5),
         hosts: AllowedHosts::new(
             addr.ip(),
             options

@@ -120,6 +120,7 @@ async fn a_database_that_never_answers_holds_no_request_beyond_the_bound() {
     let settings = Settings {
         api_mode: ApiMode::Socket,
         positions_sync_interval: Duration::from_secs(60),
+        greeks_interval: Duration::from_secs(5),
         hosts: AllowedHosts::new(addr.ip(), Vec::new()),
     };
     let (stop, shutdown) = Shutdown::new();
