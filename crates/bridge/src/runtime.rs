@@ -225,6 +225,7 @@ pub async fn run(
         alerts,
     };
     let http_settings = http::Settings {
+        greeks_interval: config.greeks_interval,
         greeks_max_age: config.greeks_max_age,
         expiry_warning_days: config.alerts.thresholds.expiry_business_days,
         ..http::Settings::new(

@@ -78,6 +78,8 @@ pub struct Settings {
     pub api_mode: ApiMode,
     /// Combos older than a few of these count as stale on the page.
     pub positions_sync_interval: Duration,
+    /// How often a greeks row is written: the charts break their line at longer silences.
+    pub greeks_interval: Duration,
     pub hosts: edge::AllowedHosts,
     /// Live greeks and prices older than this are not shown as current (`GREEKS_MAX_AGE_SECONDS`).
     pub greeks_max_age: Duration,
@@ -89,8 +91,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings with the configuration's defaults for the risk views: greeks older than 60 s
-    /// are not current, a front leg within 5 business days is marked, today is the system's.
+    /// Settings with the configuration's defaults for the rest: greeks every 5 s, older than
+    /// 60 s not current, a front leg within 5 business days marked, today the system's.
     pub fn new(
         api_mode: ApiMode,
         positions_sync_interval: Duration,
@@ -100,6 +102,7 @@ impl Settings {
             api_mode,
             positions_sync_interval,
             hosts,
+            greeks_interval: Duration::from_secs(5),
             greeks_max_age: Duration::from_secs(60),
             expiry_warning_days: 5,
             clock: Arc::new(crate::clock::SystemClock),

@@ -1,8 +1,9 @@
 //! The web page: Spreads (the default), Greeks, Positions, Status / Jobs, and the sign-in form.
-//! Rendered on the server with askama from view models built here; every number is formatted
-//! here too (right-aligned by the stylesheet, negative PnL marked), so the templates only lay
-//! out strings. Works without JavaScript; the page's own small script refreshes the data
-//! without closing rows the user opened, and shows times in the browser's zone.
+//! Rendered on the server with askama from view models built here; every number and time is
+//! formatted here with [`format`]'s helpers (right-aligned by the stylesheet, negative PnL
+//! marked), so the templates only lay out strings. Works without JavaScript (times then read
+//! in UTC); the page's own small script refreshes the data without closing rows the user
+//! opened, and rewrites every time in the browser's zone with that zone shown.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -33,7 +34,10 @@ use crate::store::greeks::GreeksPoint;
 use crate::store::positions::{PositionFilter, PositionView};
 
 mod chart;
-pub use chart::line_chart;
+pub mod format;
+
+use chart::{Window, line_chart};
+use format::{Pnl, When, greek, instrument_price, money, number, pnl, price_unit, quantity, when};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -44,94 +48,6 @@ pub fn routes() -> Router<AppState> {
         .route("/sync", post(sync_now))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
-}
-
-// ---- formatting ------------------------------------------------------------------------
-
-/// `1234567.891` → `1,234,567.89` with `decimals` places; `−` for negatives.
-pub fn number(value: f64, decimals: usize) -> String {
-    let text = format!("{:.*}", decimals, value.abs());
-    let (whole, fraction) = text
-        .split_once('.')
-        .map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
-    let mut grouped = String::new();
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    let zero = value.abs() < 0.5 * 10f64.powi(-(decimals as i32));
-    let sign = if value < 0.0 && !zero { "−" } else { "" };
-    match fraction {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
-}
-
-/// A money amount (2 places), or `–` when unknown.
-pub fn money(value: Option<f64>) -> String {
-    value.map_or_else(|| "–".into(), |v| number(v, 2))
-}
-
-/// A price: 2 places, 4 below 1 (a spread's price is often cents).
-pub fn price(value: Option<f64>) -> String {
-    value.map_or_else(
-        || "–".into(),
-        |v| number(v, if v.abs() < 1.0 && v != 0.0 { 4 } else { 2 }),
-    )
-}
-
-/// A quantity: whole when it is, else 2 places; `+` for longs.
-pub fn quantity(value: Option<f64>) -> String {
-    match value {
-        None => "–".into(),
-        Some(v) if v > 0.0 => format!("+{}", number(v, if v.fract() == 0.0 { 0 } else { 2 })),
-        Some(v) => number(v, if v.fract() == 0.0 { 0 } else { 2 }),
-    }
-}
-
-/// A greek: whole above 100, else 2 places, 4 below 1 (a gamma is often hundredths).
-pub fn greek(v: f64) -> String {
-    let a = v.abs();
-    number(
-        v,
-        if a >= 100.0 {
-            0
-        } else if a >= 1.0 || a == 0.0 {
-            2
-        } else {
-            4
-        },
-    )
-}
-
-/// A PnL cell: the amount and whether to mark it negative.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pnl {
-    pub text: String,
-    pub negative: bool,
-}
-
-pub fn pnl(value: Option<f64>) -> Pnl {
-    Pnl {
-        text: money(value),
-        negative: value.is_some_and(|v| v < -0.005),
-    }
-}
-
-/// An instant for `<time datetime=…>`, and its UTC text for pages read without JavaScript.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct When {
-    pub iso: String,
-    pub text: String,
-}
-
-pub fn when(t: Timestamp) -> When {
-    When {
-        iso: t.to_string(),
-        text: status::utc_text(t),
-    }
 }
 
 // ---- layout ----------------------------------------------------------------------------
@@ -241,6 +157,9 @@ fn days_left(days: i32) -> String {
 }
 
 pub fn spread_row(s: &Spread) -> SpreadRowView {
+    // A spread is quoted at its legs' tick, as the legs are.
+    let sec_type = s.combo.legs.first().and_then(|l| l.sec_type.as_deref());
+    let at_tick = |v: Option<f64>| instrument_price(v, s.symbol.as_deref(), sec_type);
     SpreadRowView {
         key: format!("combo-{}", s.combo.id),
         account: s.combo.account.clone(),
@@ -254,15 +173,15 @@ pub fn spread_row(s: &Spread) -> SpreadRowView {
         description: s.combo.description.clone().unwrap_or_default(),
         position: quantity(s.combo.position),
         legs_text: s.legs_text.clone(),
-        price: price(s.price),
+        price: at_tick(s.price),
         change: Pnl {
             text: s.price_change.map_or_else(
                 || "–".into(),
-                |c| format!("{}{}", if c > 0.0 { "+" } else { "" }, price(Some(c))),
+                |c| format!("{}{}", if c > 0.0 { "+" } else { "" }, at_tick(Some(c))),
             ),
             negative: s.price_change.is_some_and(|c| c < 0.0),
         },
-        avg_price: price(s.combo.avg_price),
+        avg_price: at_tick(s.combo.avg_price),
         pnl: pnl(s.combo.unrealized_pnl),
         expiry: s
             .front_last_trade_date
@@ -292,8 +211,16 @@ pub fn spread_row(s: &Spread) -> SpreadRowView {
                 name: leg_name(l),
                 ratio: quantity(l.ratio),
                 position: quantity(l.position),
-                avg_price: price(l.avg_price),
-                market_price: price(l.market_price),
+                avg_price: instrument_price(
+                    l.avg_price,
+                    l.symbol.as_deref(),
+                    l.sec_type.as_deref(),
+                ),
+                market_price: instrument_price(
+                    l.market_price,
+                    l.symbol.as_deref(),
+                    l.sec_type.as_deref(),
+                ),
                 market_value: money(l.market_value),
                 pnl: pnl(l.unrealized_pnl),
             })
@@ -341,9 +268,9 @@ pub fn unmatched_row(u: &UnmatchedLeg) -> UnmatchedRowView {
         legs_text: crate::domain::spreads::legs_text([(u.position, name.as_str())]),
         held: quantity(Some(u.held)),
         in_combos: quantity(Some(u.in_combos)),
-        avg_price: price(u.avg_price),
+        avg_price: instrument_price(u.avg_price, u.symbol.as_deref(), u.sec_type.as_deref()),
         avg_cost: money(Some(u.avg_cost)),
-        market_price: price(u.market_price),
+        market_price: instrument_price(u.market_price, u.symbol.as_deref(), u.sec_type.as_deref()),
         pnl: pnl(u.unrealized_pnl),
         unreconciled: u.unreconciled.clone().unwrap_or_default(),
         last_trade: u
@@ -483,6 +410,11 @@ async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage,
     let from = to
         .saturating_sub(SignedDuration::from_hours(hours))
         .unwrap_or(to);
+    let window = Window {
+        from: from.as_millisecond(),
+        to: to.as_millisecond(),
+        interval: i64::try_from(state.settings.greeks_interval.as_millis()).unwrap_or(i64::MAX),
+    };
     let mut contracts = Vec::new();
     for contract in store::greeks::contracts(&state.pool, from).await? {
         let points = store::greeks::series(&state.pool, &contract, from, to, 20_000).await?;
@@ -496,12 +428,18 @@ async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage,
                 ChartView {
                     name,
                     last: s.last().map_or_else(|| "–".into(), |(_, v)| greek(*v)),
-                    svg: line_chart(&s, name, from.as_millisecond(), to.as_millisecond()),
+                    svg: line_chart(&s, name, window, greek),
                 }
             })
             .collect();
         contracts.push(ContractCharts {
-            underlying_price: price(points.last().and_then(|p| p.underlying_price)),
+            // A row names an underlying's root (or the whole portfolio, which has no price):
+            // its price ticks as its future's does.
+            underlying_price: instrument_price(
+                points.last().and_then(|p| p.underlying_price),
+                Some(&contract),
+                Some("FUT"),
+            ),
             contract,
             charts,
         });
@@ -521,11 +459,28 @@ pub struct PositionRowView {
     pub sec_type: String,
     pub expiry: String,
     pub position: String,
+    /// IBKR's average cost, per contract (multiplier included).
     pub avg_cost: String,
+    /// Units of the underlying per contract.
+    pub multiplier: String,
+    /// The average cost per unit, comparable with the market price.
+    pub avg_price: String,
     pub market_price: String,
+    /// What the prices are per (`bbl`), or empty when unknown.
+    pub unit: String,
     pub market_value: String,
     pub pnl: Pnl,
     pub fetched: When,
+}
+
+/// Units of the underlying per contract: the stored multiplier, 1 for a stock (IBKR leaves a
+/// stock's empty).
+fn units_per_contract(multiplier: Option<&str>, sec_type: Option<&str>) -> Option<f64> {
+    match multiplier.and_then(|m| m.trim().parse::<f64>().ok()) {
+        Some(m) if m > 0.0 => Some(m),
+        _ if sec_type.is_some_and(|t| t.eq_ignore_ascii_case("STK")) => Some(1.0),
+        _ => None,
+    }
 }
 
 pub fn position_row(p: &PositionView) -> PositionRowView {
@@ -536,14 +491,25 @@ pub fn position_row(p: &PositionView) -> PositionRowView {
         (None, Some(symbol), _, _) => symbol.clone(),
         (None, None, _, _) => p.con_id.to_string(),
     };
+    let (symbol, sec_type) = (p.symbol.as_deref(), p.sec_type.as_deref());
+    let units = units_per_contract(p.multiplier.as_deref(), sec_type);
     PositionRowView {
         account: p.account_alias.clone(),
         name,
         sec_type: p.sec_type.clone().unwrap_or_default(),
         expiry: p.last_trade_date.clone().unwrap_or_default(),
         position: quantity(Some(p.position)),
-        avg_cost: price(Some(p.avg_cost)),
-        market_price: price(p.market_price),
+        avg_cost: money(Some(p.avg_cost)),
+        multiplier: units.map_or_else(
+            || "–".into(),
+            |m| number(m, if m.fract() == 0.0 { 0 } else { 2 }),
+        ),
+        // IBKR's avgCost is per contract, multiplier included: CL's 72,026.67 is 72.03 $/bbl.
+        avg_price: instrument_price(units.map(|m| p.avg_cost / m), symbol, sec_type),
+        market_price: instrument_price(p.market_price, symbol, sec_type),
+        unit: price_unit(symbol.unwrap_or(""), sec_type.unwrap_or(""))
+            .unwrap_or_default()
+            .to_owned(),
         market_value: money(p.market_value),
         pnl: pnl(p.unrealized_pnl),
         fetched: when(p.fetched_at),
@@ -587,11 +553,43 @@ pub struct JobRowView {
 #[template(path = "status.html")]
 struct StatusPage {
     frame: Frame,
-    facts: Vec<status::Fact>,
+    facts: Vec<FactRow>,
     alerts: Vec<AlertRow>,
     left_out: Vec<String>,
     jobs: Vec<JobRowView>,
     enqueued: Option<String>,
+}
+
+/// A status fact with its time, if it names one, as a `<time>` between the rest of its text.
+struct FactRow {
+    label: &'static str,
+    before: String,
+    at: Option<When>,
+    after: String,
+}
+
+impl From<status::Fact> for FactRow {
+    fn from(f: status::Fact) -> FactRow {
+        // The value writes its instant as `utc_text`, which is exactly a `When`'s text.
+        let split = f.at.map(when).and_then(|at| {
+            let (before, after) = f.value.split_once(&at.text)?;
+            Some((before.to_owned(), at, after.to_owned()))
+        });
+        match split {
+            Some((before, at, after)) => FactRow {
+                label: f.label,
+                before,
+                at: Some(at),
+                after,
+            },
+            None => FactRow {
+                label: f.label,
+                before: f.value,
+                at: None,
+                after: String::new(),
+            },
+        }
+    }
 }
 
 /// One alert on the status page: active ones first, then the ones that cleared lately.
@@ -646,7 +644,7 @@ async fn status_page(
         store::jobs::list(&state.pool, None, None, 20),
     );
     let (s, recent) = tokio::join!(status::snapshot(&state), recent);
-    let facts = s.facts();
+    let facts = s.facts().into_iter().map(FactRow::from).collect();
     let alerts = s
         .alerts
         .active

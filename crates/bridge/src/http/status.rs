@@ -93,6 +93,9 @@ pub struct StatusView {
 pub struct Fact {
     pub label: &'static str,
     pub value: String,
+    /// The instant `value` names (written in it as [`utc_text`]), so a page can show it in
+    /// its reader's zone.
+    pub at: Option<Timestamp>,
 }
 
 /// A time as the status prints it: `2026-11-21 14:00:05 UTC`.
@@ -107,7 +110,12 @@ fn at_or_never(t: Option<Timestamp>) -> String {
 impl StatusView {
     /// The status as labelled lines, for people.
     pub fn facts(&self) -> Vec<Fact> {
-        let fact = |label, value| Fact { label, value };
+        let fact = |label, value| Fact {
+            label,
+            value,
+            at: None,
+        };
+        let timed = |label, value, at| Fact { label, value, at };
         let mut facts = vec![
             fact(
                 "Transport",
@@ -123,18 +131,23 @@ impl StatusView {
                     self.transport.reconnects
                 ),
             ),
-            fact(
-                "Client Portal",
-                match (&self.client_portal.state, &self.client_portal.message) {
-                    (Some(SessionState::Authenticated), _) => format!(
+            match (&self.client_portal.state, &self.client_portal.message) {
+                (Some(SessionState::Authenticated), _) => timed(
+                    "Client Portal",
+                    format!(
                         "authenticated, last tickle {}",
                         at_or_never(self.client_portal.last_tickle)
                     ),
-                    (Some(_), Some(message)) => message.clone(),
-                    _ => "not used (IBKR_CP_ENABLED=false)".into(),
-                },
+                    self.client_portal.last_tickle,
+                ),
+                (Some(_), Some(message)) => fact("Client Portal", message.clone()),
+                _ => fact("Client Portal", "not used (IBKR_CP_ENABLED=false)".into()),
+            },
+            timed(
+                "Last greeks tick",
+                at_or_never(self.greeks.last_tick),
+                self.greeks.last_tick,
             ),
-            fact("Last greeks tick", at_or_never(self.greeks.last_tick)),
             fact(
                 "Greeks rows written",
                 format!(
@@ -157,7 +170,11 @@ impl StatusView {
                     self.spool.dropped
                 ),
             ),
-            fact("Combos last synced", at_or_never(self.combos_synced_at)),
+            timed(
+                "Combos last synced",
+                at_or_never(self.combos_synced_at),
+                self.combos_synced_at,
+            ),
         ];
         for job in &self.jobs {
             let outcome = match (&job.last_error, &job.result) {
@@ -176,6 +193,7 @@ impl StatusView {
                 )
                 .trim_end()
                 .to_owned(),
+                at: job.completed_at,
             });
         }
         if !self.database_reachable {
