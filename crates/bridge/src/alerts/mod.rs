@@ -31,7 +31,7 @@ use tracing::{info, warn};
 use crate::Shutdown;
 use crate::clock::Clock;
 use crate::config::ApiMode;
-use crate::domain::expiry;
+use crate::domain::expiry::{self, EXCHANGE_ZONE};
 use crate::domain::ids::ConId;
 use crate::domain::portfolio::SharedPortfolio;
 use crate::domain::reset_window::ResetWindow;
@@ -44,9 +44,6 @@ use deliver::{DeliveryStatus, Outbox};
 use notice::{Notice, Severity};
 use policy::{AlertView, Policy};
 use rules::{Observation, Rules, Thresholds};
-
-/// The exchange calendar's zone: the date a CL or ES future's last trade date is counted in.
-pub const EXCHANGE_ZONE: &str = "America/Chicago";
 
 /// The alerts as the status page and `status --json` show them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

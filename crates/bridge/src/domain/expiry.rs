@@ -12,6 +12,10 @@ use jiff::civil::{Date, Weekday};
 use super::contract::{Contract, SecType};
 use super::ids::ConId;
 
+/// The exchange calendar's zone: the date a CL or ES future's last trade date is counted in,
+/// and the date an option's time to expiry is counted from.
+pub const EXCHANGE_ZONE: &str = "America/Chicago";
+
 /// A held futures leg near its last trade date.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expiring {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde::Serialize;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -19,6 +20,7 @@ use super::record::Record;
 use super::writer::RecordSender;
 use crate::Shutdown;
 use crate::clock::Clock;
+use crate::domain::expiry::EXCHANGE_ZONE;
 use crate::domain::net_greeks::{LeftOut, net_greeks};
 use crate::domain::portfolio::SharedPortfolio;
 
@@ -66,6 +68,7 @@ pub async fn run(
     mut shutdown: Shutdown,
 ) {
     let clock = settings.clock.clone();
+    let exchange = TimeZone::get(EXCHANGE_ZONE).expect("the bundled tzdb has Chicago");
     let mut was_up = true;
     loop {
         let at = next_boundary(clock.now(), settings.interval);
@@ -89,7 +92,9 @@ pub async fn run(
             status.send_modify(|s| s.skipped += 1);
             continue;
         }
-        let net = net_greeks(&snapshot, at, settings.max_age);
+        // Options' time to expiry counts from the exchange's date, as their expiry is given.
+        let today = at.to_zoned(exchange.clone()).date();
+        let net = net_greeks(&snapshot, at, today, settings.max_age);
         let records: Vec<Record> = net.rows.iter().map(|row| Record::greeks(at, row)).collect();
         let count = records.len() as u64;
         if out.send(records).is_err() {
