@@ -178,7 +178,7 @@ struct Contribution {
     expiry: Option<ExpiryBucket>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 struct Sums {
     delta: f64,
     gamma: f64,
