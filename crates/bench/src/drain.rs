@@ -23,7 +23,8 @@ fn rows() -> usize {
         .unwrap_or(1_000_000)
 }
 
-/// Row `i`: a tick every 5 s, alternating PORTFOLIO and CL.
+/// Row `i`: a tick every 5 s, alternating PORTFOLIO and CL, every account together, with the
+/// dollar and by-expiry figures the bridge writes.
 fn record(i: usize) -> Record {
     let at_ms = START_MS + (i / 2) as i64 * 5000;
     let contract = if i.is_multiple_of(2) {
@@ -41,7 +42,21 @@ fn record(i: usize) -> Record {
         vega: 150.0 + x,
         theta: -80.0 - x,
         underlying_price: Some(71.4),
+        account: None,
+        delta_dollars: Some(x * 0.5 * 71.4),
+        gamma_dollars: Some(0.001 * x * 71.4 * 71.4 * 0.01),
+        vega_lt30: Some(50.0 + x),
+        vega_30_90: Some(100.0),
+        vega_gt90: Some(0.0),
+        theta_lt30: Some(-60.0 - x),
+        theta_30_90: Some(-20.0),
+        theta_gt90: Some(0.0),
     }
+}
+
+/// A CSV field of a nullable number: empty is NULL.
+fn nullable(x: Option<f64>) -> String {
+    x.map(|x| x.to_string()).unwrap_or_default()
 }
 
 /// Writes the spool file and the same rows as CSV.
@@ -61,13 +76,35 @@ fn write_inputs(spool: &std::path::Path, csv: &std::path::Path, n: usize) -> any
             vega,
             theta,
             underlying_price,
+            account: _,
+            delta_dollars,
+            gamma_dollars,
+            vega_lt30,
+            vega_30_90,
+            vega_gt90,
+            theta_lt30,
+            theta_30_90,
+            theta_gt90,
         } = r
         {
             let at = jiff::Timestamp::from_millisecond(at_ms)?;
-            let u = underlying_price.map(|u| u.to_string()).unwrap_or_default();
+            let figures = [
+                underlying_price,
+                delta_dollars,
+                gamma_dollars,
+                vega_lt30,
+                vega_30_90,
+                vega_gt90,
+                theta_lt30,
+                theta_30_90,
+                theta_gt90,
+            ]
+            .map(nullable)
+            .join(",");
+            // The account stays empty (NULL): every row is an all-accounts one.
             writeln!(
                 c,
-                "{at},{contract},{delta},{gamma},{vega},{theta},{u},{key}"
+                "{at},{contract},{delta},{gamma},{vega},{theta},{key},,{figures}"
             )?;
         }
     }
@@ -114,8 +151,9 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Figure>> {
         );
 
         let copy = format!(
-            "\\copy copy_ref(\"timestamp\", contract, delta, gamma, vega, theta, underlying_price, row_key) \
-             FROM '{}' WITH (FORMAT csv)",
+            "\\copy copy_ref(\"timestamp\", contract, delta, gamma, vega, theta, row_key, account, \
+             underlying_price, delta_dollars, gamma_dollars, vega_lt30, vega_30_90, vega_gt90, \
+             theta_lt30, theta_30_90, theta_gt90) FROM '{}' WITH (FORMAT csv)",
             csv.display()
         );
         let started = Instant::now();

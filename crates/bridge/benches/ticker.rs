@@ -12,7 +12,10 @@ use ibapi::contracts::tick_types::TickType;
 use ibapi::contracts::{Contract as IbContract, OptionComputation};
 use ibapi::prelude::TickTypes;
 use jiff::Timestamp;
+use jiff::civil::date;
+use jiff::tz::TimeZone;
 use portfolio_bridge::domain::contract::{Contract, Right, SecType};
+use portfolio_bridge::domain::expiry::EXCHANGE_ZONE;
 use portfolio_bridge::domain::ids::{AccountCode, ConId};
 use portfolio_bridge::domain::net_greeks::net_greeks;
 use portfolio_bridge::domain::portfolio::{DataKind, ModelGreeks, SharedPortfolio};
@@ -33,6 +36,7 @@ fn option(n: i64) -> Contract {
     c.underlying_conid = Some(id(FUTURE));
     c.right = Some(Right::Call);
     c.strike = Some(50.0 + n as f64 * 0.01);
+    c.last_trade_date = Some(date(2027, 11, 16));
     c
 }
 
@@ -113,17 +117,20 @@ fn ticks(c: &mut Criterion) {
     });
 
     let max_age = Duration::from_secs(60);
+    let today = now
+        .to_zoned(TimeZone::get(EXCHANGE_ZONE).expect("the bundled tzdb has Chicago"))
+        .date();
     c.bench_function("5-second tick: snapshot of 2,000 legs", |b| {
         b.iter(|| black_box(portfolio.snapshot()))
     });
     let snapshot = portfolio.snapshot();
     c.bench_function("5-second tick: net greeks of 2,000 legs", |b| {
-        b.iter(|| black_box(net_greeks(black_box(&snapshot), now, max_age)))
+        b.iter(|| black_box(net_greeks(black_box(&snapshot), now, today, max_age)))
     });
     c.bench_function("5-second tick: whole (snapshot, net greeks, rows)", |b| {
         b.iter(|| {
             let snapshot = portfolio.snapshot();
-            let net = net_greeks(&snapshot, now, max_age);
+            let net = net_greeks(&snapshot, now, today, max_age);
             let rows: Vec<Record> = net.rows.iter().map(|r| Record::greeks(now, r)).collect();
             black_box(rows)
         })

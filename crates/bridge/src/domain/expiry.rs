@@ -14,7 +14,8 @@ use jiff::tz::TimeZone;
 use super::contract::{Contract, SecType};
 use super::ids::ConId;
 
-/// The exchange calendar's zone: the date a CL or ES future's last trade date is counted in.
+/// The exchange calendar's zone: the date a CL or ES future's last trade date is counted in,
+/// and the date an option's time to expiry is counted from.
 pub const EXCHANGE_ZONE: &str = "America/Chicago";
 
 /// The exchange's date at `now`.

@@ -1,17 +1,25 @@
-//! Net greeks: the portfolio's delta, gamma, vega and theta, summed straight across every
-//! position, and the same per underlying — the rows the 5-second series stores.
+//! Net greeks: the portfolio's delta, gamma, vega and theta per underlying and summed straight
+//! across underlyings, with their dollar figures and vega and theta by time to expiry — for
+//! every account together and for each account on its own: the rows the 5-second series
+//! stores.
 //!
 //! Per position: signed quantity × multiplier × per-unit greek (IB's model greeks are per unit
 //! of the underlying, vega per volatility point, theta per calendar day). A future counts delta
 //! 1 per unit, a stock delta 1 per share; neither has gamma, vega or theta. A position whose
 //! greeks are missing, incomplete or stale — or whose multiplier is unknown — is left out of
-//! the sums and listed with the reason, never counted as zero. Pure: the portfolio and `now`
-//! come in, rows come out.
+//! the sums and listed with the reason, never counted as zero.
+//!
+//! Delta and gamma are in the underlying's units, so only their dollar figures may be added
+//! across underlyings (`reference/tws.md` §5): an underlying's dollar figures use its own
+//! price, and the `PORTFOLIO` row's are unknown when any underlying in it has no price, never
+//! a partial sum. Pure: the portfolio, `now` and the tick's exchange date come in, rows come
+//! out.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::contract::{Contract, SecType};
@@ -21,9 +29,77 @@ use super::portfolio::{Portfolio, Staleness};
 /// The row of the whole portfolio.
 pub const PORTFOLIO: &str = "PORTFOLIO";
 
+/// How far an option's expiry is from the tick's date, in calendar days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryBucket {
+    /// Fewer than 30 days (an option past its date too, until the position goes).
+    Under30,
+    /// 30 to 90 days, both included.
+    From30To90,
+    /// More than 90 days.
+    Over90,
+}
+
+impl ExpiryBucket {
+    /// The bucket of an option expiring on `expiry`, seen on `today`.
+    pub fn of(today: Date, expiry: Date) -> ExpiryBucket {
+        // Days only (the default for dates): never fails, however far apart.
+        match (expiry - today).get_days() {
+            ..30 => ExpiryBucket::Under30,
+            30..=90 => ExpiryBucket::From30To90,
+            _ => ExpiryBucket::Over90,
+        }
+    }
+}
+
+/// Vega or theta split by time to expiry. Options whose expiry is unknown are in no bucket, so
+/// the buckets may add up to less than the whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ByExpiry {
+    pub under_30: f64,
+    pub from_30_to_90: f64,
+    pub over_90: f64,
+}
+
+impl ByExpiry {
+    fn add(&mut self, bucket: ExpiryBucket, x: f64) {
+        match bucket {
+            ExpiryBucket::Under30 => self.under_30 += x,
+            ExpiryBucket::From30To90 => self.from_30_to_90 += x,
+            ExpiryBucket::Over90 => self.over_90 += x,
+        }
+    }
+
+    fn merge(&mut self, other: &ByExpiry) {
+        self.under_30 += other.under_30;
+        self.from_30_to_90 += other.from_30_to_90;
+        self.over_90 += other.over_90;
+    }
+}
+
+/// Dollar delta: the dollars a position moves per dollar of the underlying, times the price —
+/// `delta` (underlying units) × `price`.
+pub fn dollar_delta(delta: f64, price: f64) -> f64 {
+    delta * price
+}
+
+/// Dollar gamma per 1 % move of the underlying: how much the dollar delta changes when the
+/// price moves 1 % — `gamma` (units per unit move) × price² × 0.01.
+pub fn dollar_gamma(gamma: f64, price: f64) -> f64 {
+    gamma * price * price * 0.01
+}
+
 /// One row of `portfolio_greeks` before it is stored.
+///
+/// Units: `delta` in units of the underlying (shares, barrels, index points × multiplier),
+/// `gamma` in those units per one-unit move of the underlying, `vega` in dollars per volatility
+/// point, `theta` in dollars per day; the dollar figures in dollars. The `PORTFOLIO` row's
+/// `delta` and `gamma` add different underlyings' units together and mean nothing on their
+/// own; its dollar figures are the meaningful ones.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GreeksRow {
+    /// `None` for every account together, else the one account the row sums.
+    pub account: Option<AccountCode>,
     /// `PORTFOLIO`, or an underlying's symbol such as `CL`.
     pub contract: String,
     pub delta: f64,
@@ -31,6 +107,16 @@ pub struct GreeksRow {
     pub vega: f64,
     pub theta: f64,
     pub underlying_price: Option<f64>,
+    /// Σ delta × underlying price; `None` without a price (for `PORTFOLIO`: for any of its
+    /// underlyings).
+    pub delta_dollars: Option<f64>,
+    /// Σ gamma × price² × 0.01: the change of `delta_dollars` for a 1 % move; `None` as
+    /// `delta_dollars` is.
+    pub gamma_dollars: Option<f64>,
+    /// Vega of the options by time to expiry.
+    pub vega_by_expiry: ByExpiry,
+    /// Theta of the options by time to expiry.
+    pub theta_by_expiry: ByExpiry,
 }
 
 /// Why a position is not in the sums.
@@ -74,11 +160,22 @@ pub struct LeftOut {
 /// One tick's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NetGreeks {
-    /// `PORTFOLIO` first, then one row per underlying, by symbol.
+    /// Every account together first — `PORTFOLIO`, then one row per underlying, by symbol —
+    /// then the same for each account, by account code.
     pub rows: Vec<GreeksRow>,
     /// Positions in the sums.
     pub counted: usize,
     pub left_out: Vec<LeftOut>,
+}
+
+/// What one counted position adds.
+struct Contribution {
+    delta: f64,
+    gamma: f64,
+    vega: f64,
+    theta: f64,
+    /// Options with a known expiry only.
+    expiry: Option<ExpiryBucket>,
 }
 
 #[derive(Default)]
@@ -87,27 +184,56 @@ struct Sums {
     gamma: f64,
     vega: f64,
     theta: f64,
+    vega_by_expiry: ByExpiry,
+    theta_by_expiry: ByExpiry,
 }
 
 impl Sums {
-    fn add(&mut self, d: f64, g: f64, v: f64, t: f64) {
-        self.delta += d;
-        self.gamma += g;
-        self.vega += v;
-        self.theta += t;
+    fn add(&mut self, c: &Contribution) {
+        self.delta += c.delta;
+        self.gamma += c.gamma;
+        self.vega += c.vega;
+        self.theta += c.theta;
+        if let Some(bucket) = c.expiry {
+            self.vega_by_expiry.add(bucket, c.vega);
+            self.theta_by_expiry.add(bucket, c.theta);
+        }
     }
 
-    fn row(&self, contract: &str, underlying_price: Option<f64>) -> GreeksRow {
+    fn merge(&mut self, other: &Sums) {
+        self.delta += other.delta;
+        self.gamma += other.gamma;
+        self.vega += other.vega;
+        self.theta += other.theta;
+        self.vega_by_expiry.merge(&other.vega_by_expiry);
+        self.theta_by_expiry.merge(&other.theta_by_expiry);
+    }
+
+    fn row(
+        &self,
+        account: Option<&AccountCode>,
+        contract: &str,
+        underlying_price: Option<f64>,
+        dollars: Option<(f64, f64)>,
+    ) -> GreeksRow {
         GreeksRow {
+            account: account.cloned(),
             contract: contract.to_owned(),
             delta: self.delta,
             gamma: self.gamma,
             vega: self.vega,
             theta: self.theta,
             underlying_price,
+            delta_dollars: dollars.map(|d| d.0),
+            gamma_dollars: dollars.map(|d| d.1),
+            vega_by_expiry: self.vega_by_expiry,
+            theta_by_expiry: self.theta_by_expiry,
         }
     }
 }
+
+/// Sums by underlying symbol.
+type Book = BTreeMap<String, Sums>;
 
 /// The symbol a position's risk belongs to: an option's underlying, else its own.
 fn underlying_symbol(p: &Portfolio, c: &Contract) -> String {
@@ -138,13 +264,52 @@ fn underlying_price(p: &Portfolio, symbol: &str, now: Timestamp, max_age: Durati
         .map(|o| o.value)
 }
 
-/// The net greeks of `p` at `now`, greeks older than `max_age` counting as stale.
-pub fn net_greeks(p: &Portfolio, now: Timestamp, max_age: Duration) -> NetGreeks {
+/// The rows of one book: `PORTFOLIO`, then each underlying. Prices are by symbol.
+fn rows_of(
+    account: Option<&AccountCode>,
+    book: &Book,
+    prices: &BTreeMap<String, Option<f64>>,
+) -> Vec<GreeksRow> {
     let mut total = Sums::default();
-    let mut by_underlying: BTreeMap<String, Sums> = BTreeMap::new();
+    // Some until an underlying without a price turns up: a sum that leaves one out would
+    // understate the risk without saying so.
+    let mut total_dollars = Some((0.0, 0.0));
+    let mut underlyings = Vec::with_capacity(book.len());
+    for (symbol, sums) in book {
+        let price = prices.get(symbol).copied().flatten();
+        let dollars = price.map(|s| (dollar_delta(sums.delta, s), dollar_gamma(sums.gamma, s)));
+        total.merge(sums);
+        total_dollars = total_dollars
+            .zip(dollars)
+            .map(|((d, g), (dd, gg))| (d + dd, g + gg));
+        underlyings.push(sums.row(account, symbol, price, dollars));
+    }
+    // With one underlying the portfolio's price is its price; with several there is none.
+    let single = match underlyings.as_slice() {
+        [only] => only.underlying_price,
+        _ => None,
+    };
+    let mut rows = Vec::with_capacity(underlyings.len() + 1);
+    rows.push(total.row(account, PORTFOLIO, single, total_dollars));
+    rows.extend(underlyings);
+    rows
+}
+
+/// The net greeks of `p` at `now`, greeks older than `max_age` counting as stale; options are
+/// bucketed by the calendar days from `today` (the tick's date at the exchange) to expiry.
+pub fn net_greeks(p: &Portfolio, now: Timestamp, today: Date, max_age: Duration) -> NetGreeks {
+    let mut all = Book::new();
+    // Every account the source serves or holds a leg in has its rows, even with nothing
+    // counted: its `PORTFOLIO` row then says zero, as the all-accounts one does.
+    let mut by_account: BTreeMap<AccountCode, Book> = p
+        .accounts()
+        .iter()
+        .map(|a| (a.clone(), Book::new()))
+        .collect();
     let mut counted = 0;
     let mut left_out = Vec::new();
     for leg in p.legs() {
+        let account_book = by_account.entry(leg.account.clone()).or_default();
         let contract = p.contract(leg.conid);
         let leave = |reason| LeftOut {
             account: leg.account.clone(),
@@ -161,8 +326,14 @@ pub fn net_greeks(p: &Portfolio, now: Timestamp, max_age: Duration) -> NetGreeks
             continue;
         };
         let units = leg.quantity * m;
-        let (d, g, v, t) = match &c.sec_type {
-            SecType::Stock | SecType::Future => (units, 0.0, 0.0, 0.0),
+        let contribution = match &c.sec_type {
+            SecType::Stock | SecType::Future => Contribution {
+                delta: units,
+                gamma: 0.0,
+                vega: 0.0,
+                theta: 0.0,
+                expiry: None,
+            },
             SecType::Option | SecType::FutureOption => match p.greeks(leg.conid, now, max_age) {
                 Ok(obs) => match (
                     obs.value.delta,
@@ -170,9 +341,13 @@ pub fn net_greeks(p: &Portfolio, now: Timestamp, max_age: Duration) -> NetGreeks
                     obs.value.vega,
                     obs.value.theta,
                 ) {
-                    (Some(d), Some(g), Some(v), Some(t)) => {
-                        (units * d, units * g, units * v, units * t)
-                    }
+                    (Some(d), Some(g), Some(v), Some(t)) => Contribution {
+                        delta: units * d,
+                        gamma: units * g,
+                        vega: units * v,
+                        theta: units * t,
+                        expiry: c.last_trade_date.map(|e| ExpiryBucket::of(today, e)),
+                    },
                     _ => {
                         left_out.push(leave(LeftOutReason::MissingGreeks));
                         continue;
@@ -193,25 +368,21 @@ pub fn net_greeks(p: &Portfolio, now: Timestamp, max_age: Duration) -> NetGreeks
             }
         };
         counted += 1;
-        total.add(d, g, v, t);
-        by_underlying
-            .entry(underlying_symbol(p, c))
+        let symbol = underlying_symbol(p, c);
+        account_book
+            .entry(symbol.clone())
             .or_default()
-            .add(d, g, v, t);
+            .add(&contribution);
+        all.entry(symbol).or_default().add(&contribution);
     }
-    let prices: BTreeMap<&String, Option<f64>> = by_underlying
+    let prices: BTreeMap<String, Option<f64>> = all
         .keys()
-        .map(|s| (s, underlying_price(p, s, now, max_age)))
+        .map(|s| (s.clone(), underlying_price(p, s, now, max_age)))
         .collect();
-    let single = (prices.len() == 1)
-        .then(|| prices.values().next().copied().flatten())
-        .flatten();
-    let mut rows = vec![total.row(PORTFOLIO, single)];
-    rows.extend(
-        by_underlying
-            .iter()
-            .map(|(symbol, sums)| sums.row(symbol, prices[symbol])),
-    );
+    let mut rows = rows_of(None, &all, &prices);
+    for (account, book) in &by_account {
+        rows.extend(rows_of(Some(account), book, &prices));
+    }
     NetGreeks {
         rows,
         counted,

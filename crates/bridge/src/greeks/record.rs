@@ -1,6 +1,7 @@
 //! Records: what the writer stores — a greeks row or an `api_logs` entry — each with the key
 //! that makes storing it twice store it once. Records are what the spool holds, one JSON object
-//! per line.
+//! per line; a line an older bridge wrote, without the fields added since, still reads (they
+//! are then unknown).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -8,6 +9,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::api_log::ApiLogEntry;
+use crate::domain::ids::AccountCode;
 use crate::domain::net_greeks::GreeksRow;
 
 /// One row for the database.
@@ -23,6 +25,25 @@ pub enum Record {
         vega: f64,
         theta: f64,
         underlying_price: Option<f64>,
+        /// `None`: every account together.
+        #[serde(default)]
+        account: Option<AccountCode>,
+        #[serde(default)]
+        delta_dollars: Option<f64>,
+        #[serde(default)]
+        gamma_dollars: Option<f64>,
+        #[serde(default)]
+        vega_lt30: Option<f64>,
+        #[serde(default)]
+        vega_30_90: Option<f64>,
+        #[serde(default)]
+        vega_gt90: Option<f64>,
+        #[serde(default)]
+        theta_lt30: Option<f64>,
+        #[serde(default)]
+        theta_30_90: Option<f64>,
+        #[serde(default)]
+        theta_gt90: Option<f64>,
     },
     ApiLog {
         key: String,
@@ -36,12 +57,18 @@ pub enum Record {
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 impl Record {
-    /// A greeks row of the tick at `at`; its key is the tick and the contract, so one tick's
-    /// row for a contract exists once however often it is written.
+    /// A greeks row of the tick at `at`; its key is the tick, the account if it is one
+    /// account's, and the contract, so one tick's row exists once however often it is written.
+    /// An all-accounts row's key has no account part, as before per-account rows existed, so
+    /// rows an older bridge spooled still meet their stored copies.
     pub fn greeks(at: Timestamp, row: &GreeksRow) -> Record {
         let at_ms = at.as_millisecond();
+        let key = match &row.account {
+            None => format!("{at_ms}:{}", row.contract),
+            Some(account) => format!("{at_ms}:{}:{}", account.as_str(), row.contract),
+        };
         Record::Greeks {
-            key: format!("{at_ms}:{}", row.contract),
+            key,
             at_ms,
             contract: row.contract.clone(),
             delta: row.delta,
@@ -49,6 +76,15 @@ impl Record {
             vega: row.vega,
             theta: row.theta,
             underlying_price: row.underlying_price,
+            account: row.account.clone(),
+            delta_dollars: row.delta_dollars,
+            gamma_dollars: row.gamma_dollars,
+            vega_lt30: Some(row.vega_by_expiry.under_30),
+            vega_30_90: Some(row.vega_by_expiry.from_30_to_90),
+            vega_gt90: Some(row.vega_by_expiry.over_90),
+            theta_lt30: Some(row.theta_by_expiry.under_30),
+            theta_30_90: Some(row.theta_by_expiry.from_30_to_90),
+            theta_gt90: Some(row.theta_by_expiry.over_90),
         }
     }
 
@@ -78,16 +114,25 @@ impl Record {
     }
 }
 
+#[cfg(test)]
+#[path = "record_tests.rs"]
+mod tests;
+
 /// A `PORTFOLIO` row `seconds` after a fixed instant whose delta tells it apart, for tests.
 #[cfg(test)]
 pub(crate) fn test_record(seconds: i64, delta: f64) -> Record {
     let row = GreeksRow {
+        account: None,
         contract: crate::domain::net_greeks::PORTFOLIO.into(),
         delta,
         gamma: 0.0,
         vega: 0.0,
         theta: 0.0,
         underlying_price: None,
+        delta_dollars: None,
+        gamma_dollars: None,
+        vega_by_expiry: Default::default(),
+        theta_by_expiry: Default::default(),
     };
     Record::greeks(
         Timestamp::from_second(1_790_000_000 + seconds).expect("a valid instant"),

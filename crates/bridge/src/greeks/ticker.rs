@@ -19,6 +19,7 @@ use super::record::Record;
 use super::writer::RecordSender;
 use crate::Shutdown;
 use crate::clock::Clock;
+use crate::domain::expiry;
 use crate::domain::net_greeks::{LeftOut, net_greeks};
 use crate::domain::portfolio::SharedPortfolio;
 
@@ -89,7 +90,9 @@ pub async fn run(
             status.send_modify(|s| s.skipped += 1);
             continue;
         }
-        let net = net_greeks(&snapshot, at, settings.max_age);
+        // Options' time to expiry counts from the exchange's date, as their expiry is given.
+        let today = expiry::exchange_date(at);
+        let net = net_greeks(&snapshot, at, today, settings.max_age);
         let records: Vec<Record> = net.rows.iter().map(|row| Record::greeks(at, row)).collect();
         let count = records.len() as u64;
         if out.send(records).is_err() {

@@ -30,7 +30,7 @@ use crate::jobs::{COMBO_POSITIONS_SYNC, JOB_TYPES};
 use crate::store;
 use crate::store::accounts::AccountView;
 use crate::store::combos::{SpreadFilter, SpreadLeg, SpreadRow};
-use crate::store::greeks::GreeksPoint;
+use crate::store::greeks::{GreeksPoint, Whose};
 use crate::store::jobs::{Dedup, Enqueued, JobRow, NewJob};
 use crate::store::positions::{PositionFilter, PositionView};
 
@@ -719,9 +719,19 @@ async fn patch_account(
 
 // ---- greeks ----------------------------------------------------------------------------
 
+/// One series of net greeks. Units, per point: `delta` in units of the underlying, `gamma` in
+/// those units per one-unit move, `vega` in dollars per volatility point, `theta` in dollars
+/// per day, `delta_dollars` and `gamma_dollars` (per 1 % move) in dollars. The `PORTFOLIO`
+/// series' `delta` and `gamma` add different underlyings together and mean nothing when there
+/// are several: its dollar figures are the ones to read.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct GreeksSeries {
     pub contract: String,
+    /// The account (`accounts.id`) whose series this is; `null` for every account together.
+    pub account_id: Option<i32>,
+    /// That account's alias, or `Account Alias {id}` without one; `null` for every account
+    /// together.
+    pub account: Option<String>,
     pub from: Timestamp,
     pub to: Timestamp,
     /// Oldest first; empty when `from` is after `to`.
@@ -734,6 +744,9 @@ pub struct GreeksQuery {
     /// `PORTFOLIO` or an underlying's symbol.
     #[param(inline, default = json!(PORTFOLIO))]
     pub contract: Option<Text>,
+    /// Only this account's series (`accounts.id`); without it, every account together.
+    #[param(inline)]
+    pub account_id: Option<Id>,
     /// Start; default an hour before `to`. A `from` after `to` is an empty range.
     #[param(inline)]
     pub from: Option<Instant>,
@@ -748,7 +761,8 @@ pub struct GreeksQuery {
 /// The series of the whole portfolio.
 pub const PORTFOLIO: &str = "PORTFOLIO";
 
-/// The net-greeks series of the portfolio or an underlying.
+/// The net-greeks series of the portfolio or an underlying, of every account together or of
+/// one account.
 #[utoipa::path(
     get,
     path = "/api/v1/greeks",
@@ -756,6 +770,7 @@ pub const PORTFOLIO: &str = "PORTFOLIO";
     responses(
         (status = 200, description = "The newest points in the range, oldest first", body = GreeksSeries),
         (status = 400, description = "A parameter is wrong; `error.parameter` names it", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
     )
 )]
 async fn greeks_series(
@@ -772,15 +787,28 @@ async fn greeks_series(
             .saturating_sub(SignedDuration::from_hours(1))
             .unwrap_or(to),
     };
+    let account = match q.account_id.map(Id::get) {
+        Some(id) => Some(
+            store::accounts::one(&state.pool, id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("account {id}")))?,
+        ),
+        None => None,
+    };
+    let whose = account
+        .as_ref()
+        .map_or(Whose::AllAccounts, |a| Whose::Account(a.id));
     let points = match from <= to {
         true => {
             let limit = Limit::or_default(q.limit);
-            store::greeks::series(&state.pool, &contract, from, to, limit).await?
+            store::greeks::series_of(&state.pool, whose, &contract, from, to, limit).await?
         }
         false => Vec::new(),
     };
     Ok(Json(GreeksSeries {
         contract,
+        account_id: account.as_ref().map(|a| a.id),
+        account: account.map(|a| a.alias),
         from,
         to,
         points,

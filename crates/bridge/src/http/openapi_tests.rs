@@ -114,3 +114,44 @@ fn ids_are_documented_as_the_server_reads_them() {
         "date-time"
     );
 }
+
+#[test]
+fn every_greeks_figure_says_its_unit_and_an_account_is_asked_for_by_id() {
+    let doc = json(false);
+    let point = &doc["components"]["schemas"]["GreeksPoint"]["properties"];
+    let figures: Vec<&String> = point
+        .as_object()
+        .expect("properties")
+        .keys()
+        .filter(|k| *k != "timestamp" && *k != "underlying_price")
+        .collect();
+    assert_eq!(figures.len(), 12, "{figures:?}");
+    for name in figures {
+        let text = point[name]["description"].as_str().unwrap_or_default();
+        assert!(
+            text.contains("dollars")
+                || text.contains("units of the underlying")
+                || text.contains("underlying units"),
+            "{name}: {text:?}"
+        );
+    }
+    for meaningless in ["delta", "gamma"] {
+        let text = point[meaningless]["description"].as_str().expect("text");
+        assert!(
+            text.contains("PORTFOLIO") && text.contains("meaningless"),
+            "{text}"
+        );
+    }
+    let params = doc["paths"]["/api/v1/greeks"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    let account = params
+        .iter()
+        .find(|p| p["name"] == "account_id")
+        .expect("account_id");
+    assert_eq!(account["schema"]["minimum"], 1);
+    assert!(
+        doc["paths"]["/api/v1/greeks"]["get"]["responses"]["404"].is_object(),
+        "an unknown account is a documented 404"
+    );
+}

@@ -1,5 +1,6 @@
 //! `accounts`: one row per IBKR account code, shared with the existing application, whose
-//! `id` every other table calls `account_id`. The raw code is stored here and nowhere else,
+//! `id` every other table calls `account_id`. The raw code is stored here — and in
+//! `portfolio_greeks.account`, which the greeks writer fills without the database's ids —
 //! and never read back for the API: views show the alias, or `Account Alias {id}`.
 
 use std::collections::BTreeMap;
@@ -69,6 +70,22 @@ pub async fn list(pool: &PgPool) -> Result<Vec<AccountView>, sqlx::Error> {
             has_alias,
         })
         .collect())
+}
+
+/// Account `id`, if there is one.
+pub async fn one(pool: &PgPool, id: i32) -> Result<Option<AccountView>, sqlx::Error> {
+    let row: Option<(i32, String, bool)> = sqlx::query_as(
+        "SELECT id, COALESCE(alias, 'Account Alias ' || id), alias IS NOT NULL
+           FROM accounts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(id, alias, has_alias)| AccountView {
+        id,
+        alias,
+        has_alias,
+    }))
 }
 
 /// Sets (or with `None`, clears) the alias of account `id`; `None` if there is no such account.

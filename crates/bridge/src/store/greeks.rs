@@ -1,6 +1,7 @@
 //! `portfolio_greeks` and `api_logs` as the greeks writer fills them: batches of records in one
 //! transaction, each stored at most once thanks to its key. And the series as the read API and
-//! the page read it.
+//! the page read it: every account together unless one account is asked for, which is named
+//! by its `accounts.id` — the account code a row carries never leaves this module.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,15 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sql
                 vega,
                 theta,
                 underlying_price,
+                account,
+                delta_dollars,
+                gamma_dollars,
+                vega_lt30,
+                vega_30_90,
+                vega_gt90,
+                theta_lt30,
+                theta_30_90,
+                theta_gt90,
             } => {
                 g.keys.push(key.clone());
                 g.at.push(*at_ms);
@@ -33,6 +43,16 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sql
                 g.vega.push(*vega);
                 g.theta.push(*theta);
                 g.underlying.push(*underlying_price);
+                g.account
+                    .push(account.as_ref().map(|a| a.as_str().to_owned()));
+                g.delta_dollars.push(*delta_dollars);
+                g.gamma_dollars.push(*gamma_dollars);
+                g.vega_lt30.push(*vega_lt30);
+                g.vega_30_90.push(*vega_30_90);
+                g.vega_gt90.push(*vega_gt90);
+                g.theta_lt30.push(*theta_lt30);
+                g.theta_30_90.push(*theta_30_90);
+                g.theta_gt90.push(*theta_gt90);
             }
             Record::ApiLog {
                 key,
@@ -52,10 +72,15 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sql
     let mut tx = pool.begin().await?;
     if !g.keys.is_empty() {
         sqlx::query(
-            r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, gamma, vega, theta, underlying_price, row_key)
-               SELECT to_timestamp(t::double precision / 1000), c, d, g, v, th, u, k
+            r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, gamma, vega, theta, underlying_price, row_key,
+                                          account, delta_dollars, gamma_dollars, vega_lt30, vega_30_90, vega_gt90,
+                                          theta_lt30, theta_30_90, theta_gt90)
+               SELECT to_timestamp(t::double precision / 1000), c, d, g, v, th, u, k,
+                      a, dd, gd, v1, v2, v3, t1, t2, t3
                  FROM UNNEST($1::bigint[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[],
-                             $7::float8[], $8::text[]) WITH ORDINALITY AS x(t, c, d, g, v, th, u, k, n)
+                             $7::float8[], $8::text[], $9::text[], $10::float8[], $11::float8[], $12::float8[],
+                             $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::float8[])
+                      WITH ORDINALITY AS x(t, c, d, g, v, th, u, k, a, dd, gd, v1, v2, v3, t1, t2, t3, n)
                 ORDER BY n
                ON CONFLICT (row_key) DO NOTHING"#,
         )
@@ -67,6 +92,15 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sql
         .bind(&g.theta)
         .bind(&g.underlying)
         .bind(&g.keys)
+        .bind(&g.account)
+        .bind(&g.delta_dollars)
+        .bind(&g.gamma_dollars)
+        .bind(&g.vega_lt30)
+        .bind(&g.vega_30_90)
+        .bind(&g.vega_gt90)
+        .bind(&g.theta_lt30)
+        .bind(&g.theta_30_90)
+        .bind(&g.theta_gt90)
         .execute(&mut *tx)
         .await?;
     }
@@ -100,6 +134,15 @@ struct GreeksColumns {
     vega: Vec<f64>,
     theta: Vec<f64>,
     underlying: Vec<Option<f64>>,
+    account: Vec<Option<String>>,
+    delta_dollars: Vec<Option<f64>>,
+    gamma_dollars: Vec<Option<f64>>,
+    vega_lt30: Vec<Option<f64>>,
+    vega_30_90: Vec<Option<f64>>,
+    vega_gt90: Vec<Option<f64>>,
+    theta_lt30: Vec<Option<f64>>,
+    theta_30_90: Vec<Option<f64>>,
+    theta_gt90: Vec<Option<f64>>,
 }
 
 #[derive(Default)]
@@ -111,38 +154,128 @@ struct LogColumns {
     message: Vec<String>,
 }
 
-/// One point of a contract's series.
+/// One point of a contract's series. NULL (`None`) where the figure is unknown: a greek of a row
+/// the bridge did not write, a dollar figure without an underlying price, and the dollar and
+/// by-expiry figures of rows stored before the bridge worked them out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GreeksPoint {
     pub timestamp: Timestamp,
+    /// Net delta in units of the underlying: shares, barrels for CL (contracts × 1000), index
+    /// points × multiplier. In the `PORTFOLIO` row, different underlyings' units added
+    /// together: meaningless unless there is one underlying (use `delta_dollars`).
     pub delta: Option<f64>,
+    /// Net gamma: the change of `delta` (underlying units) per one-unit move of the underlying.
+    /// In the `PORTFOLIO` row, meaningless unless there is one underlying (use
+    /// `gamma_dollars`).
     pub gamma: Option<f64>,
+    /// Net vega in dollars per volatility point.
     pub vega: Option<f64>,
+    /// Net theta in dollars per day.
     pub theta: Option<f64>,
+    /// The underlying's price (the front-month future's for futures); for `PORTFOLIO` only
+    /// when it has one underlying.
     pub underlying_price: Option<f64>,
+    /// Dollar delta: delta × underlying price, in dollars. For `PORTFOLIO`, the sum over the
+    /// underlyings, `null` if any of them has no price (a partial sum would mislead).
+    pub delta_dollars: Option<f64>,
+    /// Dollar gamma: the change of `delta_dollars` for a 1 % move of the underlying
+    /// (gamma × price² × 0.01), in dollars. Summed and `null` as `delta_dollars` is.
+    pub gamma_dollars: Option<f64>,
+    /// Vega (dollars per volatility point) of the options expiring in fewer than 30 calendar
+    /// days. Options whose expiry is unknown are in no bucket, so the three may add up to less
+    /// than `vega`.
+    pub vega_lt30: Option<f64>,
+    /// Vega (dollars per volatility point) of the options expiring in 30 to 90 calendar days.
+    pub vega_30_90: Option<f64>,
+    /// Vega (dollars per volatility point) of the options expiring in more than 90 calendar
+    /// days.
+    pub vega_gt90: Option<f64>,
+    /// Theta (dollars per day) of the options expiring in fewer than 30 calendar days.
+    pub theta_lt30: Option<f64>,
+    /// Theta (dollars per day) of the options expiring in 30 to 90 calendar days.
+    pub theta_30_90: Option<f64>,
+    /// Theta (dollars per day) of the options expiring in more than 90 calendar days.
+    pub theta_gt90: Option<f64>,
 }
 
-type PointColumns = (
-    i64,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-);
+/// The columns of a point, as `point_columns!` selects them.
+#[derive(sqlx::FromRow)]
+struct PointRow {
+    at_ms: i64,
+    delta: Option<f64>,
+    gamma: Option<f64>,
+    vega: Option<f64>,
+    theta: Option<f64>,
+    underlying_price: Option<f64>,
+    delta_dollars: Option<f64>,
+    gamma_dollars: Option<f64>,
+    vega_lt30: Option<f64>,
+    vega_30_90: Option<f64>,
+    vega_gt90: Option<f64>,
+    theta_lt30: Option<f64>,
+    theta_30_90: Option<f64>,
+    theta_gt90: Option<f64>,
+}
 
-fn point(r: PointColumns) -> GreeksPoint {
-    GreeksPoint {
-        timestamp: Timestamp::from_millisecond(r.0).unwrap_or(Timestamp::UNIX_EPOCH),
-        delta: r.1,
-        gamma: r.2,
-        vega: r.3,
-        theta: r.4,
-        underlying_price: r.5,
+/// The select list of a [`PointRow`], a literal so that `concat!` keeps each statement one.
+macro_rules! point_columns {
+    () => {
+        r#"(extract(epoch FROM "timestamp") * 1000)::bigint AS at_ms, delta, gamma, vega, theta,
+           underlying_price, delta_dollars, gamma_dollars, vega_lt30, vega_30_90, vega_gt90,
+           theta_lt30, theta_30_90, theta_gt90"#
+    };
+}
+
+/// The statement of a series: `$whose` says whose rows, `$1` is the contract, `$2` and `$3`
+/// the range (ms), `$4` how many of the newest.
+macro_rules! series_sql {
+    ($whose:literal) => {
+        concat!(
+            "SELECT ",
+            point_columns!(),
+            " FROM portfolio_greeks WHERE ",
+            $whose,
+            r#" AND contract = $1
+              AND "timestamp" >= to_timestamp($2::double precision / 1000)
+              AND "timestamp" <= to_timestamp($3::double precision / 1000)
+            ORDER BY "timestamp" DESC, id DESC
+            LIMIT $4"#
+        )
+    };
+}
+
+impl From<PointRow> for GreeksPoint {
+    fn from(r: PointRow) -> GreeksPoint {
+        GreeksPoint {
+            timestamp: Timestamp::from_millisecond(r.at_ms).unwrap_or(Timestamp::UNIX_EPOCH),
+            delta: r.delta,
+            gamma: r.gamma,
+            vega: r.vega,
+            theta: r.theta,
+            underlying_price: r.underlying_price,
+            delta_dollars: r.delta_dollars,
+            gamma_dollars: r.gamma_dollars,
+            vega_lt30: r.vega_lt30,
+            vega_30_90: r.vega_30_90,
+            vega_gt90: r.vega_gt90,
+            theta_lt30: r.theta_lt30,
+            theta_30_90: r.theta_30_90,
+            theta_gt90: r.theta_gt90,
+        }
     }
 }
 
-/// The newest `limit` points of `contract` between `from` and `to`, oldest first.
+/// Whose series to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose {
+    /// Every account together: the rows without an account.
+    AllAccounts,
+    /// One account's rows, by `accounts.id`.
+    Account(i32),
+}
+
+/// The newest `limit` points of every account's `contract` together between `from` and `to`,
+/// oldest first.
 pub async fn series(
     pool: &PgPool,
     contract: &str,
@@ -150,31 +283,46 @@ pub async fn series(
     to: Timestamp,
     limit: i64,
 ) -> Result<Vec<GreeksPoint>, sqlx::Error> {
-    let mut rows: Vec<PointColumns> = sqlx::query_as(
-        r#"SELECT (extract(epoch FROM "timestamp") * 1000)::bigint, delta, gamma, vega, theta,
-                  underlying_price
-             FROM portfolio_greeks
-            WHERE contract = $1
-              AND "timestamp" >= to_timestamp($2::double precision / 1000)
-              AND "timestamp" <= to_timestamp($3::double precision / 1000)
-            ORDER BY "timestamp" DESC, id DESC
-            LIMIT $4"#,
-    )
-    .bind(contract)
-    .bind(from.as_millisecond())
-    .bind(to.as_millisecond())
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    rows.reverse();
-    Ok(rows.into_iter().map(point).collect())
+    series_of(pool, Whose::AllAccounts, contract, from, to, limit).await
 }
 
-/// The contracts with rows since `since`: `PORTFOLIO` first, then the underlyings.
+/// The newest `limit` points of `whose` `contract` between `from` and `to`, oldest first. An
+/// account id that names no account has no points.
+pub async fn series_of(
+    pool: &PgPool,
+    whose: Whose,
+    contract: &str,
+    from: Timestamp,
+    to: Timestamp,
+    limit: i64,
+) -> Result<Vec<GreeksPoint>, sqlx::Error> {
+    // Two statements rather than one `IS NOT DISTINCT FROM`, which no index serves.
+    let sql = match whose {
+        Whose::AllAccounts => series_sql!("account IS NULL"),
+        Whose::Account(_) => {
+            series_sql!("account = (SELECT a.account FROM accounts a WHERE a.id = $5)")
+        }
+    };
+    let query = sqlx::query_as(sql)
+        .bind(contract)
+        .bind(from.as_millisecond())
+        .bind(to.as_millisecond())
+        .bind(limit);
+    let query = match whose {
+        Whose::AllAccounts => query,
+        Whose::Account(id) => query.bind(id),
+    };
+    let mut rows: Vec<PointRow> = query.fetch_all(pool).await?;
+    rows.reverse();
+    Ok(rows.into_iter().map(GreeksPoint::from).collect())
+}
+
+/// The contracts with all-accounts rows since `since`: `PORTFOLIO` first, then the
+/// underlyings.
 pub async fn contracts(pool: &PgPool, since: Timestamp) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         r#"SELECT contract FROM portfolio_greeks
-            WHERE "timestamp" >= to_timestamp($1::double precision / 1000)
+            WHERE account IS NULL AND "timestamp" >= to_timestamp($1::double precision / 1000)
             GROUP BY contract
             ORDER BY contract <> 'PORTFOLIO', contract"#,
     )
@@ -183,15 +331,16 @@ pub async fn contracts(pool: &PgPool, since: Timestamp) -> Result<Vec<String>, s
     .await
 }
 
-/// The newest row of `PORTFOLIO`, if any.
+/// The newest all-accounts row of `PORTFOLIO`, if any.
 pub async fn last_portfolio_row(pool: &PgPool) -> Result<Option<GreeksPoint>, sqlx::Error> {
-    let row: Option<PointColumns> = sqlx::query_as(
-        r#"SELECT (extract(epoch FROM "timestamp") * 1000)::bigint, delta, gamma, vega, theta,
-                  underlying_price
-             FROM portfolio_greeks WHERE contract = 'PORTFOLIO'
-            ORDER BY "timestamp" DESC, id DESC LIMIT 1"#,
-    )
+    // Without `account IS NULL` the newest row of a tick would be its last account's.
+    let row: Option<PointRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        point_columns!(),
+        r#" FROM portfolio_greeks WHERE account IS NULL AND contract = 'PORTFOLIO'
+            ORDER BY "timestamp" DESC, id DESC LIMIT 1"#
+    ))
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(point))
+    Ok(row.map(GreeksPoint::from))
 }

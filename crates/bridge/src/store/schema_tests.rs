@@ -89,3 +89,42 @@ fn kinds_accept_their_family_only() {
     );
     assert!(Kind::Text.accepts("text") && !Kind::Text.accepts("json"));
 }
+
+#[test]
+fn a_greeks_table_from_before_the_risk_view_is_told_to_migrate() {
+    // `portfolio_greeks` as migration 0001 left it: the spec's columns and the row key.
+    let mut c = Catalog::default();
+    for (column, ty) in [
+        ("id", "bigint"),
+        ("timestamp", "timestamp with time zone"),
+        ("contract", "text"),
+        ("delta", "double precision"),
+        ("gamma", "double precision"),
+        ("vega", "double precision"),
+        ("theta", "double precision"),
+        ("underlying_price", "double precision"),
+        ("row_key", "text"),
+    ] {
+        c.columns
+            .insert(("portfolio_greeks".into(), column.into()), ty.into());
+    }
+    c.unique_keys.insert(
+        "portfolio_greeks".into(),
+        vec![BTreeSet::from(["row_key".to_owned()])],
+    );
+    assert_eq!(
+        problems(&GREEKS_TABLES[..1], &c),
+        [
+            "account",
+            "delta_dollars",
+            "gamma_dollars",
+            "vega_lt30",
+            "vega_30_90",
+            "vega_gt90",
+            "theta_lt30",
+            "theta_30_90",
+            "theta_gt90"
+        ]
+        .map(|column| format!("column portfolio_greeks.{column} is missing"))
+    );
+}

@@ -220,6 +220,7 @@ async fn bad_parameters_name_themselves_and_unknown_ids_are_404(pool: PgPool) {
         ("/api/v1/greeks?from=yesterday", "from"),
         ("/api/v1/greeks?to=", "to"),
         ("/api/v1/greeks?from=2026-11-21T10:00Z", "from"),
+        ("/api/v1/greeks?account_id=DU1234567", "account_id"),
         ("/api/v1/spreads?account_id=2147483648", "account_id"),
         ("/api/v1/spreads?account_id=0", "account_id"),
         ("/api/v1/spreads?limit=1&limit=2", "limit"),
@@ -472,6 +473,85 @@ async fn the_greeks_series_is_read_by_contract_and_range(pool: PgPool) {
         app.json("/api/v1/greeks?from=2026-11-20T16:00:00Z&to=2026-11-20T14:59:00Z")
             .await["points"],
         json!([])
+    );
+}
+
+#[sqlx::test]
+async fn one_accounts_greeks_are_read_by_its_id_and_shown_by_alias(pool: PgPool) {
+    let app = spawn_app(pool.clone(), AppOptions::default()).await;
+    let (first, second) = (
+        account_id(&pool, "DU1234567").await,
+        account_id(&pool, "DU7654321").await,
+    );
+    sqlx::query("UPDATE accounts SET alias = 'Hedges' WHERE id = $1")
+        .bind(second)
+        .execute(&pool)
+        .await
+        .expect("alias");
+    // One tick: every account together (delta 3), then each account's own rows.
+    for (account, delta) in [
+        (None, 3.0),
+        (Some("DU1234567"), 1.0),
+        (Some("DU7654321"), 2.0),
+    ] {
+        sqlx::query(
+            r#"INSERT INTO portfolio_greeks ("timestamp", account, contract, delta, gamma, vega, theta,
+                   underlying_price, delta_dollars, gamma_dollars, vega_lt30, vega_30_90, vega_gt90,
+                   theta_lt30, theta_30_90, theta_gt90)
+               VALUES ('2026-11-20T15:00:00Z', $1, 'CL', $2, 10, 100 * $2, -5 * $2, 72, 72000 * $2,
+                       512 * $2, 50 * $2, 50 * $2, 0, -2 * $2, -3 * $2, 0)"#,
+        )
+        .bind(account)
+        .bind(delta)
+        .execute(&pool)
+        .await
+        .expect("row");
+    }
+    let range = "contract=CL&from=2026-11-20T14:59:00Z&to=2026-11-20T16:00:00Z";
+
+    let all = app.json(&format!("/api/v1/greeks?{range}")).await;
+    assert_eq!(
+        (&all["account_id"], &all["account"]),
+        (&Value::Null, &Value::Null),
+        "every account together"
+    );
+    assert_eq!(
+        all["points"],
+        json!([{
+            "timestamp": "2026-11-20T15:00:00Z",
+            "delta": 3.0, "gamma": 10.0, "vega": 300.0, "theta": -15.0,
+            "underlying_price": 72.0,
+            "delta_dollars": 216000.0, "gamma_dollars": 1536.0,
+            "vega_lt30": 150.0, "vega_30_90": 150.0, "vega_gt90": 0.0,
+            "theta_lt30": -6.0, "theta_30_90": -9.0, "theta_gt90": 0.0,
+        }]),
+        "the all-accounts rows only, with every figure"
+    );
+
+    for (id, alias, delta) in [
+        (first, format!("Account Alias {first}"), 1.0),
+        (second, "Hedges".to_owned(), 2.0),
+    ] {
+        let (status, body) = app
+            .get(&format!("/api/v1/greeks?account_id={id}&{range}"), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        for code in ["DU1234567", "DU7654321"] {
+            assert!(!body.contains(code), "a raw account code leaked: {body}");
+        }
+        let one: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(one["account_id"], id);
+        assert_eq!(one["account"], alias.as_str());
+        let points = one["points"].as_array().expect("points");
+        assert_eq!(points.len(), 1, "{one}");
+        assert_eq!(points[0]["delta"], delta, "that account's row: {one}");
+        assert_eq!(points[0]["delta_dollars"], 72000.0 * delta);
+    }
+
+    assert_eq!(
+        error_of(&app, &format!("/api/v1/greeks?account_id=99999&{range}")).await,
+        (404, "not_found".into(), None),
+        "an account that does not exist"
     );
 }
 

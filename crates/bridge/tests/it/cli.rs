@@ -292,12 +292,12 @@ async fn migrate_then_config_work_against_a_database(pool: PgPool) {
     let first = bridge.run(&["migrate"]);
     assert_eq!(first.code(), Some(0), "{}", first.stderr());
     assert!(
-        first.stdout().contains("schema at version 5"),
+        first.stdout().contains("schema at version 6"),
         "{}",
         first.stdout()
     );
     assert!(
-        first.stdout().contains("5 migration(s) applied now"),
+        first.stdout().contains("6 migration(s) applied now"),
         "{}",
         first.stdout()
     );
@@ -535,7 +535,8 @@ async fn started_inside_the_reset_window_it_connects_at_once_and_a_lost_connecti
     assert!(status.success(), "{status:?}: {stderr}");
 }
 
-/// A spool line as the writer writes it.
+/// A spool line as the writer wrote it before the risk view's fields (dollar, per-account,
+/// by-expiry) existed: the drain still reads it, as an all-accounts row.
 fn spool_line(i: i64) -> String {
     format!(
         r#"{{"kind":"greeks","key":"{}:PORTFOLIO","at_ms":{},"contract":"PORTFOLIO","delta":{i}.0,"gamma":0.0,"vega":0.0,"theta":0.0,"underlying_price":null}}"#,

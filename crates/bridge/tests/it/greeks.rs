@@ -32,11 +32,12 @@ async fn connect(url: &str) -> PgPool {
     .await
 }
 
-/// The tick times (ms) of the stored PORTFOLIO rows, in the order they were stored.
+/// The tick times (ms) of the stored all-accounts PORTFOLIO rows (one a tick; each account
+/// has its own beside it), in the order they were stored.
 async fn portfolio_ticks(pool: &PgPool) -> Vec<i64> {
     sqlx::query_scalar(
         r#"SELECT (extract(epoch FROM "timestamp") * 1000)::bigint FROM portfolio_greeks
-            WHERE contract = 'PORTFOLIO' ORDER BY id"#,
+            WHERE contract = 'PORTFOLIO' AND account IS NULL ORDER BY id"#,
     )
     .fetch_all(pool)
     .await
@@ -358,4 +359,148 @@ async fn sigterm_stores_every_row_it_made_before_exiting(pool: PgPool) {
         .expect("count");
     assert_eq!(stored as usize, rows_made(&stderr), "{stderr}");
     assert!(spooled_keys(&spool).is_empty());
+}
+
+/// One stored row with the columns the risk view added.
+#[derive(Debug, sqlx::FromRow)]
+struct RiskRow {
+    at_ms: i64,
+    row_key: String,
+    account: Option<String>,
+    contract: String,
+    delta: f64,
+    gamma: f64,
+    vega: f64,
+    theta: f64,
+    underlying_price: Option<f64>,
+    delta_dollars: Option<f64>,
+    gamma_dollars: Option<f64>,
+    vega_lt30: Option<f64>,
+    vega_30_90: Option<f64>,
+    vega_gt90: Option<f64>,
+    theta_lt30: Option<f64>,
+    theta_30_90: Option<f64>,
+    theta_gt90: Option<f64>,
+}
+
+impl RiskRow {
+    /// The figures that add up across accounts, by name; a NULL reads as NaN so that it can
+    /// never pass for a sum.
+    fn figures(&self) -> [(&'static str, f64); 12] {
+        let n = |x: Option<f64>| x.unwrap_or(f64::NAN);
+        [
+            ("delta", self.delta),
+            ("gamma", self.gamma),
+            ("vega", self.vega),
+            ("theta", self.theta),
+            ("delta_dollars", n(self.delta_dollars)),
+            ("gamma_dollars", n(self.gamma_dollars)),
+            ("vega_lt30", n(self.vega_lt30)),
+            ("vega_30_90", n(self.vega_30_90)),
+            ("vega_gt90", n(self.vega_gt90)),
+            ("theta_lt30", n(self.theta_lt30)),
+            ("theta_30_90", n(self.theta_30_90)),
+            ("theta_gt90", n(self.theta_gt90)),
+        ]
+    }
+}
+
+/// The rows of the newest tick whose all-accounts row has dollar figures (every underlying
+/// priced) and vega (options' greeks in); none while the bridge has not made the table yet.
+async fn newest_priced_tick(pool: &PgPool) -> Vec<RiskRow> {
+    sqlx::query_as(
+        r#"SELECT (extract(epoch FROM "timestamp") * 1000)::bigint AS at_ms, row_key, account,
+                  contract, delta, gamma, vega, theta, underlying_price, delta_dollars,
+                  gamma_dollars, vega_lt30, vega_30_90, vega_gt90, theta_lt30, theta_30_90,
+                  theta_gt90
+             FROM portfolio_greeks
+            WHERE "timestamp" = (SELECT max("timestamp") FROM portfolio_greeks
+                                  WHERE contract = 'PORTFOLIO' AND account IS NULL
+                                    AND delta_dollars IS NOT NULL AND vega <> 0)
+            ORDER BY account NULLS FIRST, contract"#,
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap_or_default()
+}
+
+#[sqlx::test(migrations = false)]
+async fn each_tick_stores_every_accounts_rows_that_add_up_to_the_all_accounts_rows(pool: PgPool) {
+    let sim = start_sim(sim_config()).await;
+    let url = crate::helpers::database_url_of(&pool).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let running = bridge(&sim, &url, &dir.path().join("spool.jsonl")).spawn(&["run"]);
+    within(
+        "a tick with every underlying priced and options counted",
+        async {
+            while newest_priced_tick(&pool).await.is_empty() {
+                // Prices move, so the options' greeks are sent.
+                sim.control().world().advance(1);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        },
+    )
+    .await;
+    let (status, stderr) = stop(running, "TERM").await;
+    assert!(status.success(), "{stderr}");
+
+    let rows = newest_priced_tick(&pool).await;
+    let at_ms = rows[0].at_ms;
+    let accounts: std::collections::BTreeSet<Option<&str>> =
+        rows.iter().map(|r| r.account.as_deref()).collect();
+    assert_eq!(
+        accounts,
+        [None, Some("DU1234567"), Some("DU7654321")].into(),
+        "every account together, and each of the scenario's accounts"
+    );
+    for r in &rows {
+        let key = match &r.account {
+            None => format!("{at_ms}:{}", r.contract),
+            Some(a) => format!("{at_ms}:{a}:{}", r.contract),
+        };
+        assert_eq!(r.row_key, key);
+    }
+
+    let all: Vec<&RiskRow> = rows.iter().filter(|r| r.account.is_none()).collect();
+    assert!(
+        all.iter().any(|r| r.contract == "PORTFOLIO") && all.iter().any(|r| r.contract == "CL"),
+        "{all:#?}"
+    );
+    for total in &all {
+        let parts: Vec<&RiskRow> = rows
+            .iter()
+            .filter(|r| r.account.is_some() && r.contract == total.contract)
+            .collect();
+        assert!(!parts.is_empty(), "some account holds {}", total.contract);
+        for (i, (name, whole)) in total.figures().into_iter().enumerate() {
+            let summed: f64 = parts.iter().map(|r| r.figures()[i].1).sum();
+            assert!(
+                (whole - summed).abs() <= 1e-6 * whole.abs().max(1.0),
+                "{} {name}: {whole} for every account together, {summed} summed over accounts",
+                total.contract
+            );
+        }
+        if total.contract != "PORTFOLIO" {
+            let price = total.underlying_price.expect("priced");
+            assert!(
+                (total.delta_dollars.expect("priced") - total.delta * price).abs()
+                    <= 1e-6 * (total.delta * price).abs().max(1.0),
+                "{total:?}"
+            );
+        }
+    }
+    // Every option in the scenario has an expiry, so the buckets hold all of the vega.
+    let portfolio = all.iter().find(|r| r.contract == "PORTFOLIO").expect("row");
+    let buckets: f64 = [
+        portfolio.vega_lt30,
+        portfolio.vega_30_90,
+        portfolio.vega_gt90,
+    ]
+    .into_iter()
+    .map(|v| v.expect("bucketed"))
+    .sum();
+    assert!(
+        (buckets - portfolio.vega).abs() <= 1e-6 * portfolio.vega.abs(),
+        "{portfolio:?}"
+    );
 }

@@ -69,8 +69,8 @@ async fn exec(pool: &PgPool, sql: &'static str) {
 #[sqlx::test(migrations = false)]
 async fn every_spec_column_type_constraint_and_index_exists(pool: PgPool) {
     let report = store::migrate(&pool).await.expect("migrate");
-    assert_eq!(report.current, 5);
-    assert_eq!(report.applied.len(), 5);
+    assert_eq!(report.current, 6);
+    assert_eq!(report.applied.len(), 6);
 
     assert_eq!(
         columns(&pool, "portfolio_greeks").await,
@@ -84,11 +84,21 @@ async fn every_spec_column_type_constraint_and_index_exists(pool: PgPool) {
             "theta double precision",
             "underlying_price double precision",
             "row_key text",
+            "account text",
+            "delta_dollars double precision",
+            "gamma_dollars double precision",
+            "vega_lt30 double precision",
+            "vega_30_90 double precision",
+            "vega_gt90 double precision",
+            "theta_lt30 double precision",
+            "theta_30_90 double precision",
+            "theta_gt90 double precision",
         ]
     );
     assert_eq!(
         indexes(&pool, "portfolio_greeks").await,
         [
+            "CREATE INDEX ix_portfolio_greeks_account_contract_timestamp ON portfolio_greeks USING btree (account, contract, \"timestamp\" DESC)",
             "CREATE INDEX ix_portfolio_greeks_contract_timestamp ON portfolio_greeks USING btree (contract, \"timestamp\" DESC)",
             "CREATE UNIQUE INDEX portfolio_greeks_pkey ON portfolio_greeks USING btree (id)",
             "CREATE UNIQUE INDEX uq_portfolio_greeks_row_key ON portfolio_greeks USING btree (row_key)",
@@ -255,7 +265,7 @@ async fn migrating_twice_changes_nothing(pool: PgPool) {
     // were made by someone else, every migration runs again and changes nothing.
     exec(&pool, "DELETE FROM _portfolio_bridge_migrations").await;
     let rerun = store::migrate(&pool).await.expect("rerun");
-    assert_eq!(rerun.applied.len(), 5);
+    assert_eq!(rerun.applied.len(), 6);
     assert_eq!(snapshot(&pool).await, after_first);
 }
 
@@ -265,7 +275,7 @@ async fn migrations_from_several_processes_at_once_all_succeed(pool: PgPool) {
     let (a, b) = (a.expect("first"), b.expect("second"));
     assert_eq!(
         a.applied.len() + b.applied.len(),
-        5,
+        6,
         "each migration applied once: {a:?} {b:?}"
     );
 }
@@ -431,6 +441,17 @@ async fn spec_tables_made_by_an_earlier_bridge_are_accepted_as_is(pool: PgPool) 
 
     assert_eq!(rows(&pool, greeks).await, greeks_before);
     assert_eq!(rows(&pool, logs).await, logs_before);
+    // Their rows gained the risk view's columns as NULL: all-accounts rows whose dollar and
+    // by-expiry figures are unknown, not zero.
+    let unknown: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM portfolio_greeks
+          WHERE num_nulls(account, delta_dollars, gamma_dollars, vega_lt30, vega_30_90, vega_gt90,
+                          theta_lt30, theta_30_90, theta_gt90) = 9",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(unknown, 2);
     // Still the spec's nullable columns: nothing was retyped or tightened.
     assert_eq!(
         columns(&pool, "api_logs").await[1],

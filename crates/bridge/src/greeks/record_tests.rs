@@ -1,0 +1,113 @@
+use jiff::Timestamp;
+
+use super::*;
+use crate::domain::net_greeks::{ByExpiry, PORTFOLIO};
+
+fn at() -> Timestamp {
+    Timestamp::from_millisecond(1_790_000_005_000).expect("valid")
+}
+
+fn row(account: Option<&str>, contract: &str) -> GreeksRow {
+    GreeksRow {
+        account: account.map(|a| AccountCode::parse(a).expect("valid")),
+        contract: contract.into(),
+        delta: -200.0,
+        gamma: 100.0,
+        vega: 240.0,
+        theta: -60.0,
+        underlying_price: Some(71.5),
+        delta_dollars: Some(-14_300.0),
+        gamma_dollars: Some(5_112.25),
+        vega_by_expiry: ByExpiry {
+            under_30: 40.0,
+            from_30_to_90: 200.0,
+            over_90: 0.0,
+        },
+        theta_by_expiry: ByExpiry {
+            under_30: -20.0,
+            from_30_to_90: -40.0,
+            over_90: 0.0,
+        },
+    }
+}
+
+#[test]
+fn the_all_accounts_key_is_the_tick_and_contract_as_before() {
+    let r = Record::greeks(at(), &row(None, PORTFOLIO));
+    assert_eq!(r.key(), "1790000005000:PORTFOLIO");
+    let r = Record::greeks(at(), &row(None, "CL"));
+    assert_eq!(r.key(), "1790000005000:CL");
+}
+
+#[test]
+fn an_accounts_row_has_the_account_in_its_key() {
+    let r = Record::greeks(at(), &row(Some("du123456"), "CL"));
+    assert_eq!(r.key(), "1790000005000:DU123456:CL");
+    assert_ne!(
+        r.key(),
+        Record::greeks(at(), &row(Some("DU654321"), "CL")).key(),
+        "two accounts' rows of one tick are two rows"
+    );
+}
+
+#[test]
+fn a_record_reads_back_as_it_was_written() {
+    let r = Record::greeks(at(), &row(Some("DU1"), "CL"));
+    let line = serde_json::to_string(&r).expect("json");
+    assert_eq!(serde_json::from_str::<Record>(&line).expect("record"), r);
+    let Record::Greeks {
+        account,
+        delta_dollars,
+        vega_30_90,
+        theta_lt30,
+        ..
+    } = r
+    else {
+        panic!("a greeks record");
+    };
+    assert_eq!(account.as_ref().map(AccountCode::as_str), Some("DU1"));
+    assert_eq!(
+        (delta_dollars, vega_30_90, theta_lt30),
+        (Some(-14_300.0), Some(200.0), Some(-20.0))
+    );
+}
+
+#[test]
+fn a_spool_line_from_before_the_new_fields_still_reads() {
+    // As a bridge without dollar, per-account and by-expiry figures wrote it.
+    let line = r#"{"kind":"greeks","key":"1790000005000:PORTFOLIO","at_ms":1790000005000,"contract":"PORTFOLIO","delta":12.5,"gamma":0.3,"vega":-1540.2,"theta":88.1,"underlying_price":71.2}"#;
+    let r: Record = serde_json::from_str(line).expect("an old line is a record");
+    assert_eq!(r.key(), "1790000005000:PORTFOLIO");
+    let Record::Greeks {
+        delta,
+        account,
+        delta_dollars,
+        gamma_dollars,
+        vega_lt30,
+        vega_30_90,
+        vega_gt90,
+        theta_lt30,
+        theta_30_90,
+        theta_gt90,
+        ..
+    } = r
+    else {
+        panic!("a greeks record");
+    };
+    assert_eq!(delta, 12.5);
+    assert_eq!(account, None, "an old row is an all-accounts row");
+    assert_eq!(
+        [
+            delta_dollars,
+            gamma_dollars,
+            vega_lt30,
+            vega_30_90,
+            vega_gt90,
+            theta_lt30,
+            theta_30_90,
+            theta_gt90
+        ],
+        [None; 8],
+        "what the old bridge did not work out is unknown, not zero"
+    );
+}
