@@ -30,11 +30,12 @@ use super::status::{self, Attention};
 use crate::jobs::COMBO_POSITIONS_SYNC;
 use crate::store;
 use crate::store::combos::SpreadFilter;
-use crate::store::greeks::GreeksPoint;
+use crate::store::greeks::{GreeksPoint, Whose};
 use crate::store::positions::{PositionFilter, PositionView};
 
 mod chart;
 pub mod format;
+pub mod risk;
 
 use chart::{Window, line_chart};
 use format::{Pnl, When, greek, instrument_price, money, number, pnl, price_unit, quantity, when};
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(spreads_page))
         .route("/greeks", get(greeks_page))
+        .route("/risk", get(risk_page))
         .route("/positions", get(positions_page))
         .route("/status", get(status_page))
         .route("/sync", post(sync_now))
@@ -358,16 +360,26 @@ async fn spreads_view(state: &AppState, q: SpreadsPageQuery) -> Result<SpreadsPa
 /// Reads one greek of a point.
 type Pick = fn(&GreeksPoint) -> Option<f64>;
 
-/// The charts of each contract, in order.
-const GREEKS: [(&str, Pick); 4] = [
-    ("delta", |p| p.delta),
-    ("gamma", |p| p.gamma),
-    ("vega", |p| p.vega),
-    ("theta", |p| p.theta),
+/// The charts of the `PORTFOLIO` row: dollar figures only, since its delta and gamma add
+/// unlike units (barrels, shares, points) together.
+const PORTFOLIO_CHARTS: [(&str, Pick); 4] = [
+    ("delta ($)", |p| p.delta_dollars),
+    ("gamma ($ per 1 %)", |p| p.gamma_dollars),
+    ("vega ($/vol pt)", |p| p.vega),
+    ("theta ($/day)", |p| p.theta),
+];
+
+/// The charts of an underlying's row: its delta in its own unit too.
+const UNDERLYING_CHARTS: [(&str, Pick); 5] = [
+    ("delta (units)", |p| p.delta),
+    ("delta ($)", |p| p.delta_dollars),
+    ("gamma ($ per 1 %)", |p| p.gamma_dollars),
+    ("vega ($/vol pt)", |p| p.vega),
+    ("theta ($/day)", |p| p.theta),
 ];
 
 pub struct ChartView {
-    pub name: &'static str,
+    pub name: String,
     pub last: String,
     pub svg: String,
 }
@@ -383,15 +395,19 @@ pub struct ContractCharts {
 struct GreeksPage {
     frame: Frame,
     hours: i64,
+    accounts: Vec<AccountOption>,
     contracts: Vec<ContractCharts>,
 }
 
-/// The greeks page's window.
+/// The greeks page's window and whose series.
 #[derive(Debug, Deserialize, IntoParams)]
 struct GreeksPageQuery {
     /// Hours back from now.
     #[param(inline)]
     hours: Option<Limit<1, 72>>,
+    /// One account's series (`accounts.id`); all accounts together when absent.
+    #[param(inline)]
+    account_id: Option<Id>,
 }
 
 async fn greeks_page(
@@ -415,20 +431,29 @@ async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage,
         to: to.as_millisecond(),
         interval: i64::try_from(state.settings.greeks_interval.as_millis()).unwrap_or(i64::MAX),
     };
+    let account_id = q.account_id.map(Id::get);
+    let whose = account_id.map_or(Whose::AllAccounts, Whose::Account);
     let mut contracts = Vec::new();
-    for contract in store::greeks::contracts(&state.pool, from).await? {
-        let points = store::greeks::series(&state.pool, &contract, from, to, 20_000).await?;
-        let charts = GREEKS
-            .into_iter()
+    for contract in store::greeks::contracts_of(&state.pool, whose, from).await? {
+        let points =
+            store::greeks::series_of(&state.pool, whose, &contract, from, to, 20_000).await?;
+        let unit = price_unit(&contract, "FUT").unwrap_or("units");
+        let picks: &[(&str, Pick)] = match contract.as_str() {
+            "PORTFOLIO" => &PORTFOLIO_CHARTS,
+            _ => &UNDERLYING_CHARTS,
+        };
+        let charts = picks
+            .iter()
             .map(|(name, pick)| {
+                let name = name.replace("units", unit);
                 let s: Vec<(i64, f64)> = points
                     .iter()
                     .filter_map(|p| pick(p).map(|v| (p.timestamp.as_millisecond(), v)))
                     .collect();
                 ChartView {
-                    name,
                     last: s.last().map_or_else(|| "–".into(), |(_, v)| greek(*v)),
-                    svg: line_chart(&s, name, window, greek),
+                    svg: line_chart(&s, &name, window, greek),
+                    name,
                 }
             })
             .collect();
@@ -444,10 +469,53 @@ async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage,
             charts,
         });
     }
+    let accounts = store::accounts::list(&state.pool)
+        .await?
+        .into_iter()
+        .map(|a| AccountOption {
+            selected: account_id == Some(a.id),
+            id: a.id,
+            alias: a.alias,
+        })
+        .collect();
     Ok(GreeksPage {
         frame: frame(state, "greeks").await,
         hours,
+        accounts,
         contracts,
+    })
+}
+
+// ---- risk ------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "risk.html")]
+struct RiskPage {
+    frame: Frame,
+    view: risk::RiskView,
+}
+
+async fn risk_page(State(state): State<AppState>) -> Response {
+    respond(risk_view(&state).await)
+}
+
+async fn risk_view(state: &AppState) -> Result<RiskPage, ApiError> {
+    let now = Timestamp::now();
+    let day = SignedDuration::from_hours(24);
+    let filter = SpreadFilter {
+        symbol: None,
+        limit: 1000,
+        ..SpreadFilter::default()
+    };
+    let (latest, first, accounts, spreads) = tokio::join!(
+        store::greeks::tick_rows(&state.pool, None),
+        store::greeks::tick_rows(&state.pool, Some(risk::day_start(now))),
+        store::greeks::accounts_now(&state.pool, now.saturating_sub(day).unwrap_or(now)),
+        api::load_spreads(state, &filter),
+    );
+    Ok(RiskPage {
+        frame: frame(state, "risk").await,
+        view: risk::view(&latest?, &first?, &accounts?, &spreads?),
     })
 }
 

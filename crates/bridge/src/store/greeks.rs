@@ -317,16 +317,34 @@ pub async fn series_of(
     Ok(rows.into_iter().map(GreeksPoint::from).collect())
 }
 
-/// The contracts with all-accounts rows since `since`: `PORTFOLIO` first, then the
+/// The contracts with rows of `whose` since `since`: `PORTFOLIO` first, then the
 /// underlyings.
-pub async fn contracts(pool: &PgPool, since: Timestamp) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        r#"SELECT contract FROM portfolio_greeks
-            WHERE account IS NULL AND "timestamp" >= to_timestamp($1::double precision / 1000)
-            GROUP BY contract
-            ORDER BY contract <> 'PORTFOLIO', contract"#,
-    )
-    .bind(since.as_millisecond())
+pub async fn contracts_of(
+    pool: &PgPool,
+    whose: Whose,
+    since: Timestamp,
+) -> Result<Vec<String>, sqlx::Error> {
+    macro_rules! contracts_sql {
+        ($whose:literal) => {
+            concat!(
+                "SELECT contract FROM portfolio_greeks WHERE ",
+                $whose,
+                r#" AND "timestamp" >= to_timestamp($1::double precision / 1000)
+                  GROUP BY contract
+                  ORDER BY contract <> 'PORTFOLIO', contract"#
+            )
+        };
+    }
+    match whose {
+        Whose::AllAccounts => {
+            sqlx::query_scalar(contracts_sql!("account IS NULL")).bind(since.as_millisecond())
+        }
+        Whose::Account(id) => sqlx::query_scalar(contracts_sql!(
+            "account = (SELECT a.account FROM accounts a WHERE a.id = $2)"
+        ))
+        .bind(since.as_millisecond())
+        .bind(id),
+    }
     .fetch_all(pool)
     .await
 }
@@ -343,4 +361,77 @@ pub async fn last_portfolio_row(pool: &PgPool) -> Result<Option<GreeksPoint>, sq
     .fetch_optional(pool)
     .await?;
     Ok(row.map(GreeksPoint::from))
+}
+
+/// The all-accounts rows of one tick, by contract (`PORTFOLIO` first): the newest tick when
+/// `at_or_after` is `None`, else the first tick at or after it.
+pub async fn tick_rows(
+    pool: &PgPool,
+    at_or_after: Option<Timestamp>,
+) -> Result<Vec<(String, GreeksPoint)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        contract: String,
+        #[sqlx(flatten)]
+        point: PointRow,
+    }
+    // The tick is found on PORTFOLIO's rows, which every tick writes, through the
+    // (account, contract, timestamp) index.
+    macro_rules! tick_sql {
+        ($pick:literal) => {
+            concat!(
+                "SELECT contract, ",
+                point_columns!(),
+                r#" FROM portfolio_greeks
+                    WHERE account IS NULL
+                      AND "timestamp" = (SELECT "timestamp" FROM portfolio_greeks
+                                          WHERE account IS NULL AND contract = 'PORTFOLIO' "#,
+                $pick,
+                r#" LIMIT 1)
+                    ORDER BY contract <> 'PORTFOLIO', contract"#
+            )
+        };
+    }
+    let rows: Vec<Row> = match at_or_after {
+        None => sqlx::query_as(tick_sql!(r#"ORDER BY "timestamp" DESC"#)),
+        Some(t) => sqlx::query_as(tick_sql!(
+            r#"AND "timestamp" >= to_timestamp($1::double precision / 1000)
+               ORDER BY "timestamp" ASC"#
+        ))
+        .bind(t.as_millisecond()),
+    }
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.contract, GreeksPoint::from(r.point)))
+        .collect())
+}
+
+/// Each account's newest `PORTFOLIO` row since `since`, by alias (never the code).
+pub async fn accounts_now(
+    pool: &PgPool,
+    since: Timestamp,
+) -> Result<Vec<(String, GreeksPoint)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        alias: String,
+        #[sqlx(flatten)]
+        point: PointRow,
+    }
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        "SELECT DISTINCT ON (a.id) COALESCE(a.alias, 'Account Alias ' || a.id) AS alias, ",
+        point_columns!(),
+        r#" FROM portfolio_greeks g JOIN accounts a ON a.account = g.account
+            WHERE g.contract = 'PORTFOLIO'
+              AND g."timestamp" >= to_timestamp($1::double precision / 1000)
+            ORDER BY a.id, g."timestamp" DESC"#
+    ))
+    .bind(since.as_millisecond())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.alias, GreeksPoint::from(r.point)))
+        .collect())
 }

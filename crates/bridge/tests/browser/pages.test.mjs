@@ -33,7 +33,8 @@ test("the greeks page draws each greek over the window, with a time axis, hover 
   const headings = await page.locator("h2").allTextContents();
   assert.deepEqual(headings.map((h) => h.split(" ")[0]), ["PORTFOLIO", "CL"]);
   const charts = page.locator("svg.chart");
-  assert.equal(await charts.count(), 8);
+  // PORTFOLIO: 4 dollar charts; CL: delta in barrels too.
+  assert.equal(await charts.count(), 9);
   await timesAreLocal(page);
 
   const chart = charts.first();
@@ -54,7 +55,7 @@ test("the greeks page draws each greek over the window, with a time axis, hover 
 
   // Half an hour of data in an hour's window covers the right half, and the five minutes the
   // feed was down break the line: two runs.
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 9; i++) {
     const d = await charts.nth(i).locator("path.line").getAttribute("d");
     assert.equal(d.match(/M/g).length, 2, `chart ${i}: ${d.slice(0, 80)}`);
     const x0 = Number(d.slice(1).split(",")[0]);
@@ -62,6 +63,13 @@ test("the greeks page draws each greek over the window, with a time axis, hover 
   }
   await chart.locator(".hit").last().hover();
   await page.screenshot({ path: `${ARTIFACTS}/greeks.png`, fullPage: true });
+
+  // One account's series, chosen by its alias (the page never shows its code).
+  await page.selectOption('select[name="account_id"]', { label: "Account Alias 1" });
+  await page.click('form.filters button[type="submit"]');
+  await page.waitForURL(/account_id=/);
+  assert.equal(await page.locator("svg.chart").count(), 9);
+  assert.equal((await page.content()).includes("DU1234567"), false);
   await page.close();
 });
 

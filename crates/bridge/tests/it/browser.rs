@@ -33,11 +33,19 @@ async fn the_spreads_page_and_the_openapi_document_in_a_real_browser(pool: PgPoo
     let app = spawn_app(pool, options).await;
     // Half an hour of greeks for the charts, ending now, with the feed down for five minutes
     // from 15 minutes ago (the charts break their line there).
+    // Each tick: the all-accounts rows and one account's, with dollar and by-expiry figures.
     sqlx::query(
-        r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, gamma, vega, theta, underlying_price)
-           SELECT now() - make_interval(secs => n * 5), c, 1000 * sin(n / 40.0) + k, 0.02 * n,
-                  150 + n, -80 - n / 10.0, 72 + n / 100.0
-             FROM generate_series(0, 360) AS n, (VALUES ('PORTFOLIO', 0), ('CL', 500)) AS x(c, k)
+        r#"INSERT INTO portfolio_greeks ("timestamp", contract, account, delta, gamma, vega, theta,
+                                         underlying_price, delta_dollars, gamma_dollars,
+                                         vega_lt30, vega_30_90, vega_gt90,
+                                         theta_lt30, theta_30_90, theta_gt90)
+           SELECT now() - make_interval(secs => n * 5), c, a, 1000 * sin(n / 40.0) + k, 0.02 * n,
+                  150 + n, -80 - n / 10.0, 72 + n / 100.0,
+                  (1000 * sin(n / 40.0) + k) * 72, 0.02 * n * 72 * 72 * 0.01,
+                  100 + n, 50, 0, -60 - n / 10.0, -20, 0
+             FROM generate_series(0, 360) AS n,
+                  (VALUES ('PORTFOLIO', 0), ('CL', 500)) AS x(c, k),
+                  (VALUES (NULL), ('DU1234567')) AS y(a)
             WHERE n NOT BETWEEN 121 AND 179"#,
     )
     .execute(&app.pool)
@@ -47,7 +55,12 @@ async fn the_spreads_page_and_the_openapi_document_in_a_real_browser(pool: PgPoo
     let report = node(
         &app,
         &artifacts,
-        &["spreads.test.mjs", "pages.test.mjs", "openapi.test.mjs"],
+        &[
+            "spreads.test.mjs",
+            "pages.test.mjs",
+            "risk.test.mjs",
+            "openapi.test.mjs",
+        ],
     )
     .await;
     assert!(artifacts.join("spreads.png").is_file(), "{report}");
