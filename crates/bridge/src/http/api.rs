@@ -498,15 +498,6 @@ pub struct UnmatchedLeg {
     pub fetched_at: Timestamp,
 }
 
-/// Units of the underlying per contract: the stored multiplier, 1 for a stock.
-fn multiplier(p: &PositionView) -> Option<f64> {
-    match p.multiplier.as_deref().and_then(|m| m.parse::<f64>().ok()) {
-        Some(m) if m > 0.0 => Some(m),
-        _ if p.sec_type.as_deref() == Some("STK") => Some(1.0),
-        _ => None,
-    }
-}
-
 pub async fn load_unmatched(
     state: &AppState,
     account_id: Option<i32>,
@@ -553,7 +544,7 @@ pub async fn load_unmatched(
                 held: u.held,
                 in_combos: u.in_combos,
                 avg_cost: p.avg_cost,
-                avg_price: multiplier(p).map(|m| p.avg_cost / m),
+                avg_price: p.units_per_contract().map(|m| p.avg_cost / m),
                 market_price: p.market_price,
                 unrealized_pnl: u.remainder_pnl.ok(),
                 unreconciled: u.remainder_pnl.err().map(|why| why.describe().to_owned()),

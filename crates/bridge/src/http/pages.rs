@@ -541,16 +541,6 @@ pub struct PositionRowView {
     pub fetched: When,
 }
 
-/// Units of the underlying per contract: the stored multiplier, 1 for a stock (IBKR leaves a
-/// stock's empty).
-fn units_per_contract(multiplier: Option<&str>, sec_type: Option<&str>) -> Option<f64> {
-    match multiplier.and_then(|m| m.trim().parse::<f64>().ok()) {
-        Some(m) if m > 0.0 => Some(m),
-        _ if sec_type.is_some_and(|t| t.eq_ignore_ascii_case("STK")) => Some(1.0),
-        _ => None,
-    }
-}
-
 pub fn position_row(p: &PositionView) -> PositionRowView {
     // A local symbol names an option fully (`LOG7 P6500`); a bare symbol needs its strike.
     let name = match (&p.local_symbol, &p.symbol, p.strike, &p.right) {
@@ -560,7 +550,7 @@ pub fn position_row(p: &PositionView) -> PositionRowView {
         (None, None, _, _) => p.con_id.to_string(),
     };
     let (symbol, sec_type) = (p.symbol.as_deref(), p.sec_type.as_deref());
-    let units = units_per_contract(p.multiplier.as_deref(), sec_type);
+    let units = p.units_per_contract();
     PositionRowView {
         account: p.account_alias.clone(),
         name,

@@ -214,6 +214,28 @@ pub struct PositionView {
     pub source: Option<String>,
 }
 
+impl PositionView {
+    /// Units of the underlying per contract: the stored multiplier, 1 for a stock (IBKR leaves
+    /// a stock's empty).
+    pub fn units_per_contract(&self) -> Option<f64> {
+        match self
+            .multiplier
+            .as_deref()
+            .and_then(|m| m.trim().parse::<f64>().ok())
+        {
+            Some(m) if m > 0.0 => Some(m),
+            _ if self
+                .sec_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("STK")) =>
+            {
+                Some(1.0)
+            }
+            _ => None,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct PositionColumns {
     id: i32,
