@@ -251,7 +251,8 @@ pub fn main() -> ExitCode {
 async fn alerts_test(targets: Vec<Target>) -> anyhow::Result<()> {
     if targets.is_empty() {
         anyhow::bail!(
-            "no alert target is configured: set ALERT_WEBHOOK_URL (comma-separated URLs) or              ALERT_COMMAND; see docs/configuration.md"
+            "no alert target is configured: set ALERT_WEBHOOK_URL (comma-separated URLs) or \
+             ALERT_COMMAND; see docs/configuration.md"
         );
     }
     let now = jiff::Timestamp::now();

@@ -310,17 +310,25 @@ fn spawn_alerts(
     tasks: &mut JoinSet<()>,
     shutdown: &Shutdown,
 ) -> anyhow::Result<tokio::sync::watch::Receiver<AlertsView>> {
-    let client = deliver::http_client().context("alert delivery")?;
     let targets = config.alerts.targets.clone();
-    if targets.is_empty() {
-        info!(
-            "no ALERT_WEBHOOK_URL or ALERT_COMMAND: alerts show on the status page and in the log only"
-        );
-    } else {
-        let shown: Vec<String> = targets.iter().map(ToString::to_string).collect();
-        info!("alerts go to {}", shown.join(", "));
-    }
-    let (outbox, delivery) = deliver::channel(client, targets, DeliverySettings::default());
+    // Only a bridge with somewhere to send alerts needs the HTTP client (and a CA store).
+    let outbox = match targets.is_empty() {
+        true => {
+            info!(
+                "no ALERT_WEBHOOK_URL or ALERT_COMMAND: alerts show on the status page and in \
+                 the log only"
+            );
+            deliver::nowhere()
+        }
+        false => {
+            let shown: Vec<String> = targets.iter().map(ToString::to_string).collect();
+            info!("alerts go to {}", shown.join(", "));
+            let client = deliver::http_client().context("alert delivery")?;
+            let (outbox, delivery) = deliver::channel(client, targets, DeliverySettings::default());
+            tasks.spawn(delivery.run(shutdown.clone()));
+            outbox
+        }
+    };
     let (view_tx, view) = tokio::sync::watch::channel(AlertsView::default());
     let base = &config.portal.base_url;
     let settings = AlertSettings {
@@ -334,7 +342,6 @@ fn spawn_alerts(
         every: ALERTS_EVERY,
         clock: Arc::new(SystemClock),
     };
-    tasks.spawn(delivery.run(shutdown.clone()));
     tasks.spawn(alerts::run(
         inputs,
         settings,

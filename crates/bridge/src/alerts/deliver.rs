@@ -96,6 +96,19 @@ pub enum DeliveryError {
     Refused(Answer),
 }
 
+impl DeliveryError {
+    /// Whether trying the same notice again cannot help: the target refused this notice
+    /// itself (a 4xx other than 408 Request Timeout and 429 Too Many Requests). Retrying it
+    /// would hold every later alert to that target behind it.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            DeliveryError::Refused(Answer::Http { status, .. })
+                if (400..500).contains(status) && !matches!(status, 408 | 429)
+        )
+    }
+}
+
 /// The client webhooks are sent with: TLS through rustls with the ring provider, certificates
 /// verified against the system's roots, no redirect followed (a webhook that redirects is
 /// misconfigured, and following one would resend the alert somewhere unvetted).
@@ -379,6 +392,23 @@ pub fn channel(
     targets: Vec<Target>,
     settings: DeliverySettings,
 ) -> (Outbox, Delivery) {
+    let outbox = outbox(&targets, settings);
+    let delivery = Delivery {
+        shared: Arc::clone(&outbox.shared),
+        client,
+        targets,
+        settings,
+    };
+    (outbox, delivery)
+}
+
+/// An outbox with nowhere to send: for a bridge without targets, whose alerts show on the
+/// status page and in the log only (no HTTP client, so no CA store, is needed).
+pub fn nowhere() -> Outbox {
+    outbox(&[], DeliverySettings::default())
+}
+
+fn outbox(targets: &[Target], settings: DeliverySettings) -> Outbox {
     let names: Vec<String> = targets.iter().map(Target::to_string).collect();
     let status = DeliveryStatus {
         targets: names.clone(),
@@ -394,16 +424,7 @@ pub fn channel(
         names,
         capacity: settings.capacity.max(1),
     });
-    let outbox = Outbox {
-        shared: Arc::clone(&shared),
-    };
-    let delivery = Delivery {
-        shared,
-        client,
-        targets,
-        settings,
-    };
-    (outbox, delivery)
+    Outbox { shared }
 }
 
 impl Delivery {
@@ -508,6 +529,22 @@ impl LaneWorker {
                     } else {
                         debug!(target = %self.target, kind = %notice.kind, "alert delivered: {answer}");
                     }
+                    return true;
+                }
+                Err(e) if e.is_permanent() => {
+                    let line = format!("{}: {e}", self.target);
+                    self.shared.update(|state| {
+                        state.lanes[self.index].in_flight = None;
+                        state.status.failed_attempts += 1;
+                        state.status.dropped += 1;
+                        state.status.last_error = Some(line);
+                    });
+                    warn!(
+                        target = %self.target, kind = %notice.kind,
+                        "alert \"{}\" dropped: the target refused it ({e}); check the target's \
+                         settings with `portfolio-bridge alerts test`",
+                        notice.title
+                    );
                     return true;
                 }
                 Err(e) => {

@@ -207,6 +207,36 @@ async fn a_refused_notice_is_delivered_once_after_one_retry() {
 }
 
 #[tokio::test]
+async fn a_notice_the_target_rejects_is_dropped_not_retried_and_the_next_goes_through() {
+    // 422: this notice itself is refused; retrying it would block every later alert.
+    let mut receiver = Receiver::start(&[422, 200]).await;
+    let mut run = start(vec![target(&format!("{}/hook", receiver.base))], fast());
+    run.outbox.push(notice("refused"));
+    run.outbox.push(notice("next"));
+
+    run.until("the second delivery", |s| s.delivered == 1).await;
+    assert_eq!(receiver.next().await.body["title"], "refused");
+    assert_eq!(receiver.next().await.body["title"], "next");
+    receiver.nothing_more();
+    let status = run.stop().await;
+    assert_eq!((status.dropped, status.failed_attempts), (1, 1));
+    assert!(status.last_error.unwrap().contains("HTTP 422"));
+}
+
+#[test]
+fn only_a_client_error_for_the_notice_itself_is_permanent() {
+    let http = |status| {
+        DeliveryError::Refused(Answer::Http {
+            status,
+            body: String::new(),
+        })
+    };
+    assert!(http(400).is_permanent() && http(404).is_permanent() && http(422).is_permanent());
+    assert!(!http(408).is_permanent() && !http(429).is_permanent() && !http(500).is_permanent());
+    assert!(!DeliveryError::TimedOut(Duration::from_secs(1)).is_permanent());
+}
+
+#[tokio::test]
 async fn a_dead_target_does_not_hold_back_a_live_one() {
     let (silent, mut accepted) = silent_server().await;
     let mut receiver = Receiver::start(&[]).await;

@@ -31,7 +31,7 @@ use crate::Shutdown;
 use crate::clock::Clock;
 use crate::config::ApiMode;
 use crate::domain::expiry;
-use crate::domain::ids::ConId;
+use crate::domain::ids::{AccountCode, ConId};
 use crate::domain::portfolio::SharedPortfolio;
 use crate::domain::reset_window::ResetWindow;
 use crate::greeks::ticker::TickStatus;
@@ -137,18 +137,23 @@ fn observe(inputs: &Inputs, settings: &AlertSettings, now: Timestamp) -> Observa
     let today = expiry::exchange_date(now);
     let within = settings.thresholds.expiry_business_days;
     let (feed, accounts, expiring) = inputs.portfolio.read(|p| {
-        let mut net: BTreeMap<ConId, f64> = BTreeMap::new();
+        let mut held: BTreeMap<(AccountCode, ConId), f64> = BTreeMap::new();
         for leg in p.legs() {
-            *net.entry(leg.conid).or_default() += leg.quantity;
+            *held.entry((leg.account.clone(), leg.conid)).or_default() += leg.quantity;
         }
-        let held = net
-            .iter()
-            .filter_map(|(conid, qty)| Some((p.contract(*conid)?, *qty)));
-        (
-            p.health(),
-            p.accounts().iter().cloned().collect(),
-            expiry::expiring(held, today, within, &[]),
-        )
+        let mut expiring = Vec::new();
+        for account in p.accounts() {
+            let own = held
+                .iter()
+                .filter(|((a, _), _)| a == account)
+                .filter_map(|((_, conid), qty)| Some((p.contract(*conid)?, *qty)));
+            expiring.extend(
+                expiry::expiring(own, today, within, &[])
+                    .into_iter()
+                    .map(|e| (account.masked(), e)),
+            );
+        }
+        (p.health(), p.accounts().iter().cloned().collect(), expiring)
     });
     Observation {
         mode: settings.mode,

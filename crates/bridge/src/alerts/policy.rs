@@ -94,13 +94,14 @@ impl Policy {
             seen.insert(key.clone());
             match self.tracked.get_mut(&key) {
                 Some(t) if t.active => t.latest = c,
-                // Cleared and told so: a new episode.
+                // Cleared and told so: a new episode (a flap all the same, counted until a
+                // notice tells it).
                 Some(t) if t.told == Told::Resolved => {
                     t.started_at = c.since;
                     t.latest = c;
                     t.active = true;
                     t.resolved_at = None;
-                    t.flaps = 0;
+                    t.flaps += 1;
                 }
                 // Cleared but not told yet: the same episode goes on.
                 Some(t) => {
@@ -168,8 +169,12 @@ impl Policy {
                     forget.push(key.clone());
                     None
                 }
+                // Returns it made unseen are kept for the next notice while they are recent.
                 (false, Told::Resolved) => {
-                    if t.sends.is_empty() {
+                    let flaps_recent = t.flaps > 0
+                        && t.resolved_at
+                            .is_some_and(|at| elapsed(at, now) < self.repeat);
+                    if t.sends.is_empty() && !flaps_recent {
                         forget.push(key.clone());
                     }
                     None
@@ -266,8 +271,14 @@ fn view(t: &Tracked, told: bool) -> AlertView {
 
 fn notice(t: &Tracked, phase: Phase, now: Timestamp, host: &str) -> Notice {
     let c = &t.latest;
-    let flapped = match t.flaps {
+    // A firing notice tells the latest return itself: only the returns before it are flaps.
+    let unseen = match phase {
+        Phase::Firing => t.flaps.saturating_sub(1),
+        _ => t.flaps,
+    };
+    let flapped = match unseen {
         0 => String::new(),
+        1 => " It cleared and came back once more since it was last told.".to_owned(),
         n => format!(" It cleared and came back {n} times since it was last told."),
     };
     let (title, text, lasted) = match phase {

@@ -100,6 +100,14 @@ fn a_hundred_flaps_in_a_minute_give_a_bounded_number_of_notices_and_the_end_stat
     let later = t(60 + WINDOW.as_secs() as i64);
     let after = p.step(vec![feed(later)], later);
     assert_eq!(phases(&after), [(AlertKind::FeedDown, Phase::Firing)]);
+    // 100 comings: the first two were told, this return is told now, 98 came and went unseen.
+    assert!(
+        after[0]
+            .text
+            .contains("came back 98 times since it was last told"),
+        "{}",
+        after[0].text
+    );
     let gone = p.step(vec![], t(61 + WINDOW.as_secs() as i64));
     assert_eq!(phases(&gone), [(AlertKind::FeedDown, Phase::Resolved)]);
 }
@@ -122,6 +130,8 @@ fn flaps_not_told_are_counted_in_the_next_notice() {
     let n = p.step(vec![feed(at)], at);
     assert_eq!(n.len(), 1);
     assert_eq!(n[0].status, Phase::Firing);
+    // Ten comings: two told, eight unseen, and this return told now.
+    assert!(n[0].text.contains("came back 8 times"), "{}", n[0].text);
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! out, records dropped). It never reads PostgreSQL, so a database outage is alertable, and it
 //! never puts an account code in a text: accounts appear masked.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -13,7 +14,7 @@ use jiff::Timestamp;
 use super::notice::{AlertKind, Severity};
 use crate::config::ApiMode;
 use crate::domain::expiry::Expiring;
-use crate::domain::ids::AccountCode;
+use crate::domain::ids::{AccountCode, ConId};
 use crate::domain::net_greeks::LeftOut;
 use crate::domain::portfolio::FeedHealth;
 use crate::domain::reset_window::ResetWindow;
@@ -71,7 +72,9 @@ pub struct Observation {
     pub schema: SchemaState,
     pub jobs: Streaks,
     pub left_out: Vec<LeftOut>,
-    pub expiring: Vec<Expiring>,
+    /// Held futures near their last trade date, per account (masked): a long in one account
+    /// and a short in another each go to delivery, however they net.
+    pub expiring: Vec<(String, Expiring)>,
     /// Every account the source serves, so that none appears unmasked in a job's error.
     pub accounts: Vec<AccountCode>,
 }
@@ -94,14 +97,18 @@ pub struct Rules {
     thresholds: Thresholds,
     breaker_open_since: Option<Timestamp>,
     schema_pending_since: Option<Timestamp>,
-    left_out_since: Option<Timestamp>,
+    /// When each position left out of the greeks was first seen left out.
+    left_out_since: BTreeMap<(AccountCode, ConId), Timestamp>,
     /// The writer's drop count last seen, the first and the last drop of the current episode
     /// and its count at the start.
     drops_seen: u64,
     drops: Option<(Timestamp, Timestamp, u64)>,
-    /// Whether `feed_down` held at the last evaluation: inside a reset window it keeps holding
-    /// but never starts.
+    /// Whether `feed_down` held at the last evaluation: inside a reset window, or while a
+    /// login explains the outage, it keeps holding but never starts.
     feed_down: bool,
+    /// Whether the gateway's `reauth_required` held: inside a reset window it keeps holding
+    /// but never starts.
+    gateway_reauth: bool,
 }
 
 impl Rules {
@@ -110,10 +117,11 @@ impl Rules {
             thresholds,
             breaker_open_since: None,
             schema_pending_since: None,
-            left_out_since: None,
+            left_out_since: BTreeMap::new(),
             drops_seen: 0,
             drops: None,
             feed_down: false,
+            gateway_reauth: false,
         }
     }
 
@@ -124,10 +132,17 @@ impl Rules {
     /// The conditions that hold at `now`.
     pub fn evaluate(&mut self, o: &Observation, now: Timestamp) -> Vec<Condition> {
         let mut out = Vec::new();
-        let reauth = [self.portal_login(o), self.gateway_login(o, now)];
-        let reauth_found = reauth.iter().any(Option::is_some);
-        out.extend(reauth.into_iter().flatten());
-        out.extend(self.feed(o, now, reauth_found));
+        let portal = self.portal_login(o);
+        let gateway = self.gateway_login(o, now);
+        // The login that explains an outage of the feed: the Client Portal's in PORTAL mode,
+        // the gateway's in SOCKET mode (there the Client Portal only serves combos).
+        let explained = match o.mode {
+            ApiMode::Portal => portal.is_some(),
+            ApiMode::Socket => gateway.is_some(),
+        };
+        out.extend(portal);
+        out.extend(gateway);
+        out.extend(self.feed(o, now, explained));
         out.extend(self.database(o, now));
         out.extend(self.spool(o, now));
         out.extend(self.sync(o));
@@ -161,12 +176,17 @@ impl Rules {
         })
     }
 
-    /// SOCKET: IB Gateway refused whole reconnect rounds outside the reset window.
-    fn gateway_login(&self, o: &Observation, now: Timestamp) -> Option<Condition> {
-        let refused = o.feed.refused.as_ref()?;
-        if o.mode != ApiMode::Socket || o.feed.connected || o.reset.resume_at(now).is_some() {
-            return None;
-        }
+    /// SOCKET: IB Gateway refused whole reconnect rounds outside the reset window; one that
+    /// holds as a window begins goes on holding through it (the gateway is still logged out).
+    fn gateway_login(&mut self, o: &Observation, now: Timestamp) -> Option<Condition> {
+        let refused = o
+            .feed
+            .refused
+            .as_ref()
+            .filter(|_| o.mode == ApiMode::Socket && !o.feed.connected);
+        let in_window = o.reset.resume_at(now).is_some();
+        self.gateway_reauth = refused.is_some() && (!in_window || self.gateway_reauth);
+        let refused = refused.filter(|_| self.gateway_reauth)?;
         Some(Condition {
             kind: AlertKind::ReauthRequired,
             key: "ib_gateway".into(),
@@ -194,14 +214,16 @@ impl Rules {
         })
     }
 
-    fn feed(&mut self, o: &Observation, now: Timestamp, reauth: bool) -> Option<Condition> {
+    /// `explained`: a login the human is already called for explains the outage; an alert
+    /// that holds goes on holding (it has not cleared), none starts.
+    fn feed(&mut self, o: &Observation, now: Timestamp, explained: bool) -> Option<Condition> {
         // Down since when: the socket, or IBKR's servers behind a gateway that is up.
         let since = match (o.feed.connected, o.feed.since, o.feed.upstream_lost_since) {
             (false, Some(since), _) => Some(since),
             (true, _, Some(lost)) => Some(lost),
             _ => None,
         };
-        let Some(since) = since.filter(|_| !reauth) else {
+        let Some(since) = since else {
             self.feed_down = false;
             return None;
         };
@@ -210,7 +232,7 @@ impl Rules {
         let in_window = o.reset.resume_at(now).is_some();
         let due =
             now.duration_since(counted_from).unsigned_abs() >= self.thresholds.feed_down_after;
-        self.feed_down = match in_window {
+        self.feed_down = match in_window || explained {
             true => self.feed_down,
             false => due,
         };
@@ -356,19 +378,34 @@ impl Rules {
     }
 
     fn greeks(&mut self, o: &Observation, now: Timestamp) -> Option<Condition> {
-        // Left out while the feed is down is the feed's alert, not this one.
-        let left_out = !o.left_out.is_empty() && o.feed.connected;
-        self.left_out_since = left_out.then(|| self.left_out_since.unwrap_or(now));
-        let since = self.left_out_since?;
-        if now.duration_since(since).unsigned_abs() < self.thresholds.greeks_incomplete_after {
-            return None;
+        // Left out while the feed is down is the feed's alert, not this one: every clock starts
+        // again. Each position has its own clock, so options going stale in turn for a moment
+        // each never add up to one long outage.
+        let out_now: BTreeMap<(AccountCode, ConId), &LeftOut> = match o.feed.connected {
+            true => o
+                .left_out
+                .iter()
+                .map(|l| ((l.account.clone(), l.conid), l))
+                .collect(),
+            false => BTreeMap::new(),
+        };
+        self.left_out_since.retain(|k, _| out_now.contains_key(k));
+        for k in out_now.keys() {
+            self.left_out_since.entry(k.clone()).or_insert(now);
         }
+        let long: Vec<(&LeftOut, Timestamp)> = out_now
+            .iter()
+            .map(|(k, l)| (*l, self.left_out_since[k]))
+            .filter(|(_, since)| {
+                now.duration_since(*since).unsigned_abs() >= self.thresholds.greeks_incomplete_after
+            })
+            .collect();
+        let since = long.iter().map(|(_, s)| *s).min()?;
         const SHOWN: usize = 10;
-        let mut which: Vec<String> = o
-            .left_out
+        let mut which: Vec<String> = long
             .iter()
             .take(SHOWN)
-            .map(|l| {
+            .map(|(l, _)| {
                 format!(
                     "{} {} ({}): {}",
                     l.account.masked(),
@@ -378,17 +415,21 @@ impl Rules {
                 )
             })
             .collect();
-        if o.left_out.len() > SHOWN {
-            which.push(format!("and {} more", o.left_out.len() - SHOWN));
+        if long.len() > SHOWN {
+            which.push(format!("and {} more", long.len() - SHOWN));
         }
         Some(Condition {
             kind: AlertKind::GreeksIncomplete,
             key: String::new(),
             severity: Severity::Warning,
             since,
-            title: format!("{} positions left out of the greeks", o.left_out.len()),
+            title: match long.len() {
+                1 => "1 position left out of the greeks".to_owned(),
+                n => format!("{n} positions left out of the greeks"),
+            },
             text: format!(
-                "The net greeks leave out, since {since}: {}.",
+                "The net greeks have left out, for more than {}: {}.",
+                human(self.thresholds.greeks_incomplete_after),
                 which.join("; ")
             ),
             action: "Check market data permissions for these contracts in IBKR's account \
@@ -401,7 +442,7 @@ impl Rules {
     fn expiry(&self, o: &Observation, now: Timestamp) -> Vec<Condition> {
         o.expiring
             .iter()
-            .map(|e| {
+            .map(|(account, e)| {
                 let when = match e.business_days_left {
                     d if d < 0 => {
                         format!("stopped trading on {} and is still held", e.last_trade_date)
@@ -412,7 +453,7 @@ impl Rules {
                 };
                 Condition {
                     kind: AlertKind::FrontMonthExpiring,
-                    key: e.name.clone(),
+                    key: format!("{} {account}", e.name),
                     severity: match e.business_days_left <= 1 {
                         true => Severity::Critical,
                         false => Severity::Warning,
@@ -421,8 +462,8 @@ impl Rules {
                     since: now,
                     title: format!("{} {when}", e.name),
                     text: format!(
-                        "{} {} (net {} held). A future held past its last trade date goes to \
-                         delivery; CL is physically settled.",
+                        "{} {} ({} held in {account}). A future held past its last trade date \
+                         goes to delivery; CL is physically settled.",
                         e.name, when, e.quantity
                     ),
                     action: format!("Roll or close {} before its last trade date.", e.name),

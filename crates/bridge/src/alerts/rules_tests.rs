@@ -245,24 +245,28 @@ fn positions_left_out_for_long_are_named_with_the_reason() {
 #[test]
 fn held_futures_near_their_last_trade_date_are_one_alert_each() {
     let mut o = observe(ApiMode::Socket, up());
-    o.expiring = vec![crate::domain::expiry::Expiring {
-        conid: ConId::new(1).unwrap(),
-        name: "CLF7".into(),
-        symbol: "CL".into(),
-        last_trade_date: jiff::civil::date(2026, 12, 22),
-        business_days_left: 3,
-        quantity: -2.0,
-    }];
+    o.expiring = vec![(
+        "DU…567".to_owned(),
+        crate::domain::expiry::Expiring {
+            conid: ConId::new(1).unwrap(),
+            name: "CLF7".into(),
+            symbol: "CL".into(),
+            last_trade_date: jiff::civil::date(2026, 12, 22),
+            business_days_left: 3,
+            quantity: -2.0,
+        },
+    )];
     let c = rules().evaluate(&o, t(0));
     assert_eq!(kinds(&c), [AlertKind::FrontMonthExpiring]);
-    assert_eq!(c[0].key, "CLF7");
+    assert_eq!(c[0].key, "CLF7 DU…567");
+    assert!(c[0].text.contains("-2 held in DU…567"), "{}", c[0].text);
     assert_eq!(c[0].severity, Severity::Warning);
     assert!(
         c[0].title.contains("3 business days (2026-12-22)"),
         "{}",
         c[0].title
     );
-    o.expiring[0].business_days_left = 0;
+    o.expiring[0].1.business_days_left = 0;
     assert_eq!(rules().evaluate(&o, t(0))[0].severity, Severity::Critical);
 }
 
@@ -297,4 +301,86 @@ fn a_portal_login_and_a_refusing_gateway_are_two_alerts_and_no_feed_alert() {
             (AlertKind::ReauthRequired, "ib_gateway")
         ]
     );
+}
+
+#[test]
+fn a_client_portal_login_does_not_hide_a_socket_feed_outage() {
+    // SOCKET mode: the Client Portal only serves combos, so its login explains nothing of the
+    // socket's outage.
+    let mut o = observe(ApiMode::Socket, down(t(0)));
+    let mut session = PortalSession::starting(t(0));
+    session.state = SessionState::ReauthRequired;
+    o.portal = Some(session);
+    let kinds_at = |r: &mut Rules, at| kinds(&r.evaluate(&o, t(at)));
+    let mut r = rules();
+    assert_eq!(
+        kinds_at(&mut r, 200),
+        [AlertKind::ReauthRequired, AlertKind::FeedDown]
+    );
+}
+
+#[test]
+fn a_feed_alert_goes_on_holding_when_a_login_comes_to_explain_it() {
+    let mut o = observe(ApiMode::Socket, down(t(0)));
+    let mut r = rules();
+    assert_eq!(kinds(&r.evaluate(&o, t(200))), [AlertKind::FeedDown]);
+    // The gateway now refuses: the login is the news, and the outage has not cleared.
+    o.feed.refused = Some(Refusal {
+        since: t(210),
+        rounds: 1,
+        last_error: "refused".into(),
+    });
+    assert_eq!(
+        kinds(&r.evaluate(&o, t(220))),
+        [AlertKind::ReauthRequired, AlertKind::FeedDown]
+    );
+    // Explained from the start, it never begins.
+    let mut fresh = rules();
+    assert_eq!(
+        kinds(&fresh.evaluate(&o, t(220))),
+        [AlertKind::ReauthRequired]
+    );
+}
+
+#[test]
+fn a_gateway_login_awaited_as_the_reset_window_opens_goes_on_holding_through_it() {
+    let mut feed = down(t(-2000));
+    feed.refused = Some(Refusal {
+        since: t(-1900),
+        rounds: 3,
+        last_error: "refused".into(),
+    });
+    let mut o = observe(ApiMode::Socket, feed);
+    o.reset = window();
+    let mut r = rules();
+    // Before the window (it opens at t(-600)): needed.
+    assert_eq!(kinds(&r.evaluate(&o, t(-700))), [AlertKind::ReauthRequired]);
+    // Inside it: still needed, not "resolved".
+    assert!(kinds(&r.evaluate(&o, t(0))).contains(&AlertKind::ReauthRequired));
+    // A refusal first seen inside the window is the reset itself.
+    assert!(rules().evaluate(&o, t(0)).is_empty());
+}
+
+#[test]
+fn positions_left_out_in_turn_for_a_moment_each_are_not_an_alert() {
+    let left = |conid| LeftOut {
+        account: account(),
+        conid: ConId::new(conid).unwrap(),
+        symbol: Some("LO".into()),
+        reason: LeftOutReason::StaleGreeks,
+    };
+    let mut o = observe(ApiMode::Socket, up());
+    let mut r = rules();
+    // Every 100 s another option is stale; the list is never empty for 20 minutes.
+    for i in 0..12 {
+        o.left_out = vec![left(100 + i)];
+        assert!(r.evaluate(&o, t(i * 100)).is_empty(), "at {}", i * 100);
+    }
+    // One that stays out past the threshold is told, alone.
+    o.left_out = vec![left(7), left(8)];
+    r.evaluate(&o, t(2000));
+    o.left_out = vec![left(7)];
+    let c = r.evaluate(&o, t(2600));
+    assert_eq!(c[0].title, "1 position left out of the greeks");
+    assert_eq!(c[0].since, t(2000));
 }
