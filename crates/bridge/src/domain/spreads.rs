@@ -176,10 +176,11 @@ fn trim_number(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-/// A spread's price per unit from its legs' (`ratio × price` summed), if every leg has one.
-pub fn price(legs: impl IntoIterator<Item = (f64, Option<f64>)>) -> Option<f64> {
+/// A spread's price per unit from its legs' (`ratio × price` summed), if every leg has a
+/// ratio and a price.
+pub fn price(legs: impl IntoIterator<Item = (Option<f64>, Option<f64>)>) -> Option<f64> {
     legs.into_iter()
-        .map(|(ratio, price)| price.map(|p| ratio * p))
+        .map(|(ratio, price)| Some(ratio? * price?))
         .sum()
 }
 

@@ -195,8 +195,9 @@ fn legs_of_different_underlyings_or_unknown_months_have_no_trader_name() {
 #[test]
 fn a_spreads_price_is_its_legs_prices_times_ratios() {
     assert_eq!(
-        price([(-1.0, Some(71.69)), (1.0, Some(71.34))]),
+        price([(Some(-1.0), Some(71.69)), (Some(1.0), Some(71.34))]),
         Some(71.34 - 71.69)
     );
-    assert_eq!(price([(-1.0, Some(71.69)), (1.0, None)]), None);
+    assert_eq!(price([(Some(-1.0), Some(71.69)), (Some(1.0), None)]), None);
+    assert_eq!(price([(None, Some(71.69)), (Some(1.0), Some(71.34))]), None);
 }

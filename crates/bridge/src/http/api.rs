@@ -124,8 +124,8 @@ pub struct Spread {
     /// `-1 CLH7 / +1 CLM7`, nearest expiry first.
     pub legs_text: String,
     /// The spread's price per unit of the underlying now (`$/bbl` for CL): Σ ratio × leg
-    /// price, the live price where the feed has one, else the last synced; null if a leg has
-    /// none.
+    /// price: the live prices when the feed has a fresh one for every leg, else the last
+    /// synced ones (never a mix); null if a leg has no ratio or no price.
     pub price: Option<f64>,
     /// `price - avg_price`, per unit: what the spread moved since it was put on.
     pub price_change: Option<f64>,
@@ -254,7 +254,6 @@ pub fn spread(combo: SpreadRow, synced_at: Option<Timestamp>, cx: &SpreadContext
         })
         .collect();
     let label = spreads::label(&label_legs);
-    // The live price where the feed has a fresh one, else the last synced.
     let live = |l: &SpreadLeg| {
         let conid = ConId::new(i64::from(l.con_id))?;
         cx.portfolio
@@ -262,12 +261,13 @@ pub fn spread(combo: SpreadRow, synced_at: Option<Timestamp>, cx: &SpreadContext
             .ok()
             .map(|o| o.value)
     };
-    let price = spreads::price(
-        combo
-            .legs
-            .iter()
-            .map(|l| (l.ratio.unwrap_or(0.0), live(l).or(l.market_price))),
-    );
+    // One source for every leg: a calendar is a small difference of large prices, so a fresh
+    // price beside one from the last sync would make a spread that never traded. A leg
+    // without a ratio makes no price.
+    let priced = |price: &dyn Fn(&SpreadLeg) -> Option<f64>| {
+        spreads::price(combo.legs.iter().map(|l| (l.ratio, price(l))))
+    };
+    let price = priced(&live).or_else(|| priced(&|l: &SpreadLeg| l.market_price));
     let front = dates.iter().flatten().min().copied();
     let business_days_left =
         front.map(|d| crate::domain::expiry::business_days_between(cx.today, d, &[]));
