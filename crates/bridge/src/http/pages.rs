@@ -357,6 +357,9 @@ async fn spreads_view(state: &AppState, q: SpreadsPageQuery) -> Result<SpreadsPa
 
 // ---- greeks ----------------------------------------------------------------------------
 
+/// The points a chart draws at most: a longer series is read one point per stretch.
+const CHART_POINTS: u32 = 2000;
+
 /// Reads one greek of a point.
 type Pick = fn(&GreeksPoint) -> Option<f64>;
 
@@ -426,17 +429,30 @@ async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage,
     let from = to
         .saturating_sub(SignedDuration::from_hours(hours))
         .unwrap_or(to);
+    // A long window is read at the chart's resolution: the last row of each stretch of
+    // 1/CHART_POINTS of it, so 72 hours are drawn whole, to scale, with their gaps.
+    let bucket = state
+        .settings
+        .greeks_interval
+        .max((to.duration_since(from).unsigned_abs()) / CHART_POINTS);
     let window = Window {
         from: from.as_millisecond(),
         to: to.as_millisecond(),
-        interval: i64::try_from(state.settings.greeks_interval.as_millis()).unwrap_or(i64::MAX),
+        interval: i64::try_from(bucket.as_millis()).unwrap_or(i64::MAX),
     };
     let account_id = q.account_id.map(Id::get);
     let whose = account_id.map_or(Whose::AllAccounts, Whose::Account);
     let mut contracts = Vec::new();
     for contract in store::greeks::contracts_of(&state.pool, whose, from).await? {
-        let points =
-            store::greeks::series_of(&state.pool, whose, &contract, from, to, 20_000).await?;
+        let points = match bucket > state.settings.greeks_interval {
+            true => {
+                store::greeks::series_binned(&state.pool, whose, &contract, from, to, bucket)
+                    .await?
+            }
+            false => {
+                store::greeks::series_of(&state.pool, whose, &contract, from, to, 20_000).await?
+            }
+        };
         let unit = price_unit(&contract, "FUT").unwrap_or("units");
         let picks: &[(&str, Pick)] = match contract.as_str() {
             "PORTFOLIO" => &PORTFOLIO_CHARTS,

@@ -317,6 +317,51 @@ pub async fn series_of(
     Ok(rows.into_iter().map(GreeksPoint::from).collect())
 }
 
+/// The last point of each `bucket`-wide stretch of `whose` `contract` between `from` and
+/// `to`, oldest first: a long window read at the resolution a chart can show. A stretch with
+/// no row has no point, so gaps stay gaps.
+pub async fn series_binned(
+    pool: &PgPool,
+    whose: Whose,
+    contract: &str,
+    from: Timestamp,
+    to: Timestamp,
+    bucket: std::time::Duration,
+) -> Result<Vec<GreeksPoint>, sqlx::Error> {
+    macro_rules! binned_sql {
+        ($whose:literal) => {
+            concat!(
+                "SELECT DISTINCT ON (date_bin(make_interval(secs => $4), \"timestamp\", \
+                 'epoch')) ",
+                point_columns!(),
+                " FROM portfolio_greeks WHERE ",
+                $whose,
+                r#" AND contract = $1
+                  AND "timestamp" >= to_timestamp($2::double precision / 1000)
+                  AND "timestamp" <= to_timestamp($3::double precision / 1000)
+                ORDER BY date_bin(make_interval(secs => $4), "timestamp", 'epoch'),
+                         "timestamp" DESC, id DESC"#
+            )
+        };
+    }
+    let query = match whose {
+        Whose::AllAccounts => sqlx::query_as(binned_sql!("account IS NULL")),
+        Whose::Account(_) => sqlx::query_as(binned_sql!(
+            "account = (SELECT a.account FROM accounts a WHERE a.id = $5)"
+        )),
+    }
+    .bind(contract)
+    .bind(from.as_millisecond())
+    .bind(to.as_millisecond())
+    .bind(bucket.as_secs_f64());
+    let query = match whose {
+        Whose::AllAccounts => query,
+        Whose::Account(id) => query.bind(id),
+    };
+    let rows: Vec<PointRow> = query.fetch_all(pool).await?;
+    Ok(rows.into_iter().map(GreeksPoint::from).collect())
+}
+
 /// The contracts with rows of `whose` since `since`: `PORTFOLIO` first, then the
 /// underlyings.
 pub async fn contracts_of(

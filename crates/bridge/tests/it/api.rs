@@ -777,3 +777,48 @@ async fn every_documented_route_is_served(pool: PgPool) {
         assert_ne!(status, 405, "{method} {concrete}");
     }
 }
+
+#[sqlx::test]
+async fn a_long_greeks_window_is_read_whole_at_a_charts_resolution(pool: PgPool) {
+    use portfolio_bridge::store::greeks::{Whose, series_binned, series_of};
+    // 40 hours at 5 s, with the bridge stopped for 2 hours in the middle.
+    sqlx::query(
+        r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, gamma, vega, theta)
+           SELECT now() - make_interval(secs => n * 5), 'PORTFOLIO', n, 0, 0, 0
+             FROM generate_series(0, 28800) AS n
+            WHERE n NOT BETWEEN 10000 AND 11440"#,
+    )
+    .execute(&pool)
+    .await
+    .expect("rows");
+    let to = jiff::Timestamp::now();
+    let from = to
+        .saturating_sub(jiff::SignedDuration::from_hours(72))
+        .expect("in range");
+    let bucket = std::time::Duration::from_secs(72 * 3600 / 2000);
+    let points = series_binned(&pool, Whose::AllAccounts, "PORTFOLIO", from, to, bucket)
+        .await
+        .expect("binned");
+    assert!(
+        points.len() <= 2000 && points.len() > 900,
+        "{}",
+        points.len()
+    );
+    // The oldest row's stretch is there: the window is drawn whole, not its newest 20,000 rows.
+    let oldest = points.first().expect("points").timestamp;
+    assert!(to.duration_since(oldest).as_hours() >= 39, "{oldest}");
+    let capped = series_of(&pool, Whose::AllAccounts, "PORTFOLIO", from, to, 20_000)
+        .await
+        .expect("capped");
+    assert!(
+        to.duration_since(capped[0].timestamp).as_hours() < 39,
+        "the newest 20,000 rows stop short"
+    );
+    // The two hours without rows are still a gap between two points.
+    let widest = points
+        .windows(2)
+        .map(|w| w[1].timestamp.duration_since(w[0].timestamp).as_mins())
+        .max()
+        .expect("pairs");
+    assert!(widest >= 115, "{widest} min");
+}
