@@ -107,7 +107,8 @@ pub struct GreeksRow {
     pub vega: f64,
     pub theta: f64,
     pub underlying_price: Option<f64>,
-    /// Σ delta × underlying price; `None` without a price (for `PORTFOLIO`: for any of its
+    /// Σ each position's delta × its underlying's price (a future's own, an option's
+    /// underlying future's); `None` without a price (for `PORTFOLIO`: for any of its
     /// underlyings).
     pub delta_dollars: Option<f64>,
     /// Σ gamma × price² × 0.01: the change of `delta_dollars` for a 1 % move; `None` as
@@ -176,6 +177,9 @@ struct Contribution {
     theta: f64,
     /// Options with a known expiry only.
     expiry: Option<ExpiryBucket>,
+    /// The price of what this position moves with — its own for a future or stock, its
+    /// underlying future's for an option — when fresh.
+    price: Option<f64>,
 }
 
 #[derive(Default)]
@@ -186,6 +190,11 @@ struct Sums {
     theta: f64,
     vega_by_expiry: ByExpiry,
     theta_by_expiry: ByExpiry,
+    /// Dollar delta and gamma, each position at its own underlying's price.
+    delta_dollars: f64,
+    gamma_dollars: f64,
+    /// A position without a price is in the sums: the dollar figures are unknown.
+    unpriced: bool,
 }
 
 impl Sums {
@@ -198,6 +207,13 @@ impl Sums {
             self.vega_by_expiry.add(bucket, c.vega);
             self.theta_by_expiry.add(bucket, c.theta);
         }
+        match c.price {
+            Some(s) => {
+                self.delta_dollars += dollar_delta(c.delta, s);
+                self.gamma_dollars += dollar_gamma(c.gamma, s);
+            }
+            None => self.unpriced = true,
+        }
     }
 
     fn merge(&mut self, other: &Sums) {
@@ -207,6 +223,13 @@ impl Sums {
         self.theta += other.theta;
         self.vega_by_expiry.merge(&other.vega_by_expiry);
         self.theta_by_expiry.merge(&other.theta_by_expiry);
+        self.delta_dollars += other.delta_dollars;
+        self.gamma_dollars += other.gamma_dollars;
+        self.unpriced |= other.unpriced;
+    }
+
+    fn dollars(&self) -> Option<(f64, f64)> {
+        (!self.unpriced).then_some((self.delta_dollars, self.gamma_dollars))
     }
 
     fn row(
@@ -214,8 +237,8 @@ impl Sums {
         account: Option<&AccountCode>,
         contract: &str,
         underlying_price: Option<f64>,
-        dollars: Option<(f64, f64)>,
     ) -> GreeksRow {
+        let dollars = self.dollars();
         GreeksRow {
             account: account.cloned(),
             contract: contract.to_owned(),
@@ -271,18 +294,10 @@ fn rows_of(
     prices: &BTreeMap<String, Option<f64>>,
 ) -> Vec<GreeksRow> {
     let mut total = Sums::default();
-    // Some until an underlying without a price turns up: a sum that leaves one out would
-    // understate the risk without saying so.
-    let mut total_dollars = Some((0.0, 0.0));
     let mut underlyings = Vec::with_capacity(book.len());
     for (symbol, sums) in book {
-        let price = prices.get(symbol).copied().flatten();
-        let dollars = price.map(|s| (dollar_delta(sums.delta, s), dollar_gamma(sums.gamma, s)));
         total.merge(sums);
-        total_dollars = total_dollars
-            .zip(dollars)
-            .map(|((d, g), (dd, gg))| (d + dd, g + gg));
-        underlyings.push(sums.row(account, symbol, price, dollars));
+        underlyings.push(sums.row(account, symbol, prices.get(symbol).copied().flatten()));
     }
     // With one underlying the portfolio's price is its price; with several there is none.
     let single = match underlyings.as_slice() {
@@ -290,13 +305,30 @@ fn rows_of(
         _ => None,
     };
     let mut rows = Vec::with_capacity(underlyings.len() + 1);
-    rows.push(total.row(account, PORTFOLIO, single, total_dollars));
+    rows.push(total.row(account, PORTFOLIO, single));
     rows.extend(underlyings);
     rows
 }
 
-/// The net greeks of `p` at `now`, greeks older than `max_age` counting as stale; options are
-/// bucketed by the calendar days from `today` (the tick's date at the exchange) to expiry.
+/// The price a position's dollar figures use, when fresh: a future's or stock's own; an
+/// option's underlying contract's, else its underlying symbol's front month.
+fn position_price(
+    p: &Portfolio,
+    c: &Contract,
+    symbol: &str,
+    now: Timestamp,
+    max_age: Duration,
+) -> Option<f64> {
+    let fresh = |conid| p.price(conid, now, max_age).ok().map(|o| o.value);
+    match c.sec_type.is_option() {
+        false => fresh(c.conid),
+        true => c
+            .underlying_conid
+            .and_then(fresh)
+            .or_else(|| underlying_price(p, symbol, now, max_age)),
+    }
+}
+
 pub fn net_greeks(p: &Portfolio, now: Timestamp, today: Date, max_age: Duration) -> NetGreeks {
     let mut all = Book::new();
     // Every account the source serves or holds a leg in has its rows, even with nothing
@@ -333,6 +365,7 @@ pub fn net_greeks(p: &Portfolio, now: Timestamp, today: Date, max_age: Duration)
                 vega: 0.0,
                 theta: 0.0,
                 expiry: None,
+                price: None,
             },
             SecType::Option | SecType::FutureOption => match p.greeks(leg.conid, now, max_age) {
                 Ok(obs) => match (
@@ -347,6 +380,7 @@ pub fn net_greeks(p: &Portfolio, now: Timestamp, today: Date, max_age: Duration)
                         vega: units * v,
                         theta: units * t,
                         expiry: c.last_trade_date.map(|e| ExpiryBucket::of(today, e)),
+                        price: None,
                     },
                     _ => {
                         left_out.push(leave(LeftOutReason::MissingGreeks));
@@ -369,6 +403,10 @@ pub fn net_greeks(p: &Portfolio, now: Timestamp, today: Date, max_age: Duration)
         };
         counted += 1;
         let symbol = underlying_symbol(p, c);
+        let contribution = Contribution {
+            price: position_price(p, c, &symbol, now, max_age),
+            ..contribution
+        };
         account_book
             .entry(symbol.clone())
             .or_default()

@@ -290,15 +290,17 @@ fn two_futures_are_a_hundred_and_forty_four_thousand_dollars_of_delta() {
 }
 
 #[test]
-fn each_underlying_is_valued_at_its_own_price_and_the_portfolio_sums_the_dollars() {
+fn each_position_is_valued_at_its_own_underlyings_price_and_the_portfolio_sums_the_dollars() {
     let n = net(&book(), t(2));
-    // CL: delta -200 barrels at the front month's $71.5; gamma 100 → 100 × 71.5² × 0.01.
+    // CL: the calls' 800 barrels move with their own future (month 2, $72), the short future's
+    // −1,000 with month 1 ($71.5): 57,600 − 71,500. Gamma 100 at $72: 100 × 72² × 0.01. The
+    // front month's price for all would say −14,300 and 5,112.25.
     let cl = row(&n, "CL");
     assert!(
-        close(cl.delta_dollars.expect("priced"), -14_300.0),
+        close(cl.delta_dollars.expect("priced"), -13_900.0),
         "{cl:?}"
     );
-    assert!(close(cl.gamma_dollars.expect("priced"), 5_112.25), "{cl:?}");
+    assert!(close(cl.gamma_dollars.expect("priced"), 5_184.0), "{cl:?}");
     // AAPL: 190 shares at $230; gamma -6 → -6 × 230² × 0.01.
     let aapl = row(&n, "AAPL");
     assert!(
@@ -311,11 +313,11 @@ fn each_underlying_is_valued_at_its_own_price_and_the_portfolio_sums_the_dollars
     );
     let total = row(&n, PORTFOLIO);
     assert!(
-        close(total.delta_dollars.expect("all priced"), 29_400.0),
+        close(total.delta_dollars.expect("all priced"), 29_800.0),
         "{total:?}"
     );
     assert!(
-        close(total.gamma_dollars.expect("all priced"), 1_938.25),
+        close(total.gamma_dollars.expect("all priced"), 2_010.0),
         "{total:?}"
     );
 }

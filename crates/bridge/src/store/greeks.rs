@@ -175,7 +175,8 @@ pub struct GreeksPoint {
     /// The underlying's price (the front-month future's for futures); for `PORTFOLIO` only
     /// when it has one underlying.
     pub underlying_price: Option<f64>,
-    /// Dollar delta: delta × underlying price, in dollars. For `PORTFOLIO`, the sum over the
+    /// Dollar delta: each position's delta × the price of what it moves with (its own future,
+    /// an option's underlying future), in dollars. For `PORTFOLIO`, the sum over the
     /// underlyings, `null` if any of them has no price (a partial sum would mislead).
     pub delta_dollars: Option<f64>,
     /// Dollar gamma: the change of `delta_dollars` for a 1 % move of the underlying
