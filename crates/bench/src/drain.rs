@@ -6,7 +6,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Context;
-use portfolio_bridge::greeks::record::Record;
+use portfolio_bridge::greeks::record::{GreeksRecord, RISK_COLUMNS, Record};
 use sqlx::{Connection, PgConnection};
 
 use crate::Env;
@@ -33,7 +33,7 @@ fn record(i: usize) -> Record {
         "CL"
     };
     let x = i as f64;
-    Record::Greeks {
+    Record::Greeks(GreeksRecord {
         key: format!("{at_ms}:{contract}"),
         at_ms,
         contract: contract.into(),
@@ -51,7 +51,7 @@ fn record(i: usize) -> Record {
         theta_lt30: Some(-60.0 - x),
         theta_30_90: Some(-20.0),
         theta_gt90: Some(0.0),
-    }
+    })
 }
 
 /// A CSV field of a nullable number: empty is NULL.
@@ -67,44 +67,18 @@ fn write_inputs(spool: &std::path::Path, csv: &std::path::Path, n: usize) -> any
         let r = record(i);
         serde_json::to_writer(&mut s, &r)?;
         s.write_all(b"\n")?;
-        if let Record::Greeks {
-            key,
-            at_ms,
-            contract,
-            delta,
-            gamma,
-            vega,
-            theta,
-            underlying_price,
-            account: _,
-            delta_dollars,
-            gamma_dollars,
-            vega_lt30,
-            vega_30_90,
-            vega_gt90,
-            theta_lt30,
-            theta_30_90,
-            theta_gt90,
-        } = r
-        {
-            let at = jiff::Timestamp::from_millisecond(at_ms)?;
-            let figures = [
-                underlying_price,
-                delta_dollars,
-                gamma_dollars,
-                vega_lt30,
-                vega_30_90,
-                vega_gt90,
-                theta_lt30,
-                theta_30_90,
-                theta_gt90,
-            ]
-            .map(nullable)
-            .join(",");
+        if let Record::Greeks(g) = r {
+            let at = jiff::Timestamp::from_millisecond(g.at_ms)?;
+            let figures = std::iter::once(g.underlying_price)
+                .chain(g.risk_figures())
+                .map(nullable)
+                .collect::<Vec<_>>()
+                .join(",");
             // The account stays empty (NULL): every row is an all-accounts one.
             writeln!(
                 c,
-                "{at},{contract},{delta},{gamma},{vega},{theta},{key},,{figures}"
+                "{at},{},{},{},{},{},{},,{figures}",
+                g.contract, g.delta, g.gamma, g.vega, g.theta, g.key
             )?;
         }
     }
@@ -152,8 +126,8 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Figure>> {
 
         let copy = format!(
             "\\copy copy_ref(\"timestamp\", contract, delta, gamma, vega, theta, row_key, account, \
-             underlying_price, delta_dollars, gamma_dollars, vega_lt30, vega_30_90, vega_gt90, \
-             theta_lt30, theta_30_90, theta_gt90) FROM '{}' WITH (FORMAT csv)",
+             underlying_price, {}) FROM '{}' WITH (FORMAT csv)",
+            RISK_COLUMNS.join(", "),
             csv.display()
         );
         let started = Instant::now();

@@ -231,10 +231,10 @@ async fn run_command(command: &CommandTarget, notice: &Notice) -> Result<Answer,
     for var in SECRET_VARS {
         cmd.env_remove(var);
     }
+    let json = serde_json::to_vec(notice).map_err(|e| DeliveryError::NotRun(e.to_string()))?;
     let mut child = cmd
         .spawn()
         .map_err(|e| DeliveryError::NotRun(e.to_string()))?;
-    let json = serde_json::to_vec(notice).expect("a notice always serialises");
     let stdin = child.stdin.take();
     let feed = async move {
         if let Some(mut stdin) = stdin {

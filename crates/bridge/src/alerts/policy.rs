@@ -63,6 +63,13 @@ struct Tracked {
     flaps: u32,
 }
 
+/// A notice due for a condition, with the order to tell it in: most severe, then oldest.
+type Want = (
+    (AlertKind, String),
+    Phase,
+    (std::cmp::Reverse<Severity>, Timestamp),
+);
+
 #[derive(Debug, Clone)]
 pub struct Policy {
     repeat: Duration,
@@ -149,7 +156,7 @@ impl Policy {
         }
 
         // What each condition's human should hear now, most severe first.
-        let mut wants: Vec<((AlertKind, String), Phase)> = Vec::new();
+        let mut wants: Vec<Want> = Vec::new();
         let mut forget = Vec::new();
         for (key, t) in &self.tracked {
             let repeat = match key.0 {
@@ -181,7 +188,8 @@ impl Policy {
                 }
             };
             if let Some(phase) = want {
-                wants.push((key.clone(), phase));
+                let order = (std::cmp::Reverse(t.latest.severity), t.started_at);
+                wants.push((key.clone(), phase, order));
             }
         }
         for key in forget {
@@ -191,15 +199,15 @@ impl Policy {
                 self.remember(view(&t, false));
             }
         }
-        wants.sort_by_key(|(key, _)| {
-            let t = &self.tracked[key];
-            (std::cmp::Reverse(t.latest.severity), t.started_at)
-        });
+        wants.sort_by_key(|(_, _, order)| *order);
 
         let mut out = Vec::new();
         self.held_back = 0;
-        for (key, phase) in wants {
-            let t = self.tracked.get_mut(&key).expect("wants come from tracked");
+        for (key, phase, _) in wants {
+            // Wants come from tracked keys, and forgetting only touches keys with none.
+            let Some(t) = self.tracked.get_mut(&key) else {
+                continue;
+            };
             // A reminder is due at most once per repeat interval: it never floods.
             let key_ok = phase == Phase::Reminder || t.sends.len() < PER_KEY;
             if !key_ok || self.sent.len() >= OVERALL {

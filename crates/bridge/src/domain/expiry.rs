@@ -18,10 +18,23 @@ use super::ids::ConId;
 /// and the date an option's time to expiry is counted from.
 pub const EXCHANGE_ZONE: &str = "America/Chicago";
 
+/// The exchange's time zone. The time zone database is compiled into the binary
+/// (`tzdb-bundle-always`), so looking up this constant name cannot fail at run time; the unit
+/// tests prove the name is in it.
+fn exchange_zone() -> TimeZone {
+    TimeZone::get(EXCHANGE_ZONE).expect("the bundled tzdb has America/Chicago")
+}
+
 /// The exchange's date at `now`.
 pub fn exchange_date(now: Timestamp) -> Date {
-    let zone = TimeZone::get(EXCHANGE_ZONE).expect("the bundled tzdb has Chicago");
-    now.to_zoned(zone).date()
+    now.to_zoned(exchange_zone()).date()
+}
+
+/// Midnight at the start of the exchange's day at `now`: where "today" begins for it.
+pub fn exchange_day_start(now: Timestamp) -> Timestamp {
+    exchange_date(now)
+        .to_zoned(exchange_zone())
+        .map_or(now, |z| z.timestamp())
 }
 
 /// A held futures leg near its last trade date.
@@ -53,9 +66,9 @@ pub fn business_days_between(today: Date, last: Date, holidays: &[Date]) -> i32 
     let mut days = 0;
     let mut day = from;
     while day < to {
-        day = day
-            .tomorrow()
-            .expect("dates of held contracts are far from jiff's limits");
+        // `to` is a later date, so a next day exists.
+        let Ok(next) = day.tomorrow() else { break };
+        day = next;
         if is_business_day(day, holidays) {
             days += 1;
         }

@@ -78,3 +78,13 @@ fn a_future_without_a_last_trade_date_is_never_expiring() {
     c.last_trade_date = None;
     assert!(expiring([(&c, 1.0)], date(2026, 12, 21), 5, &[]).is_empty());
 }
+
+#[test]
+fn the_day_starts_at_midnight_in_chicago() {
+    // 2027-01-15 10:00 UTC is 04:00 in Chicago (UTC−6): the day began at 06:00 UTC.
+    let now: Timestamp = "2027-01-15T10:00:00Z".parse().unwrap();
+    assert_eq!(exchange_day_start(now).to_string(), "2027-01-15T06:00:00Z");
+    // 03:00 UTC is still the 14th in Chicago.
+    let late: Timestamp = "2027-01-15T03:00:00Z".parse().unwrap();
+    assert_eq!(exchange_day_start(late).to_string(), "2027-01-14T06:00:00Z");
+}

@@ -12,39 +12,72 @@ use crate::domain::api_log::ApiLogEntry;
 use crate::domain::ids::AccountCode;
 use crate::domain::net_greeks::GreeksRow;
 
+/// A greeks row as the spool and the writer hold it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GreeksRecord {
+    pub key: String,
+    pub at_ms: i64,
+    pub contract: String,
+    pub delta: f64,
+    pub gamma: f64,
+    pub vega: f64,
+    pub theta: f64,
+    pub underlying_price: Option<f64>,
+    /// `None`: every account together.
+    #[serde(default)]
+    pub account: Option<AccountCode>,
+    #[serde(default)]
+    pub delta_dollars: Option<f64>,
+    #[serde(default)]
+    pub gamma_dollars: Option<f64>,
+    #[serde(default)]
+    pub vega_lt30: Option<f64>,
+    #[serde(default)]
+    pub vega_30_90: Option<f64>,
+    #[serde(default)]
+    pub vega_gt90: Option<f64>,
+    #[serde(default)]
+    pub theta_lt30: Option<f64>,
+    #[serde(default)]
+    pub theta_30_90: Option<f64>,
+    #[serde(default)]
+    pub theta_gt90: Option<f64>,
+}
+
+/// The risk-view columns of `portfolio_greeks`, in the order [`GreeksRecord::risk_figures`]
+/// gives their values.
+pub const RISK_COLUMNS: [&str; 8] = [
+    "delta_dollars",
+    "gamma_dollars",
+    "vega_lt30",
+    "vega_30_90",
+    "vega_gt90",
+    "theta_lt30",
+    "theta_30_90",
+    "theta_gt90",
+];
+
+impl GreeksRecord {
+    /// The dollar and by-expiry figures, in [`RISK_COLUMNS`]' order; unknown ones `None`.
+    pub fn risk_figures(&self) -> [Option<f64>; 8] {
+        [
+            self.delta_dollars,
+            self.gamma_dollars,
+            self.vega_lt30,
+            self.vega_30_90,
+            self.vega_gt90,
+            self.theta_lt30,
+            self.theta_30_90,
+            self.theta_gt90,
+        ]
+    }
+}
+
 /// One row for the database.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Record {
-    Greeks {
-        key: String,
-        at_ms: i64,
-        contract: String,
-        delta: f64,
-        gamma: f64,
-        vega: f64,
-        theta: f64,
-        underlying_price: Option<f64>,
-        /// `None`: every account together.
-        #[serde(default)]
-        account: Option<AccountCode>,
-        #[serde(default)]
-        delta_dollars: Option<f64>,
-        #[serde(default)]
-        gamma_dollars: Option<f64>,
-        #[serde(default)]
-        vega_lt30: Option<f64>,
-        #[serde(default)]
-        vega_30_90: Option<f64>,
-        #[serde(default)]
-        vega_gt90: Option<f64>,
-        #[serde(default)]
-        theta_lt30: Option<f64>,
-        #[serde(default)]
-        theta_30_90: Option<f64>,
-        #[serde(default)]
-        theta_gt90: Option<f64>,
-    },
+    Greeks(GreeksRecord),
     ApiLog {
         key: String,
         at_ms: i64,
@@ -67,7 +100,7 @@ impl Record {
             None => format!("{at_ms}:{}", row.contract),
             Some(account) => format!("{at_ms}:{}:{}", account.as_str(), row.contract),
         };
-        Record::Greeks {
+        Record::Greeks(GreeksRecord {
             key,
             at_ms,
             contract: row.contract.clone(),
@@ -85,7 +118,7 @@ impl Record {
             theta_lt30: Some(row.theta_by_expiry.under_30),
             theta_30_90: Some(row.theta_by_expiry.from_30_to_90),
             theta_gt90: Some(row.theta_by_expiry.over_90),
-        }
+        })
     }
 
     /// An `api_logs` entry, keyed by its time, this process and a counter.
@@ -103,13 +136,13 @@ impl Record {
 
     pub fn key(&self) -> &str {
         match self {
-            Record::Greeks { key, .. } | Record::ApiLog { key, .. } => key,
+            Record::Greeks(GreeksRecord { key, .. }) | Record::ApiLog { key, .. } => key,
         }
     }
 
     pub fn at_ms(&self) -> i64 {
         match self {
-            Record::Greeks { at_ms, .. } | Record::ApiLog { at_ms, .. } => *at_ms,
+            Record::Greeks(GreeksRecord { at_ms, .. }) | Record::ApiLog { at_ms, .. } => *at_ms,
         }
     }
 }

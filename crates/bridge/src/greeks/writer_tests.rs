@@ -46,7 +46,7 @@ impl FakeDb {
             .expect("lock")
             .iter()
             .filter_map(|r| match r {
-                Record::Greeks { delta, .. } => Some(*delta as i64),
+                Record::Greeks(g) => Some(g.delta as i64),
                 _ => None,
             })
             .collect()

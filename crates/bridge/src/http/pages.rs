@@ -525,7 +525,10 @@ async fn risk_view(state: &AppState) -> Result<RiskPage, ApiError> {
     };
     let (latest, first, accounts, spreads) = tokio::join!(
         store::greeks::tick_rows(&state.pool, None),
-        store::greeks::tick_rows(&state.pool, Some(risk::day_start(now))),
+        store::greeks::tick_rows(
+            &state.pool,
+            Some(crate::domain::expiry::exchange_day_start(now))
+        ),
         store::greeks::accounts_now(&state.pool, now.saturating_sub(day).unwrap_or(now)),
         api::load_spreads(state, &filter),
     );

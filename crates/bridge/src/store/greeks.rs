@@ -16,43 +16,20 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sql
     let mut l = LogColumns::default();
     for r in records {
         match r {
-            Record::Greeks {
-                key,
-                at_ms,
-                contract,
-                delta,
-                gamma,
-                vega,
-                theta,
-                underlying_price,
-                account,
-                delta_dollars,
-                gamma_dollars,
-                vega_lt30,
-                vega_30_90,
-                vega_gt90,
-                theta_lt30,
-                theta_30_90,
-                theta_gt90,
-            } => {
-                g.keys.push(key.clone());
-                g.at.push(*at_ms);
-                g.contract.push(contract.clone());
-                g.delta.push(*delta);
-                g.gamma.push(*gamma);
-                g.vega.push(*vega);
-                g.theta.push(*theta);
-                g.underlying.push(*underlying_price);
+            Record::Greeks(r) => {
+                g.keys.push(r.key.clone());
+                g.at.push(r.at_ms);
+                g.contract.push(r.contract.clone());
+                g.delta.push(r.delta);
+                g.gamma.push(r.gamma);
+                g.vega.push(r.vega);
+                g.theta.push(r.theta);
+                g.underlying.push(r.underlying_price);
                 g.account
-                    .push(account.as_ref().map(|a| a.as_str().to_owned()));
-                g.delta_dollars.push(*delta_dollars);
-                g.gamma_dollars.push(*gamma_dollars);
-                g.vega_lt30.push(*vega_lt30);
-                g.vega_30_90.push(*vega_30_90);
-                g.vega_gt90.push(*vega_gt90);
-                g.theta_lt30.push(*theta_lt30);
-                g.theta_30_90.push(*theta_30_90);
-                g.theta_gt90.push(*theta_gt90);
+                    .push(r.account.as_ref().map(|a| a.as_str().to_owned()));
+                for (column, value) in g.risk.iter_mut().zip(r.risk_figures()) {
+                    column.push(value);
+                }
             }
             Record::ApiLog {
                 key,
@@ -71,7 +48,8 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sql
     }
     let mut tx = pool.begin().await?;
     if !g.keys.is_empty() {
-        sqlx::query(
+        // $10..$17: the risk columns, in RISK_COLUMNS' order.
+        let query = sqlx::query(
             r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, gamma, vega, theta, underlying_price, row_key,
                                           account, delta_dollars, gamma_dollars, vega_lt30, vega_30_90, vega_gt90,
                                           theta_lt30, theta_30_90, theta_gt90)
@@ -92,17 +70,12 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sql
         .bind(&g.theta)
         .bind(&g.underlying)
         .bind(&g.keys)
-        .bind(&g.account)
-        .bind(&g.delta_dollars)
-        .bind(&g.gamma_dollars)
-        .bind(&g.vega_lt30)
-        .bind(&g.vega_30_90)
-        .bind(&g.vega_gt90)
-        .bind(&g.theta_lt30)
-        .bind(&g.theta_30_90)
-        .bind(&g.theta_gt90)
-        .execute(&mut *tx)
-        .await?;
+        .bind(&g.account);
+        g.risk
+            .iter()
+            .fold(query, |q, column| q.bind(column))
+            .execute(&mut *tx)
+            .await?;
     }
     if !l.keys.is_empty() {
         sqlx::query(
@@ -135,14 +108,8 @@ struct GreeksColumns {
     theta: Vec<f64>,
     underlying: Vec<Option<f64>>,
     account: Vec<Option<String>>,
-    delta_dollars: Vec<Option<f64>>,
-    gamma_dollars: Vec<Option<f64>>,
-    vega_lt30: Vec<Option<f64>>,
-    vega_30_90: Vec<Option<f64>>,
-    vega_gt90: Vec<Option<f64>>,
-    theta_lt30: Vec<Option<f64>>,
-    theta_30_90: Vec<Option<f64>>,
-    theta_gt90: Vec<Option<f64>>,
+    /// One array per risk column, in `RISK_COLUMNS`' order.
+    risk: [Vec<Option<f64>>; 8],
 }
 
 #[derive(Default)]

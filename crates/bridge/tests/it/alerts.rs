@@ -89,6 +89,32 @@ impl Receiver {
             .collect()
     }
 
+    /// Asserts that the accepted notices were one `kind` alert and then its resolved notice.
+    fn told_once_then_resolved(&self, kind: &str) {
+        assert_eq!(
+            self.notices(),
+            [
+                (kind.to_owned(), "firing".to_owned()),
+                (kind.to_owned(), "resolved".to_owned())
+            ],
+            "one {kind} alert and its resolved notice, nothing else"
+        );
+    }
+
+    /// A bridge that alerts this receiver (`ALERT_WEBHOOK_URL`), on the database at `url`.
+    fn bridge(&self, url: &str) -> Bridge {
+        Bridge::new()
+            .env("DATABASE_URL", url)
+            .env("ALERT_WEBHOOK_URL", &format!("{}/hook", self.url))
+    }
+
+    /// As [`Receiver::bridge`], in SOCKET mode on `sim`'s gateway as API client `client_id`.
+    fn socket_bridge(&self, url: &str, sim: &ibkr_sim::Simulator, client_id: &str) -> Bridge {
+        self.bridge(url)
+            .env("IB_SOCKET_ADDR", &sim.tws_addr().to_string())
+            .env("IB_CLIENT_ID", client_id)
+    }
+
     /// Waits until an accepted notice of `kind` in `status` has arrived; returns it.
     async fn wait_for(&self, kind: &str, status: &str) -> Value {
         let mut count = self.count.clone();
@@ -154,19 +180,6 @@ async fn fetch(addr: &str, path: &str) -> String {
     response.text().await.expect("a body")
 }
 
-/// The address the spawned bridge serves its API on.
-async fn served_at(bridge: &Spawned) -> String {
-    bridge
-        .wait_for_stderr("read API and web page at http://")
-        .await;
-    bridge
-        .stderr()
-        .split_once("read API and web page at http://")
-        .and_then(|(_, rest)| rest.split_once('/'))
-        .map(|(addr, _)| addr.to_owned())
-        .expect("the address served")
-}
-
 #[sqlx::test(migrations = false)]
 async fn a_client_portal_logout_is_one_reauth_alert_delivered_after_a_retry_then_resolved(
     pool: PgPool,
@@ -175,13 +188,12 @@ async fn a_client_portal_logout_is_one_reauth_alert_delivered_after_a_retry_then
     let url = database_url_of(&pool).await;
     // The receiver fails the first delivery: it must come again, once.
     let receiver = Receiver::start(&[500]).await;
-    let bridge = Bridge::new()
-        .env("DATABASE_URL", &url)
+    let bridge = receiver
+        .bridge(&url)
         .env("IB_API_MODE", "PORTAL")
         .env("IBKR_CP_BASE_URL", &sim.cp_url())
         .env("IBKR_CP_TICKLE_INTERVAL_SECONDS", "0.5")
         .env("GREEKS_INTERVAL_SECONDS", "0.5")
-        .env("ALERT_WEBHOOK_URL", &format!("{}/hook", receiver.url))
         .spawn(&["run"]);
     bridge
         .wait_for_stderr("Client Portal session authenticated")
@@ -206,7 +218,7 @@ async fn a_client_portal_logout_is_one_reauth_alert_delivered_after_a_retry_then
     let tries: Vec<u16> = receiver.all().iter().map(|d| d.status).collect();
     assert_eq!(tries, [500, 200], "one failed attempt, then delivered once");
     // The page and /metrics say so too, the webhook's address redacted.
-    let addr = served_at(&bridge).await;
+    let addr = bridge.served_at().await;
     let page = fetch(&addr, "/status").await;
     assert!(page.contains(r#"data-kind="reauth_required""#), "{page}");
     assert!(
@@ -226,13 +238,7 @@ async fn a_client_portal_logout_is_one_reauth_alert_delivered_after_a_retry_then
     sim.control().cp().login();
     let resolved = receiver.wait_for("reauth_required", "resolved").await;
     assert!(resolved["lasted_seconds"].as_u64().is_some(), "{resolved}");
-    assert_eq!(
-        receiver.notices(),
-        [
-            ("reauth_required".to_owned(), "firing".to_owned()),
-            ("reauth_required".to_owned(), "resolved".to_owned())
-        ]
-    );
+    receiver.told_once_then_resolved("reauth_required");
     let (status, stderr) = stop(bridge, "TERM").await;
     assert!(status.success(), "{status:?}: {stderr}");
     assert!(stderr.contains("alert reauth_required firing"), "{stderr}");
@@ -243,12 +249,9 @@ async fn lost_ibkr_connectivity_beyond_the_threshold_is_feed_down_until_restored
     let sim = start_sim(sim_config()).await;
     let url = database_url_of(&pool).await;
     let receiver = Receiver::start(&[]).await;
-    let bridge = Bridge::new()
-        .env("DATABASE_URL", &url)
-        .env("IB_SOCKET_ADDR", &sim.tws_addr().to_string())
-        .env("IB_CLIENT_ID", "81")
+    let bridge = receiver
+        .socket_bridge(&url, &sim, "81")
         .env("ALERT_FEED_DOWN_AFTER_SECONDS", "1")
-        .env("ALERT_WEBHOOK_URL", &format!("{}/hook", receiver.url))
         .spawn(&["run"]);
     bridge.wait_for_stderr("connected to TWS API at").await;
 
@@ -259,13 +262,7 @@ async fn lost_ibkr_connectivity_beyond_the_threshold_is_feed_down_until_restored
     assert_eq!(fired["severity"], "critical");
     assert!(fired["text"].as_str().unwrap().contains("1100"), "{fired}");
     receiver.wait_for("feed_down", "resolved").await;
-    assert_eq!(
-        receiver.notices(),
-        [
-            ("feed_down".to_owned(), "firing".to_owned()),
-            ("feed_down".to_owned(), "resolved".to_owned())
-        ]
-    );
+    receiver.told_once_then_resolved("feed_down");
     let (status, stderr) = stop(bridge, "TERM").await;
     assert!(status.success(), "{status:?}: {stderr}");
 }
@@ -275,12 +272,9 @@ async fn a_gateway_refusing_a_whole_reconnect_round_outside_the_window_needs_a_l
     let sim = start_sim(sim_config()).await;
     let url = database_url_of(&pool).await;
     let receiver = Receiver::start(&[]).await;
-    let bridge = Bridge::new()
-        .env("DATABASE_URL", &url)
-        .env("IB_SOCKET_ADDR", &sim.tws_addr().to_string())
-        .env("IB_CLIENT_ID", "84")
+    let bridge = receiver
+        .socket_bridge(&url, &sim, "84")
         .env("WATCHDOG_INTERVAL_SECONDS", "1")
-        .env("ALERT_WEBHOOK_URL", &format!("{}/hook", receiver.url))
         .spawn(&["run"]);
     bridge.wait_for_stderr("connected to TWS API at").await;
 
@@ -304,14 +298,7 @@ async fn a_gateway_refusing_a_whole_reconnect_round_outside_the_window_needs_a_l
         "{fired}"
     );
     receiver.wait_for("reauth_required", "resolved").await;
-    assert_eq!(
-        receiver.notices(),
-        [
-            ("reauth_required".to_owned(), "firing".to_owned()),
-            ("reauth_required".to_owned(), "resolved".to_owned())
-        ],
-        "one alert, not a feed_down beside it"
-    );
+    receiver.told_once_then_resolved("reauth_required");
     let (status, stderr) = stop(bridge, "TERM").await;
     assert!(status.success(), "{status:?}: {stderr}");
 }
@@ -321,16 +308,13 @@ async fn a_gateway_restart_inside_the_reset_window_alerts_nobody(pool: PgPool) {
     let sim = start_sim(sim_config()).await;
     let url = database_url_of(&pool).await;
     let receiver = Receiver::start(&[]).await;
-    let bridge = Bridge::new()
-        .env("DATABASE_URL", &url)
-        .env("IB_SOCKET_ADDR", &sim.tws_addr().to_string())
-        .env("IB_CLIENT_ID", "82")
+    let bridge = receiver
+        .socket_bridge(&url, &sim, "82")
         .env("IB_RESET_WINDOW", &window_around_now())
         .env("IB_RESET_TIMEZONE", "UTC")
         .env("ALERT_FEED_DOWN_AFTER_SECONDS", "1")
-        .env("ALERT_WEBHOOK_URL", &format!("{}/hook", receiver.url))
         .spawn(&["run"]);
-    let addr = served_at(&bridge).await;
+    let addr = bridge.served_at().await;
     bridge.wait_for_stderr("connected to TWS API at").await;
 
     sim.control()
@@ -366,15 +350,12 @@ async fn a_database_outage_is_alerted_while_postgresql_is_down() {
     let url = cluster.start().await;
     let sim = start_sim(sim_config()).await;
     let receiver = Receiver::start(&[]).await;
-    let bridge = Bridge::new()
-        .env("DATABASE_URL", &url)
-        .env("IB_SOCKET_ADDR", &sim.tws_addr().to_string())
-        .env("IB_CLIENT_ID", "83")
+    let bridge = receiver
+        .socket_bridge(&url, &sim, "83")
         .env("GREEKS_INTERVAL_SECONDS", "0.5")
         // The breaker tries PostgreSQL again this often: it clears once a write succeeds.
         .env("BUFFER_FLUSH_INTERVAL_SECONDS", "0.5")
         .env("ALERT_DATABASE_DOWN_AFTER_SECONDS", "1")
-        .env("ALERT_WEBHOOK_URL", &format!("{}/hook", receiver.url))
         .spawn(&["run"]);
     bridge.wait_for_stderr("schema ready").await;
 

@@ -641,15 +641,7 @@ async fn status_reports_the_running_bridge_and_fails_when_a_human_is_needed(pool
         .env("IBKR_CP_TICKLE_INTERVAL_SECONDS", "0.2")
         .env("BRIDGE_API_TOKEN", TOKEN);
     let bridge = running.spawn(&["run"]);
-    bridge
-        .wait_for_stderr("read API and web page at http://")
-        .await;
-    let stderr = bridge.stderr();
-    let addr = stderr
-        .split_once("read API and web page at http://")
-        .and_then(|(_, rest)| rest.split_once('/'))
-        .map(|(addr, _)| addr.to_owned())
-        .expect("the address served");
+    let addr = bridge.served_at().await;
 
     let asking = Bridge::new().env("BRIDGE_HTTP_ADDR", &addr);
     let no_token = asking.run_off_runtime(&["status"]).await;
@@ -802,15 +794,7 @@ async fn in_portal_mode_the_status_names_no_account_asks_for_the_login_and_recov
         .env("IBKR_CP_TICKLE_INTERVAL_SECONDS", "0.5")
         .env("GREEKS_INTERVAL_SECONDS", "0.5")
         .spawn(&["run"]);
-    bridge
-        .wait_for_stderr("read API and web page at http://")
-        .await;
-    let addr = bridge
-        .stderr()
-        .split_once("read API and web page at http://")
-        .and_then(|(_, rest)| rest.split_once('/'))
-        .map(|(addr, _)| addr.to_owned())
-        .expect("the address served");
+    let addr = bridge.served_at().await;
     let asking = Bridge::new().env("BRIDGE_HTTP_ADDR", &addr);
     // reqwest is built without a default crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::helpers::{Bridge, OwnCluster, Spawned, TinyFs, sim_config, start_sim, stop, within};
+use crate::helpers::{
+    Bridge, OwnCluster, Spawned, TinyFs, eventually, sim_config, start_sim, stop, within,
+};
 
 /// Ticks every quarter second, drains every half second.
 const INTERVAL_MS: i64 = 250;
@@ -430,14 +432,13 @@ async fn each_tick_stores_every_accounts_rows_that_add_up_to_the_all_accounts_ro
     let url = crate::helpers::database_url_of(&pool).await;
     let dir = tempfile::tempdir().expect("dir");
     let running = bridge(&sim, &url, &dir.path().join("spool.jsonl")).spawn(&["run"]);
-    within(
+    // Stored rows announce nothing: ask until a tick has every underlying priced, moving
+    // prices each time so that the options' greeks are sent.
+    eventually(
         "a tick with every underlying priced and options counted",
-        async {
-            while newest_priced_tick(&pool).await.is_empty() {
-                // Prices move, so the options' greeks are sent.
-                sim.control().world().advance(1);
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+        || async {
+            sim.control().world().advance(1);
+            !newest_priced_tick(&pool).await.is_empty()
         },
     )
     .await;

@@ -302,6 +302,18 @@ impl Spawned {
         .await;
     }
 
+    /// The address it serves the read API and page on (`BRIDGE_HTTP_ADDR`, port 0 resolved),
+    /// once it says so.
+    pub async fn served_at(&self) -> String {
+        const SERVING: &str = "read API and web page at http://";
+        self.wait_for_stderr(SERVING).await;
+        self.stderr()
+            .split_once(SERVING)
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .map(|(addr, _)| addr.to_owned())
+            .expect("the address served")
+    }
+
     /// Kills it outright (SIGKILL), as a crash would.
     pub async fn kill(mut self) {
         if let Some(mut child) = self.child.take() {

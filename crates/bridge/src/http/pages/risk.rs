@@ -6,8 +6,6 @@
 //! add barrels to shares and mean nothing. The view is built by pure functions from the
 //! stored rows; accounts appear by alias, never by code.
 
-use jiff::Timestamp;
-
 use super::format::{Pnl, When, greek, instrument_price, money, price_unit, when};
 use crate::http::api::Spread;
 use crate::store::greeks::GreeksPoint;
@@ -205,17 +203,6 @@ pub fn view(
         accounts,
         expiring,
     }
-}
-
-/// Midnight of the exchange's day at `now`: where "change over the day" counts from.
-pub fn day_start(now: Timestamp) -> Timestamp {
-    let date = crate::domain::expiry::exchange_date(now);
-    date.to_zoned(
-        jiff::tz::TimeZone::get(crate::domain::expiry::EXCHANGE_ZONE)
-            .expect("the bundled tzdb has Chicago"),
-    )
-    .map(|z| z.timestamp())
-    .unwrap_or(now)
 }
 
 #[cfg(test)]

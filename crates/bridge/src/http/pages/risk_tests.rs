@@ -1,3 +1,5 @@
+use jiff::Timestamp;
+
 use super::*;
 
 fn at(secs: i64) -> Timestamp {
@@ -69,14 +71,4 @@ fn without_rows_there_is_no_portfolio_and_no_change() {
         ),
         ("–", "–")
     );
-}
-
-#[test]
-fn the_day_starts_at_midnight_in_chicago() {
-    // 2027-01-15 10:00 UTC is 04:00 in Chicago (UTC−6): the day began at 06:00 UTC.
-    let now: Timestamp = "2027-01-15T10:00:00Z".parse().unwrap();
-    assert_eq!(day_start(now).to_string(), "2027-01-15T06:00:00Z");
-    // 03:00 UTC is still the 14th in Chicago.
-    let late: Timestamp = "2027-01-15T03:00:00Z".parse().unwrap();
-    assert_eq!(day_start(late).to_string(), "2027-01-14T06:00:00Z");
 }
