@@ -3,9 +3,10 @@
 //! the writer. It never waits for the database: handing over is an unbounded channel send.
 //!
 //! A tick that comes too late (the process was held up past the next boundary) is skipped,
-//! not bunched: the next tick is always the next boundary after now. While the feed is down
-//! no rows are written — a gap says "no data" more truthfully than numbers from stale
-//! positions — and the status says so.
+//! not bunched: the next tick is always the next boundary after now. While the feed is down,
+//! or up but still delivering its positions list, no rows are written — a gap says "no data"
+//! more truthfully than sums over stale or half-known positions (a fresh start would write
+//! zeros) — and the status says so. The first row is at the first boundary after both.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use crate::Shutdown;
 use crate::clock::Clock;
 use crate::domain::expiry;
 use crate::domain::net_greeks::{LeftOut, net_greeks};
-use crate::domain::portfolio::SharedPortfolio;
+use crate::domain::portfolio::{Portfolio, SharedPortfolio};
 
 /// The first interval boundary strictly after `now` (boundaries are whole multiples of
 /// `interval` since the Unix epoch).
@@ -32,6 +33,26 @@ pub fn next_boundary(now: Timestamp, interval: Duration) -> Timestamp {
     let ms = now.as_millisecond();
     let next = (ms.div_euclid(step) + 1) * step;
     Timestamp::from_millisecond(next).unwrap_or(now)
+}
+
+/// Why a tick writes no rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holdback {
+    /// The feed is down: what it described is stale.
+    FeedDown,
+    /// The feed is up but has not delivered its whole positions list since it connected.
+    PositionsLoading,
+}
+
+/// Whether a tick over `p` must write nothing, and why.
+pub fn holdback(p: &Portfolio) -> Option<Holdback> {
+    if !p.health().connected {
+        Some(Holdback::FeedDown)
+    } else if p.positions_complete().is_none() {
+        Some(Holdback::PositionsLoading)
+    } else {
+        None
+    }
 }
 
 /// What the last tick did, for the status API.
@@ -45,7 +66,7 @@ pub struct TickStatus {
     pub counted: usize,
     /// Positions left out of the last tick's sums, with the reason.
     pub left_out: Vec<LeftOut>,
-    /// Ticks skipped because the feed was down.
+    /// Ticks skipped because the feed was down or its positions still loading.
     pub skipped: u64,
     /// How long after its boundary the last tick handed its rows over (the tick's jitter).
     pub lateness: Duration,
@@ -75,7 +96,8 @@ pub async fn run(
             _ = shutdown.wait() => return,
         }
         let snapshot = portfolio.snapshot();
-        let up = snapshot.health().connected;
+        let held = holdback(&snapshot);
+        let up = held != Some(Holdback::FeedDown);
         if up != was_up {
             match up {
                 true => info!("feed up: greeks rows resume"),
@@ -86,7 +108,8 @@ pub async fn run(
             }
             was_up = up;
         }
-        if !up {
+        if let Some(why) = held {
+            debug!(at = %at, ?why, "greeks tick skipped");
             status.send_modify(|s| s.skipped += 1);
             continue;
         }

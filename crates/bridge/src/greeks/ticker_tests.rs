@@ -33,3 +33,24 @@ fn a_late_wake_skips_to_the_next_boundary_instead_of_bunching() {
     // Woken 12 s after the 10 s boundary: the next tick is 25 s, not 15 s and 20 s.
     assert_eq!(next_boundary(ms(22_000), five), ms(25_000));
 }
+
+#[test]
+fn no_rows_until_the_feed_is_up_and_its_positions_list_is_whole() {
+    use std::collections::BTreeSet;
+
+    use crate::domain::ids::AccountCode;
+
+    let mut p = Portfolio::new();
+    assert_eq!(holdback(&p), Some(Holdback::FeedDown));
+    // Connected, accounts known, no positions yet: sums would say zero for every account.
+    p.connected(ms(1_000), "up");
+    p.set_accounts(AccountCode::parse("DU1234567"));
+    assert_eq!(holdback(&p), Some(Holdback::PositionsLoading));
+    p.positions_loaded(&BTreeSet::new(), ms(1_200));
+    assert_eq!(holdback(&p), None);
+    // A reconnect must deliver the list again.
+    p.disconnected(ms(2_000), "lost");
+    assert_eq!(holdback(&p), Some(Holdback::FeedDown));
+    p.connected(ms(3_000), "up again");
+    assert_eq!(holdback(&p), Some(Holdback::PositionsLoading));
+}

@@ -158,7 +158,7 @@ pub fn render(state: &AppState, jobs: &[(String, String, i64)]) -> String {
         (
             "portfolio_bridge_greeks_ticks_skipped_total",
             "counter",
-            "Ticks that wrote nothing because the feed was down.",
+            "Ticks that wrote nothing because the feed was down or still delivering its positions.",
             ticks.skipped as f64,
         ),
         (

@@ -30,6 +30,9 @@ pub struct TransportView {
     pub since: Option<Timestamp>,
     pub message: String,
     pub reconnects: u64,
+    /// When the source last delivered its whole positions list since it connected; greeks rows
+    /// start at the first interval boundary after it.
+    pub positions_complete: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -383,7 +386,10 @@ pub fn database_health(schema: &SchemaState, answered: bool) -> Result<(), Strin
 /// The status now.
 pub async fn snapshot(state: &AppState) -> StatusView {
     let pool = &state.pool;
-    let feed = state.live.portfolio.read(|p| p.health());
+    let (feed, positions_complete) = state
+        .live
+        .portfolio
+        .read(|p| (p.health(), p.positions_complete()));
     let ticks = state.live.ticks.borrow().clone();
     let writer = state.live.writer.borrow().clone();
     let portal = state.live.portal.as_ref().map(|p| p.borrow().clone());
@@ -444,6 +450,7 @@ pub async fn snapshot(state: &AppState) -> StatusView {
             since: feed.since,
             message: feed.message.clone(),
             reconnects: feed.connects.saturating_sub(1),
+            positions_complete,
         },
         client_portal: PortalView {
             enabled: portal.is_some(),
