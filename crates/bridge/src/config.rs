@@ -60,6 +60,12 @@ pub struct RawConfig {
     #[arg(long, env = "IB_CLIENT_ID", value_name = "N")]
     pub ib_client_id: Option<String>,
 
+    /// Client id of the second connection, which carries market data only (its small
+    /// per-stream buffers keep memory flat with thousands of options); must differ from
+    /// IB_CLIENT_ID and from every other API program on the gateway [default: IB_CLIENT_ID + 1]
+    #[arg(long, env = "IB_MARKET_DATA_CLIENT_ID", value_name = "N")]
+    pub ib_market_data_client_id: Option<String>,
+
     /// Seconds the first TWS connect and handshake may take [default: 15]
     #[arg(long, env = "IB_CONNECT_TIMEOUT_SECONDS", value_name = "SECONDS")]
     pub ib_connect_timeout_seconds: Option<String>,
@@ -211,7 +217,7 @@ pub struct RawConfig {
 
 impl RawConfig {
     /// Every variable with its raw value, in the order the documentation lists them.
-    pub fn vars(&self) -> [(&'static str, Option<&str>); 31] {
+    pub fn vars(&self) -> [(&'static str, Option<&str>); 32] {
         fn v(s: &Option<String>) -> Option<&str> {
             s.as_deref().map(str::trim).filter(|s| !s.is_empty())
         }
@@ -219,6 +225,10 @@ impl RawConfig {
             ("IB_API_MODE", v(&self.ib_api_mode)),
             ("IB_SOCKET_ADDR", v(&self.ib_socket_addr)),
             ("IB_CLIENT_ID", v(&self.ib_client_id)),
+            (
+                "IB_MARKET_DATA_CLIENT_ID",
+                v(&self.ib_market_data_client_id),
+            ),
             (
                 "IB_CONNECT_TIMEOUT_SECONDS",
                 v(&self.ib_connect_timeout_seconds),
@@ -481,6 +491,8 @@ impl fmt::Debug for DatabaseUrl {
 pub struct SocketConfig {
     pub addr: HostPort,
     pub client_id: i32,
+    /// The second connection's id: market data only.
+    pub market_data_client_id: i32,
     /// The first connect and handshake must finish within this.
     pub connect_timeout: Duration,
     /// When a lost connection waits for IBKR's daily reset to end.
@@ -589,6 +601,13 @@ pub enum ConfigError {
          {DEFAULT_HTTP_ADDR}"
     )]
     TokenRequired { addr: SocketAddr },
+    #[error(
+        "IB_MARKET_DATA_CLIENT_ID={id} is the same as IB_CLIENT_ID: the bridge opens two \
+         connections to the gateway (positions and accounts on one, market data on the other) \
+         and each needs its own client id: set IB_MARKET_DATA_CLIENT_ID to another id no other \
+         API program uses, or leave it unset for IB_CLIENT_ID + 1"
+    )]
+    ClientIdClash { id: i32 },
 }
 
 /// Every problem found in one configuration, in variable order.
@@ -734,6 +753,12 @@ impl Collector<'_> {
     }
 }
 
+/// The market-data connection's id when none is set: the next id (the one before, for the
+/// largest id).
+pub fn default_market_data_client_id(client_id: i32) -> i32 {
+    client_id.checked_add(1).unwrap_or(client_id - 1)
+}
+
 fn parse_seconds(s: &str) -> Option<Duration> {
     let secs: f64 = s.parse().ok()?;
     (secs.is_finite() && secs > 0.0 && secs <= MAX_SECONDS).then(|| Duration::from_secs_f64(secs))
@@ -823,6 +848,16 @@ impl Config {
             "a whole number from 0 to 2147483647, unique among the API clients of the gateway",
             |s| s.parse::<i32>().ok().filter(|id| *id >= 0),
         );
+        let market_data_client_id = p.field(
+            "IB_MARKET_DATA_CLIENT_ID",
+            default_market_data_client_id(client_id),
+            "a whole number from 0 to 2147483647, different from IB_CLIENT_ID and unique among \
+             the API clients of the gateway",
+            |s| s.parse::<i32>().ok().filter(|id| *id >= 0),
+        );
+        if market_data_client_id == client_id {
+            p.errors.push(ConfigError::ClientIdClash { id: client_id });
+        }
 
         let connect_timeout = p.seconds("IB_CONNECT_TIMEOUT_SECONDS", 15);
         let windows = p.field(
@@ -974,6 +1009,7 @@ impl Config {
             socket: SocketConfig {
                 addr,
                 client_id,
+                market_data_client_id,
                 connect_timeout,
                 reset_window: ResetWindow::new(windows, zone),
             },
@@ -1021,10 +1057,14 @@ impl Config {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let values: [(&str, String); 31] = [
+        let values: [(&str, String); 32] = [
             ("IB_API_MODE", self.api_mode.to_string()),
             ("IB_SOCKET_ADDR", self.socket.addr.to_string()),
             ("IB_CLIENT_ID", self.socket.client_id.to_string()),
+            (
+                "IB_MARKET_DATA_CLIENT_ID",
+                self.socket.market_data_client_id.to_string(),
+            ),
             (
                 "IB_CONNECT_TIMEOUT_SECONDS",
                 secs(self.socket.connect_timeout),

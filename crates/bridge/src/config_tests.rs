@@ -14,6 +14,7 @@ fn raw(pairs: &[(&str, &str)]) -> RawConfig {
             "IB_API_MODE" => &mut r.ib_api_mode,
             "IB_SOCKET_ADDR" => &mut r.ib_socket_addr,
             "IB_CLIENT_ID" => &mut r.ib_client_id,
+            "IB_MARKET_DATA_CLIENT_ID" => &mut r.ib_market_data_client_id,
             "IB_CONNECT_TIMEOUT_SECONDS" => &mut r.ib_connect_timeout_seconds,
             "IB_RESET_WINDOW" => &mut r.ib_reset_window,
             "IB_RESET_TIMEZONE" => &mut r.ib_reset_timezone,
@@ -167,6 +168,29 @@ fn client_id_is_a_non_negative_integer() {
     for bad in ["-1", "1.5", "abc", "2147483648"] {
         assert!(refused(&[("IB_CLIENT_ID", bad)]).starts_with("IB_CLIENT_ID="));
     }
+}
+
+#[test]
+fn market_data_has_its_own_client_id_which_may_not_clash() {
+    let c = ok(&[("IB_CLIENT_ID", "7")]);
+    assert_eq!(c.socket.market_data_client_id, 8);
+    assert_eq!(
+        ok(&[("IB_CLIENT_ID", "2147483647")])
+            .socket
+            .market_data_client_id,
+        i32::MAX - 1
+    );
+    let c = ok(&[("IB_CLIENT_ID", "7"), ("IB_MARKET_DATA_CLIENT_ID", "3")]);
+    assert_eq!(c.socket.market_data_client_id, 3);
+    let clash = refused(&[("IB_CLIENT_ID", "7"), ("IB_MARKET_DATA_CLIENT_ID", "7")]);
+    assert!(
+        clash.starts_with("IB_MARKET_DATA_CLIENT_ID=7 is the same as IB_CLIENT_ID")
+            && clash.contains("set IB_MARKET_DATA_CLIENT_ID to another id"),
+        "{clash}"
+    );
+    assert!(
+        refused(&[("IB_MARKET_DATA_CLIENT_ID", "-2")]).starts_with("IB_MARKET_DATA_CLIENT_ID=")
+    );
 }
 
 #[test]

@@ -115,6 +115,7 @@ pub async fn run(
         let settings = SocketSettings {
             addr: config.socket.addr.to_string(),
             client_id: config.socket.client_id,
+            market_data_client_id: config.socket.market_data_client_id,
             connect_timeout: config.socket.connect_timeout,
         };
         let source = SocketSource::new(settings, portfolio.clone());

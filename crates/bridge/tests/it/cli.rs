@@ -488,7 +488,8 @@ async fn run_in_socket_mode_connects_through_the_watchdog_and_stops_cleanly(pool
         message.contains("connected to TWS API") && message.contains("client 77"),
         "{message}"
     );
-    assert_eq!(sim.control().tws().status().client_ids, [77]);
+    // Market data on its own client, IB_CLIENT_ID + 1 by default.
+    assert_eq!(sim.control().tws().status().client_ids, [77, 78]);
 
     let (status, stderr) = stop(child, "TERM").await;
     assert!(status.success(), "{status:?}: {stderr}");

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use portfolio_bridge::Shutdown;
 use portfolio_bridge::api_log::ApiLog;
 use portfolio_bridge::clock::{Clock, SystemClock, Wait};
+use portfolio_bridge::config::default_market_data_client_id;
 use portfolio_bridge::domain::ids::{AccountCode, ConId};
 use portfolio_bridge::domain::portfolio::{SharedPortfolio, Staleness};
 use portfolio_bridge::domain::reset_window::ResetWindow;
@@ -16,7 +17,7 @@ use portfolio_bridge::ibkr::socket::{SocketError, SocketSettings, SocketSource};
 use portfolio_bridge::watchdog::{self, WatchdogSettings};
 use sqlx::PgPool;
 
-use crate::helpers::{sim_config, start_sim, within};
+use crate::helpers::{eventually, sim_config, start_sim, within};
 
 const MAX_AGE: Duration = Duration::from_secs(30);
 
@@ -29,6 +30,7 @@ fn source(sim: &Simulator, client_id: i32) -> (SocketSource, SharedPortfolio) {
     let settings = SocketSettings {
         addr: sim.tws_addr().to_string(),
         client_id,
+        market_data_client_id: default_market_data_client_id(client_id),
         connect_timeout: Duration::from_secs(2),
     };
     (SocketSource::new(settings, portfolio.clone()), portfolio)
@@ -190,6 +192,38 @@ async fn a_client_id_in_use_is_reported_clearly() {
             .contains("IB_CLIENT_ID=42 is already in use"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn market_data_has_its_own_client_and_a_clash_on_it_names_its_variable() {
+    let sim = start_sim(sim_config()).await;
+    let (first, portfolio) = source(&sim, 42);
+    let _held = within("connect", first.connect()).await.expect("connected");
+    assert_eq!(sim.control().tws().status().client_ids, [42, 43]);
+    // Market data arrives on the second client: every option gets its greeks.
+    until(&sim, &portfolio, "greeks of every option", fresh_greeks).await;
+
+    // A second bridge whose market-data id is the first one's: refused, its first client closed.
+    let portfolio = SharedPortfolio::new();
+    let settings = SocketSettings {
+        addr: sim.tws_addr().to_string(),
+        client_id: 50,
+        market_data_client_id: 43,
+        connect_timeout: Duration::from_secs(2),
+    };
+    let err = within("connect", SocketSource::new(settings, portfolio).connect())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string()
+            .starts_with("IB_MARKET_DATA_CLIENT_ID=43 is already in use"),
+        "{err}"
+    );
+    eventually("the refused bridge's first client closed", || async {
+        sim.control().tws().status().client_ids == [42, 43]
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

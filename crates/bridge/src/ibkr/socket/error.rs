@@ -11,10 +11,15 @@ pub enum SocketError {
     )]
     ConnectTimeout { addr: String, timeout: Duration },
     #[error(
-        "IB_CLIENT_ID={client_id} is already in use on {addr} (TWS error 326): set IB_CLIENT_ID to \
-         an id no other API program uses, or close the other program"
+        "{var}={client_id} is already in use on {addr} (TWS error 326): set {var} to an id no \
+         other API program uses, or close the other program"
     )]
-    ClientIdInUse { addr: String, client_id: i32 },
+    ClientIdInUse {
+        addr: String,
+        /// The variable that set the id: the bridge connects twice, with two ids.
+        var: &'static str,
+        client_id: i32,
+    },
     #[error("cannot connect to IB Gateway / TWS at {addr}: {reason}")]
     Connect { addr: String, reason: String },
     #[error("IB Gateway / TWS at {addr} gave no answer to a probe within {} s: the connection has stalled", .timeout.as_secs_f64())]

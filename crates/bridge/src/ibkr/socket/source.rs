@@ -5,6 +5,13 @@
 //! (model greeks, underlying price) and every future and stock (prices). Live data where it is
 //! permitted, delayed where it is not (market data type 3), and every value records which.
 //!
+//! Two `ibapi` clients make one connection: positions, account updates and probes on the
+//! first (`IB_CLIENT_ID`), contract details and market data on the second
+//! (`IB_MARKET_DATA_CLIENT_ID`). ibapi preallocates a buffer per stream of a size set per
+//! client: bursts (a first positions list, an account's values) must never lose a message, so
+//! their client keeps ibapi's 1,024; market data only ever needs its latest tick, so its client
+//! has small buffers, which keeps memory flat with thousands of subscriptions.
+//!
 //! A [`SocketConnection`] is one connection's lifetime: it reports loss and notices as
 //! [`SocketEvent`]s and never reconnects itself — the watchdog does. IB's 1100 and 1101 make
 //! what was observed stale; after 1101 (data lost) every market-data subscription is opened
@@ -32,6 +39,11 @@ use crate::domain::portfolio::{LegValues, SharedPortfolio};
 /// With more than one account, account updates visit each in turn this often (TWS streams
 /// one account at a time; market data keeps prices current in between).
 const ACCOUNT_ROTATION: Duration = Duration::from_secs(60);
+/// Per-stream buffer of the market-data client, in messages. A subscription's reader that
+/// falls further behind loses its oldest ticks, which newer ones replace anyway; a contract
+/// details answer is two messages. At ibapi's default of 1,024, 2,000 subscriptions held
+/// ~300 MiB of preallocated slots (docs/benchmarks.md).
+const MARKET_DATA_CHANNEL_CAPACITY: usize = 16;
 /// How long a clean disconnect may take.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -40,6 +52,8 @@ const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct SocketSettings {
     pub addr: String,
     pub client_id: i32,
+    /// The second client's id, for market data and contract details.
+    pub market_data_client_id: i32,
     /// The first connect and handshake must finish within this (ibapi has no timeout of its own).
     pub connect_timeout: Duration,
 }
@@ -62,7 +76,10 @@ pub struct SocketSource {
 
 /// What the tasks of one connection share.
 struct Shared {
+    /// Positions, account updates, probes.
     client: Arc<Client>,
+    /// Contract details and market data.
+    market: Arc<Client>,
     addr: String,
     portfolio: SharedPortfolio,
     events: mpsc::Sender<SocketEvent>,
@@ -140,40 +157,34 @@ impl SocketSource {
         self.portfolio.write(|p| p.round_failed(now, error));
     }
 
-    /// Connects, asks for delayed data where live is not permitted, and opens every stream.
+    /// Connects both clients, asks for delayed data where live is not permitted, and opens
+    /// every stream.
     pub async fn connect(&self) -> Result<SocketConnection, SocketError> {
         let SocketSettings {
             addr,
             client_id,
+            market_data_client_id,
             connect_timeout,
         } = self.settings.clone();
-        let builder = Client::builder()
-            .address(addr.clone())
-            .client_id(client_id)
-            // The watchdog owns reconnecting; see its module header.
-            .max_reconnect_attempts(0)
-            .one_shot_timeout(connect_timeout)
-            .connect_with_notice_stream();
-        let (client, notices) = match tokio::time::timeout(connect_timeout, builder).await {
-            Err(_) => {
-                return Err(SocketError::ConnectTimeout {
-                    addr,
-                    timeout: connect_timeout,
-                });
+        let (client, notices) =
+            open(&addr, client_id, "IB_CLIENT_ID", None, connect_timeout).await?;
+        let (market, market_notices) = match open(
+            &addr,
+            market_data_client_id,
+            "IB_MARKET_DATA_CLIENT_ID",
+            Some(MARKET_DATA_CHANNEL_CAPACITY),
+            connect_timeout,
+        )
+        .await
+        {
+            Ok(opened) => opened,
+            Err(e) => {
+                let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, client.disconnect()).await;
+                return Err(e);
             }
-            Ok(Err(ibapi::Error::ClientIdInUse { .. })) => {
-                return Err(SocketError::ClientIdInUse { addr, client_id });
-            }
-            Ok(Err(e)) => {
-                return Err(SocketError::Connect {
-                    addr,
-                    reason: e.to_string(),
-                });
-            }
-            Ok(Ok(connected)) => connected,
         };
         // Type 3: live where the account has permission, delayed where it does not.
-        client
+        market
             .switch_market_data_type(MarketDataType::Delayed)
             .await
             .map_err(|e| SocketError::Connect {
@@ -184,6 +195,7 @@ impl SocketSource {
         let (tx, events) = mpsc::channel(64);
         let shared = Arc::new(Shared {
             client: Arc::new(client),
+            market: Arc::new(market),
             addr: addr.clone(),
             portfolio: self.portfolio.clone(),
             events: tx,
@@ -194,11 +206,15 @@ impl SocketSource {
             p.set_accounts(accounts.iter().filter_map(|a| AccountCode::parse(a)));
             p.connected(
                 Timestamp::now(),
-                format!("TWS API at {addr} as client {client_id}"),
+                format!(
+                    "TWS API at {addr} as client {client_id} (market data as client \
+                     {market_data_client_id})"
+                ),
             )
         });
         let mut tasks = JoinSet::new();
         tasks.spawn(notices_task(shared.clone(), notices));
+        tasks.spawn(market_notices_task(shared.clone(), market_notices));
         tasks.spawn(positions_task(shared.clone()));
         tasks.spawn(account_updates_task(shared.clone(), accounts));
         Ok(SocketConnection {
@@ -206,6 +222,42 @@ impl SocketSource {
             events,
             tasks,
         })
+    }
+}
+
+/// One `ibapi` client as `client_id` (named by `var` in errors), with ibapi's default
+/// per-stream buffer unless `capacity` is given.
+async fn open(
+    addr: &str,
+    client_id: i32,
+    var: &'static str,
+    capacity: Option<usize>,
+    timeout: Duration,
+) -> Result<(Client, NoticeStream), SocketError> {
+    let mut builder = Client::builder()
+        .address(addr)
+        .client_id(client_id)
+        // The watchdog owns reconnecting; see its module header.
+        .max_reconnect_attempts(0)
+        .one_shot_timeout(timeout);
+    if let Some(capacity) = capacity {
+        builder = builder.channel_capacity(capacity);
+    }
+    match tokio::time::timeout(timeout, builder.connect_with_notice_stream()).await {
+        Err(_) => Err(SocketError::ConnectTimeout {
+            addr: addr.to_owned(),
+            timeout,
+        }),
+        Ok(Err(ibapi::Error::ClientIdInUse { .. })) => Err(SocketError::ClientIdInUse {
+            addr: addr.to_owned(),
+            var,
+            client_id,
+        }),
+        Ok(Err(e)) => Err(SocketError::Connect {
+            addr: addr.to_owned(),
+            reason: e.to_string(),
+        }),
+        Ok(Ok(connected)) => Ok(connected),
     }
 }
 
@@ -219,7 +271,7 @@ impl SocketConnection {
     }
 
     pub fn is_connected(&self) -> bool {
-        self.shared.client.is_connected()
+        self.shared.client.is_connected() && self.shared.market.is_connected()
     }
 
     /// How long since anything arrived on this connection.
@@ -250,7 +302,13 @@ impl SocketConnection {
     pub async fn close(mut self) {
         self.tasks.abort_all();
         self.shared.stop_market_data();
-        let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, self.shared.client.disconnect()).await;
+        let both = async {
+            tokio::join!(
+                self.shared.client.disconnect(),
+                self.shared.market.disconnect()
+            )
+        };
+        let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, both).await;
     }
 }
 
@@ -361,7 +419,6 @@ async fn notices_task(shared: Arc<Shared>, mut notices: NoticeStream) {
                     p.data_lost(format!("1101: {message}"));
                     p.upstream_restored();
                 });
-                shared.resubscribe_market_data();
                 shared.report(SocketEvent::Notice { code, message });
             }
             1102 => {
@@ -373,6 +430,21 @@ async fn notices_task(shared: Arc<Shared>, mut notices: NoticeStream) {
         }
     }
     shared.report(SocketEvent::Lost("the notice stream closed".into()));
+}
+
+/// The market-data client's notices: TWS sends every system notice to both clients, so the
+/// first client's reports them and this one only acts on what concerns its own
+/// subscriptions (1101: every one is opened again).
+async fn market_notices_task(shared: Arc<Shared>, mut notices: NoticeStream) {
+    while let Some(notice) = notices.next().await {
+        shared.touch();
+        if notice.code == 1101 {
+            shared.resubscribe_market_data();
+        }
+    }
+    shared.report(SocketEvent::Lost(
+        "the market-data connection's notice stream closed".into(),
+    ));
 }
 
 /// Whether a stream item is ibapi's notice that the stream fell behind and lost messages.
@@ -521,7 +593,7 @@ async fn instrument_task(shared: Arc<Shared>, contract: Contract, known: Option<
                 exchange: contract.exchange.clone(),
                 ..Contract::default()
             };
-            let details = match shared.client.contract_details(&query).await {
+            let details = match shared.market.contract_details(&query).await {
                 Ok(d) => d,
                 Err(e) => return shared.stream_failed(&format!("contract details of {conid}"), &e),
             };
@@ -555,7 +627,7 @@ async fn instrument_task(shared: Arc<Shared>, contract: Contract, known: Option<
             request
         }
     };
-    let mut ticks = match shared.client.market_data(&request).subscribe().await {
+    let mut ticks = match shared.market.market_data(&request).subscribe().await {
         Ok(sub) => sub,
         Err(e) => return shared.stream_failed(&format!("market data of {conid}"), &e),
     };
