@@ -54,3 +54,47 @@ fn no_rows_until_the_feed_is_up_and_its_positions_list_is_whole() {
     p.connected(ms(3_000), "up again");
     assert_eq!(holdback(&p), Some(Holdback::PositionsLoading));
 }
+
+#[tokio::test]
+async fn a_connected_feed_still_loading_its_positions_writes_nothing_then_the_next_boundary_does() {
+    use std::collections::BTreeSet;
+
+    use crate::clock::SystemClock;
+    use crate::domain::ids::AccountCode;
+    use crate::greeks::writer;
+
+    let portfolio = SharedPortfolio::new();
+    portfolio.write(|p| {
+        p.connected(Timestamp::now(), "up");
+        p.set_accounts(AccountCode::parse("DU1234567"));
+    });
+    let (out, mut records) = writer::channel();
+    let (status, mut seen) = watch::channel(TickStatus::default());
+    let (stop, shutdown) = crate::Shutdown::new();
+    let settings = TickerSettings {
+        interval: Duration::from_millis(10),
+        max_age: Duration::from_secs(30),
+        clock: Arc::new(SystemClock),
+    };
+    let ticker = tokio::spawn(run(portfolio.clone(), settings, out, status, shutdown));
+
+    // Three boundaries, whatever each did.
+    let after = seen
+        .wait_for(|s| s.skipped + s.rows >= 3)
+        .await
+        .expect("ticking")
+        .clone();
+    assert_eq!(after.rows, 0, "rows from a feed whose positions are still loading");
+    assert!(records.try_recv().is_err());
+    portfolio.write(|p| p.positions_loaded(&BTreeSet::new(), Timestamp::now()));
+    let first = records
+        .recv()
+        .await
+        .expect("rows once the positions are whole");
+    assert!(
+        first.iter().any(|r| r.key().ends_with(":PORTFOLIO")),
+        "{first:?}"
+    );
+    stop.send(true).expect("stop");
+    ticker.await.expect("ticker");
+}
