@@ -578,12 +578,14 @@ fn apply_portfolio_value(
     });
 }
 
-/// Contract details (unless `known` already holds the request), then market data until the
-/// stream ends.
-async fn instrument_task(shared: Arc<Shared>, contract: Contract, known: Option<Contract>) {
-    let Some(conid) = ConId::new(i64::from(contract.contract_id)) else {
-        return;
-    };
+/// Looks up `contract`'s details unless `known`, records them, and opens its market data:
+/// the conid, local symbol and stream, or `None` once the failure is reported.
+async fn subscribe(
+    shared: &Arc<Shared>,
+    contract: Contract,
+    known: Option<Contract>,
+) -> Option<(ConId, String, Subscription<TickTypes>)> {
+    let conid = ConId::new(i64::from(contract.contract_id))?;
     let request = match known {
         Some(request) => request,
         None => {
@@ -595,10 +597,14 @@ async fn instrument_task(shared: Arc<Shared>, contract: Contract, known: Option<
             };
             let details = match shared.market.contract_details(&query).await {
                 Ok(d) => d,
-                Err(e) => return shared.stream_failed(&format!("contract details of {conid}"), &e),
+                Err(e) => {
+                    shared.stream_failed(&format!("contract details of {conid}"), &e);
+                    return None;
+                }
             };
             let Some(d) = details.into_iter().next() else {
-                return warn!("TWS has no contract details for conid {conid}");
+                warn!("TWS has no contract details for conid {conid}");
+                return None;
             };
             shared.touch();
             if let Some(mut facts) = to_domain(&d.contract) {
@@ -627,9 +633,24 @@ async fn instrument_task(shared: Arc<Shared>, contract: Contract, known: Option<
             request
         }
     };
-    let mut ticks = match shared.market.market_data(&request).subscribe().await {
-        Ok(sub) => sub,
-        Err(e) => return shared.stream_failed(&format!("market data of {conid}"), &e),
+    match shared.market.market_data(&request).subscribe().await {
+        Ok(ticks) => Some((conid, request.local_symbol, ticks)),
+        Err(e) => {
+            shared.stream_failed(&format!("market data of {conid}"), &e);
+            None
+        }
+    }
+}
+
+/// Contract details (unless `known` already holds the request), then market data until the
+/// stream ends.
+async fn instrument_task(shared: Arc<Shared>, contract: Contract, known: Option<Contract>) {
+    // Set up in a future of its own on the heap: a task's size is its largest state, and the
+    // contracts of the setup would otherwise stay reserved in each of thousands of streams.
+    let Some((conid, local_symbol, mut ticks)) =
+        Box::pin(subscribe(&shared, contract, known)).await
+    else {
+        return;
     };
     let mut state = TickState::default();
     while let Some(item) = ticks.next().await {
@@ -646,10 +667,8 @@ async fn instrument_task(shared: Arc<Shared>, contract: Contract, known: Option<
             },
             Ok(SubscriptionItem::Notice(n)) => debug!(%conid, "market data notice: {n}"),
             Err(e) => {
-                return shared.stream_failed(
-                    &format!("market data of {} ({conid})", request.local_symbol),
-                    &e,
-                );
+                return shared
+                    .stream_failed(&format!("market data of {local_symbol} ({conid})"), &e);
             }
         }
     }
