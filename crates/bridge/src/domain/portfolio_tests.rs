@@ -109,7 +109,12 @@ fn a_completed_positions_pass_drops_what_it_did_not_report_until_the_feed_drops(
         "portfolio_value",
         serde_json::json!({"marketPrice": 7.0}),
     );
-    let raw = p.legs().next().and_then(|l| l.raw.clone()).expect("raw");
+    let raw = p
+        .legs()
+        .next()
+        .and_then(|l| l.raw.clone())
+        .expect("raw")
+        .value();
     assert_eq!(raw["position"]["position"], 1.0);
     assert_eq!(raw["portfolio_value"]["marketPrice"], 7.0);
 

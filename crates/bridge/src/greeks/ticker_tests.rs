@@ -84,7 +84,10 @@ async fn a_connected_feed_still_loading_its_positions_writes_nothing_then_the_ne
         .await
         .expect("ticking")
         .clone();
-    assert_eq!(after.rows, 0, "rows from a feed whose positions are still loading");
+    assert_eq!(
+        after.rows, 0,
+        "rows from a feed whose positions are still loading"
+    );
     assert!(records.try_recv().is_err());
     portfolio.write(|p| p.positions_loaded(&BTreeSet::new(), Timestamp::now()));
     let first = records

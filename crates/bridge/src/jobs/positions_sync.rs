@@ -17,7 +17,7 @@ use sqlx::PgPool;
 use super::{COMBO_POSITIONS_SYNC, Handler, JobError, JobFuture, POSITIONS_SYNC};
 use crate::domain::contract::{Contract, SecType};
 use crate::domain::ids::AccountCode;
-use crate::domain::portfolio::{Leg, LegValues, Portfolio, SharedPortfolio};
+use crate::domain::portfolio::{Leg, LegValues, Portfolio, RawPayload, SharedPortfolio};
 use crate::ibkr::portal::{PortalClient, PortalError};
 use crate::store::jobs::{self as queue, Enqueued, NewJob};
 use crate::store::positions::{self, PositionRow};
@@ -74,7 +74,7 @@ pub fn rows_from_portfolio(
                     }),
                     quantity: leg.quantity,
                     values: leg_values(leg),
-                    raw: leg.raw.as_deref().cloned(),
+                    raw: leg.raw.clone(),
                 })
                 .collect();
             (account.clone(), rows)
@@ -114,7 +114,7 @@ async fn rows_from_portal(
                     contract: r.contract,
                     quantity: r.quantity,
                     values: r.values,
-                    raw: Some(r.raw),
+                    raw: Some(RawPayload::new(&r.raw)),
                 };
                 (row.contract.conid, row)
             })

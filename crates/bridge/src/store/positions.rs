@@ -8,14 +8,15 @@
 
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::Value;
+
+use serde_json::value::RawValue;
 use sqlx::PgPool;
 use sqlx::types::Json;
 
 use super::accounts;
 use crate::domain::contract::Contract;
 use crate::domain::ids::AccountCode;
-use crate::domain::portfolio::LegValues;
+use crate::domain::portfolio::{LegValues, RawPayload};
 
 /// One leg of an account's snapshot.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +24,9 @@ pub struct PositionRow {
     pub contract: Contract,
     pub quantity: f64,
     pub values: LegValues,
-    pub raw: Option<Value>,
+    /// Shared with the live portfolio, never copied: a sync of thousands of legs would
+    /// otherwise duplicate every payload at once.
+    pub raw: Option<RawPayload>,
 }
 
 /// What [`replace_account`] wrote.
@@ -43,7 +46,7 @@ fn multiplier_text(m: f64) -> String {
 }
 
 #[derive(Default)]
-struct Columns {
+struct Columns<'a> {
     con_id: Vec<i32>,
     symbol: Vec<String>,
     sec_type: Vec<String>,
@@ -63,11 +66,11 @@ struct Columns {
     unrealized_pnl: Vec<Option<f64>>,
     realized_pnl: Vec<Option<f64>>,
     underlying: Vec<Option<i32>>,
-    raw: Vec<Option<Json<Value>>>,
+    raw: Vec<Option<Json<&'a RawValue>>>,
 }
 
-impl Columns {
-    fn push(&mut self, r: &PositionRow) {
+impl<'a> Columns<'a> {
+    fn push(&mut self, r: &'a PositionRow) {
         let c = &r.contract;
         self.con_id.push(c.conid.get());
         self.symbol.push(c.symbol.clone());
@@ -91,7 +94,7 @@ impl Columns {
         self.unrealized_pnl.push(r.values.unrealized_pnl);
         self.realized_pnl.push(r.values.realized_pnl);
         self.underlying.push(c.underlying_conid.map(|u| u.get()));
-        self.raw.push(r.raw.clone().map(Json));
+        self.raw.push(r.raw.as_ref().map(|raw| Json(raw.json())));
     }
 }
 
