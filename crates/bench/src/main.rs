@@ -6,8 +6,8 @@
 //! - [`drain`]: spool drain against `psql \copy`.
 //! - [`combos`]: combo sync (first and unchanged) and the spreads API under load against
 //!   `/healthz`.
-//! - [`footprint`]: resident memory and CPU of `run`, idle and streaming; start-up to the first
-//!   greeks row.
+//! - [`footprint`]: resident memory and CPU of `run`, idle and streaming for ten minutes (the
+//!   memory-over-time chart, drawn by [`svg`]); start-up to the first greeks row.
 //! - [`criterion`]: the in-process ticker benches (`cargo bench`), read from `target/criterion`.
 //! - [`ticks`]: tick ingestion over the TWS socket against a bare `ibapi` client ([`tap`]),
 //!   and the greeks ticks' lateness under a firehose.
@@ -23,6 +23,7 @@ mod procs;
 mod report;
 mod scenarios;
 mod stats;
+mod svg;
 mod tap;
 mod ticks;
 
@@ -41,6 +42,9 @@ pub struct Env {
     pub runs: usize,
     pub work: PathBuf,
 }
+
+/// The memory-over-time chart's file, beside `docs/benchmarks.md`.
+const CHART: &str = "benchmarks-memory.svg";
 
 const USAGE: &str = "usage: pb-bench [--runs N] [--only drain|combos|footprint|ticks|criterion] [--out FILE]
        pb-bench --scenario combos|streaming   print a generated ibkr-sim scenario (to profile by hand)
@@ -105,8 +109,11 @@ async fn main() -> anyhow::Result<()> {
     if wanted("combos") {
         figures.extend(combos::run(&env).await?);
     }
+    let mut series = None;
     if wanted("footprint") {
-        figures.extend(footprint::run(&env).await?);
+        let (found, samples) = footprint::run(&env).await?;
+        figures.extend(found);
+        series = Some(samples);
     }
     if wanted("ticks") {
         figures.extend(ticks::run(&env).await?);
@@ -125,7 +132,13 @@ async fn main() -> anyhow::Result<()> {
             .ok()
             .and_then(|old| old.find(report::KEEP_MARKER).map(|i| old[i..].to_owned()))
             .unwrap_or_else(|| format!("{}\n", report::KEEP_MARKER));
-        let document = report::document(&figures, &command, runs);
+        // The chart sits beside the document; a run without the footprint keeps the old one.
+        let chart = out.with_file_name(CHART);
+        if let Some(series) = &series {
+            let title = "portfolio-bridge run, 2,000 streaming positions: resident memory";
+            std::fs::write(&chart, svg::memory_chart(title, series, 64.0))?;
+        }
+        let document = report::document(&figures, &command, runs, chart.exists().then_some(CHART));
         std::fs::write(&out, format!("{document}\n{kept}"))?;
         eprintln!("wrote {}", out.display());
     }

@@ -87,10 +87,11 @@ fn machine() -> String {
 }
 
 /// `docs/benchmarks.md`: the command, the machine, the table and each figure's runs and notes.
-pub fn document(figures: &[Figure], command: &str, runs: usize) -> String {
+/// `chart` names the memory-over-time SVG beside it, if there is one.
+pub fn document(figures: &[Figure], command: &str, runs: usize, chart: Option<&str>) -> String {
     let mut out = format!(
         "# Benchmarks\n\nWritten by `{command}` on {} (UTC). Machine: {}.\n\n\
-         Each figure is the median of {runs} runs; each reference is measured in the same run, \
+         Each figure is the median of {runs} runs (the streaming footprint: one ten-minute run); each reference is measured in the same run, \
          so ratios hold on a noisy machine. Real processes throughout: `ibkr-sim`, PostgreSQL \
          (the private cluster of `scripts/ensure-postgres`: fsync off, which favours the \
          reference and the bridge alike) and release builds of `portfolio-bridge`. Nothing \
@@ -99,6 +100,12 @@ pub fn document(figures: &[Figure], command: &str, runs: usize) -> String {
         machine()
     );
     out.push_str(&table(figures));
+    if let Some(chart) = chart {
+        out.push_str(&format!(
+            "\nMemory over time, the streaming run (RSS every 30 s):\n\n![resident memory over \
+             ten minutes with 2,000 streaming positions]({chart})\n"
+        ));
+    }
     out.push_str("\n## Notes\n\n");
     for f in figures {
         let runs: Vec<String> = f.runs.iter().map(|v| number(*v)).collect();
