@@ -3,34 +3,66 @@
 //! the page read it: every account together unless one account is asked for, which is named
 //! by its `accounts.id` — the account code a row carries never leaves this module.
 
+use std::io::Write;
+use std::sync::LazyLock;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
-use crate::greeks::record::Record;
+use crate::greeks::record::{GreeksRecord, RISK_COLUMNS, Record};
+
+/// Why a batch of records was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// Only a damaged record can have one: a tick's time always fits.
+    #[error("the greeks row {key} has a time PostgreSQL cannot be given ({at_ms} ms since 1970)")]
+    Time { key: String, at_ms: i64 },
+}
+
+/// The columns of `portfolio_greeks` a greeks row fills, in the order [`encode_row`] writes
+/// them.
+static GREEKS_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        r#""timestamp", contract, delta, gamma, vega, theta, underlying_price, row_key, account, {}"#,
+        RISK_COLUMNS.join(", ")
+    )
+});
+
+/// A batch's greeks rows when some may be stored already: the same columns, and `n`, their
+/// order. Dropped with the transaction.
+static STAGING_TABLE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        r#"CREATE TEMP TABLE pb_greeks_batch (
+               n bigint GENERATED ALWAYS AS IDENTITY,
+               "timestamp" timestamptz, contract text, delta float8, gamma float8, vega float8,
+               theta float8, underlying_price float8, row_key text, account text, {}
+           ) ON COMMIT DROP"#,
+        RISK_COLUMNS.map(|c| format!("{c} float8")).join(", ")
+    )
+});
+
+/// COPY data is sent in pieces of about this many bytes, so that PostgreSQL stores the first
+/// rows while the rest are still being encoded.
+const COPY_CHUNK: usize = 256 * 1024;
 
 /// Stores `records` in one transaction, in order; a record whose key is already stored is
 /// skipped.
-pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sqlx::Error> {
-    let mut g = GreeksColumns::default();
+///
+/// Greeks rows go in with COPY, PostgreSQL's bulk path (a drain moves a whole batch of the
+/// spool at once). Their keys are normally new, so they are copied straight into
+/// `portfolio_greeks`; if one is there already (a replay after a crash, a write whose commit
+/// was not acknowledged), the unique index refuses the COPY, and the transaction is run again
+/// with the rows copied into a temporary table first and moved by one `INSERT … ON CONFLICT
+/// (row_key) DO NOTHING`, which skips exactly the stored ones.
+pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), InsertError> {
+    let mut greeks = Vec::new();
     let mut l = LogColumns::default();
     for r in records {
         match r {
-            Record::Greeks(r) => {
-                g.keys.push(r.key.clone());
-                g.at.push(r.at_ms);
-                g.contract.push(r.contract.clone());
-                g.delta.push(r.delta);
-                g.gamma.push(r.gamma);
-                g.vega.push(r.vega);
-                g.theta.push(r.theta);
-                g.underlying.push(r.underlying_price);
-                g.account
-                    .push(r.account.as_ref().map(|a| a.as_str().to_owned()));
-                for (column, value) in g.risk.iter_mut().zip(r.risk_figures()) {
-                    column.push(value);
-                }
-            }
+            Record::Greeks(r) => greeks.push(r),
             Record::ApiLog {
                 key,
                 at_ms,
@@ -47,35 +79,30 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sql
         }
     }
     let mut tx = pool.begin().await?;
-    if !g.keys.is_empty() {
-        // $10..$17: the risk columns, in RISK_COLUMNS' order.
-        let query = sqlx::query(
-            r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, gamma, vega, theta, underlying_price, row_key,
-                                          account, delta_dollars, gamma_dollars, vega_lt30, vega_30_90, vega_gt90,
-                                          theta_lt30, theta_30_90, theta_gt90)
-               SELECT to_timestamp(t::double precision / 1000), c, d, g, v, th, u, k,
-                      a, dd, gd, v1, v2, v3, t1, t2, t3
-                 FROM UNNEST($1::bigint[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[],
-                             $7::float8[], $8::text[], $9::text[], $10::float8[], $11::float8[], $12::float8[],
-                             $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::float8[])
-                      WITH ORDINALITY AS x(t, c, d, g, v, th, u, k, a, dd, gd, v1, v2, v3, t1, t2, t3, n)
-                ORDER BY n
-               ON CONFLICT (row_key) DO NOTHING"#,
-        )
-        .bind(&g.at)
-        .bind(&g.contract)
-        .bind(&g.delta)
-        .bind(&g.gamma)
-        .bind(&g.vega)
-        .bind(&g.theta)
-        .bind(&g.underlying)
-        .bind(&g.keys)
-        .bind(&g.account);
-        g.risk
-            .iter()
-            .fold(query, |q, column| q.bind(column))
-            .execute(&mut *tx)
-            .await?;
+    if !greeks.is_empty() {
+        match copy_greeks(&mut tx, "portfolio_greeks", &greeks).await {
+            Ok(()) => {}
+            Err(InsertError::Database(e))
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation()) =>
+            {
+                tx.rollback().await?;
+                tx = pool.begin().await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(STAGING_TABLE.as_str()))
+                    .execute(&mut *tx)
+                    .await?;
+                copy_greeks(&mut tx, "pb_greeks_batch", &greeks).await?;
+                let columns = GREEKS_COLUMNS.as_str();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO portfolio_greeks ({columns})
+                     SELECT {columns} FROM pb_greeks_batch ORDER BY n
+                     ON CONFLICT (row_key) DO NOTHING"
+                )))
+                .execute(&mut *tx)
+                .await?;
+            }
+            Err(e) => return Err(e),
+        }
     }
     if !l.keys.is_empty() {
         sqlx::query(
@@ -94,22 +121,92 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sql
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await
+    Ok(tx.commit().await?)
 }
 
-#[derive(Default)]
-struct GreeksColumns {
-    keys: Vec<String>,
-    at: Vec<i64>,
-    contract: Vec<String>,
-    delta: Vec<f64>,
-    gamma: Vec<f64>,
-    vega: Vec<f64>,
-    theta: Vec<f64>,
-    underlying: Vec<Option<f64>>,
-    account: Vec<Option<String>>,
-    /// One array per risk column, in `RISK_COLUMNS`' order.
-    risk: [Vec<Option<f64>>; 8],
+/// Copies `rows` into `table` (`portfolio_greeks` or the staging table), in order.
+async fn copy_greeks(
+    conn: &mut PgConnection,
+    table: &str,
+    rows: &[&GreeksRecord],
+) -> Result<(), InsertError> {
+    let mut copy = conn
+        .copy_in_raw(&format!(
+            "COPY {table} ({}) FROM STDIN",
+            GREEKS_COLUMNS.as_str()
+        ))
+        .await?;
+    let mut buf = Vec::with_capacity(COPY_CHUNK + 4096);
+    for r in rows {
+        let Ok(at) = Timestamp::from_millisecond(r.at_ms) else {
+            copy.abort("a greeks row with a time out of range").await?;
+            return Err(InsertError::Time {
+                key: r.key.clone(),
+                at_ms: r.at_ms,
+            });
+        };
+        encode_row(&mut buf, at, r);
+        if buf.len() >= COPY_CHUNK {
+            copy.send(buf.as_slice()).await?;
+            buf.clear();
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf.as_slice()).await?;
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
+/// One line of COPY's text format: the fields in [`GREEKS_COLUMNS`]' order, tab-separated,
+/// `\N` for NULL.
+fn encode_row(buf: &mut Vec<u8>, at: Timestamp, r: &GreeksRecord) {
+    // Writing to a Vec cannot fail.
+    let _ = write!(buf, "{at}\t");
+    text_field(buf, &r.contract);
+    for x in [r.delta, r.gamma, r.vega, r.theta] {
+        float_field(buf, Some(x));
+    }
+    float_field(buf, r.underlying_price);
+    text_field(buf, &r.key);
+    match &r.account {
+        Some(a) => text_field(buf, a.as_str()),
+        None => buf.extend_from_slice(b"\\N\t"),
+    }
+    for x in r.risk_figures() {
+        float_field(buf, x);
+    }
+    // The last field's tab becomes the line's end.
+    buf.pop();
+    buf.push(b'\n');
+}
+
+/// A text field and its tab; the characters COPY's text format gives a meaning escaped.
+fn text_field(buf: &mut Vec<u8>, s: &str) {
+    for b in s.bytes() {
+        match b {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            _ => buf.push(b),
+        }
+    }
+    buf.push(b'\t');
+}
+
+/// A float8 field and its tab, as PostgreSQL reads it back to the same value: Rust's shortest
+/// form that round-trips, and PostgreSQL's own spelling of the values that are not numbers.
+fn float_field(buf: &mut Vec<u8>, x: Option<f64>) {
+    // Writing to a Vec cannot fail.
+    let _ = match x {
+        None => buf.write_all(b"\\N"),
+        Some(x) if x.is_nan() => buf.write_all(b"NaN"),
+        Some(x) if x == f64::INFINITY => buf.write_all(b"Infinity"),
+        Some(x) if x == f64::NEG_INFINITY => buf.write_all(b"-Infinity"),
+        Some(x) => write!(buf, "{x}"),
+    };
+    buf.push(b'\t');
 }
 
 #[derive(Default)]
