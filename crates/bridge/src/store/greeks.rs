@@ -3,7 +3,6 @@
 //! the page read it: every account together unless one account is asked for, which is named
 //! by its `accounts.id` — the account code a row carries never leaves this module.
 
-use std::io::Write;
 use std::sync::LazyLock;
 
 use jiff::Timestamp;
@@ -18,7 +17,7 @@ pub enum InsertError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     /// Only a damaged record can have one: a tick's time always fits.
-    #[error("the greeks row {key} has a time PostgreSQL cannot be given ({at_ms} ms since 1970)")]
+    #[error("the greeks row {key} has a time PostgreSQL cannot hold ({at_ms} ms since 1970)")]
     Time { key: String, at_ms: i64 },
 }
 
@@ -51,12 +50,14 @@ const COPY_CHUNK: usize = 256 * 1024;
 /// Stores `records` in one transaction, in order; a record whose key is already stored is
 /// skipped.
 ///
-/// Greeks rows go in with COPY, PostgreSQL's bulk path (a drain moves a whole batch of the
-/// spool at once). Their keys are normally new, so they are copied straight into
-/// `portfolio_greeks`; if one is there already (a replay after a crash, a write whose commit
-/// was not acknowledged), the unique index refuses the COPY, and the transaction is run again
-/// with the rows copied into a temporary table first and moved by one `INSERT … ON CONFLICT
-/// (row_key) DO NOTHING`, which skips exactly the stored ones.
+/// Greeks rows go in with COPY in its binary format, PostgreSQL's bulk path (a drain moves a
+/// whole batch of the spool at once), with every value exactly as it is held. Their keys are
+/// normally new, so they are copied straight into `portfolio_greeks`. The transaction is run
+/// again with the rows copied into a temporary table first and moved by one `INSERT … ON
+/// CONFLICT (row_key) DO NOTHING`, which skips exactly the stored ones and converts each value
+/// to its column's type, when the straight COPY is refused: a key is there already (a replay
+/// after a crash, a write whose commit was not acknowledged), or a column is not of the type
+/// the binary format carries (a table that predates the bridge with `real` figures).
 pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), InsertError> {
     let mut greeks = Vec::new();
     let mut l = LogColumns::default();
@@ -82,10 +83,7 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), Ins
     if !greeks.is_empty() {
         match copy_greeks(&mut tx, "portfolio_greeks", &greeks).await {
             Ok(()) => {}
-            Err(InsertError::Database(e))
-                if e.as_database_error()
-                    .is_some_and(|d| d.is_unique_violation()) =>
-            {
+            Err(InsertError::Database(e)) if refused_by_table(&e) => {
                 tx.rollback().await?;
                 tx = pool.begin().await?;
                 sqlx::raw_sql(sqlx::AssertSqlSafe(STAGING_TABLE.as_str()))
@@ -124,6 +122,20 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), Ins
     Ok(tx.commit().await?)
 }
 
+/// Whether a straight COPY failed for what the temporary table's way handles: a key stored
+/// already (unique_violation), or a column of another type than the value sent
+/// (invalid_binary_representation).
+fn refused_by_table(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation() || d.code().as_deref() == Some("22P03"))
+}
+
+/// The start of binary COPY data: its signature, no flags, no header extension.
+const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// 2000-01-01, PostgreSQL's epoch, in ms since 1970.
+const PG_EPOCH_MS: i64 = 946_684_800_000;
+
 /// Copies `rows` into `table` (`portfolio_greeks` or the staging table), in order.
 async fn copy_greeks(
     conn: &mut PgConnection,
@@ -132,13 +144,18 @@ async fn copy_greeks(
 ) -> Result<(), InsertError> {
     let mut copy = conn
         .copy_in_raw(&format!(
-            "COPY {table} ({}) FROM STDIN",
+            "COPY {table} ({}) FROM STDIN WITH (FORMAT binary)",
             GREEKS_COLUMNS.as_str()
         ))
         .await?;
     let mut buf = Vec::with_capacity(COPY_CHUNK + 4096);
+    buf.extend_from_slice(COPY_HEADER);
     for r in rows {
-        let Ok(at) = Timestamp::from_millisecond(r.at_ms) else {
+        let Some(at) = r
+            .at_ms
+            .checked_sub(PG_EPOCH_MS)
+            .and_then(|ms| ms.checked_mul(1000))
+        else {
             copy.abort("a greeks row with a time out of range").await?;
             return Err(InsertError::Time {
                 key: r.key.clone(),
@@ -151,62 +168,47 @@ async fn copy_greeks(
             buf.clear();
         }
     }
-    if !buf.is_empty() {
-        copy.send(buf.as_slice()).await?;
-    }
+    // The end of the data: a tuple of -1 fields.
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    copy.send(buf.as_slice()).await?;
     copy.finish().await?;
     Ok(())
 }
 
-/// One line of COPY's text format: the fields in [`GREEKS_COLUMNS`]' order, tab-separated,
-/// `\N` for NULL.
-fn encode_row(buf: &mut Vec<u8>, at: Timestamp, r: &GreeksRecord) {
-    // Writing to a Vec cannot fail.
-    let _ = write!(buf, "{at}\t");
-    text_field(buf, &r.contract);
+/// One tuple of binary COPY data: its number of fields, then each field's length and bytes in
+/// [`GREEKS_COLUMNS`]' order (length -1: NULL). `at` is in µs since PostgreSQL's epoch.
+fn encode_row(buf: &mut Vec<u8>, at: i64, r: &GreeksRecord) {
+    let fields = 9 + RISK_COLUMNS.len() as i16;
+    buf.extend_from_slice(&fields.to_be_bytes());
+    field(buf, Some(&at.to_be_bytes()));
+    field(buf, Some(r.contract.as_bytes()));
     for x in [r.delta, r.gamma, r.vega, r.theta] {
-        float_field(buf, Some(x));
+        field(buf, Some(&x.to_be_bytes()));
     }
-    float_field(buf, r.underlying_price);
-    text_field(buf, &r.key);
-    match &r.account {
-        Some(a) => text_field(buf, a.as_str()),
-        None => buf.extend_from_slice(b"\\N\t"),
-    }
+    field(
+        buf,
+        r.underlying_price
+            .map(f64::to_be_bytes)
+            .as_ref()
+            .map(|b| &b[..]),
+    );
+    field(buf, Some(r.key.as_bytes()));
+    field(buf, r.account.as_ref().map(|a| a.as_str().as_bytes()));
     for x in r.risk_figures() {
-        float_field(buf, x);
+        field(buf, x.map(f64::to_be_bytes).as_ref().map(|b| &b[..]));
     }
-    // The last field's tab becomes the line's end.
-    buf.pop();
-    buf.push(b'\n');
 }
 
-/// A text field and its tab; the characters COPY's text format gives a meaning escaped.
-fn text_field(buf: &mut Vec<u8>, s: &str) {
-    for b in s.bytes() {
-        match b {
-            b'\\' => buf.extend_from_slice(b"\\\\"),
-            b'\t' => buf.extend_from_slice(b"\\t"),
-            b'\n' => buf.extend_from_slice(b"\\n"),
-            b'\r' => buf.extend_from_slice(b"\\r"),
-            _ => buf.push(b),
+/// A field: its length and bytes, or -1 for NULL. A field is a few bytes here, far from the
+/// format's 2 GiB limit.
+fn field(buf: &mut Vec<u8>, bytes: Option<&[u8]>) {
+    match bytes {
+        Some(b) => {
+            buf.extend_from_slice(&(b.len() as i32).to_be_bytes());
+            buf.extend_from_slice(b);
         }
+        None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
     }
-    buf.push(b'\t');
-}
-
-/// A float8 field and its tab, as PostgreSQL reads it back to the same value: Rust's shortest
-/// form that round-trips, and PostgreSQL's own spelling of the values that are not numbers.
-fn float_field(buf: &mut Vec<u8>, x: Option<f64>) {
-    // Writing to a Vec cannot fail.
-    let _ = match x {
-        None => buf.write_all(b"\\N"),
-        Some(x) if x.is_nan() => buf.write_all(b"NaN"),
-        Some(x) if x == f64::INFINITY => buf.write_all(b"Infinity"),
-        Some(x) if x == f64::NEG_INFINITY => buf.write_all(b"-Infinity"),
-        Some(x) => write!(buf, "{x}"),
-    };
-    buf.push(b'\t');
 }
 
 #[derive(Default)]

@@ -196,3 +196,38 @@ async fn every_value_round_trips_exactly_whether_copied_straight_in_or_through_t
     expected.extend(staged);
     assert_eq!(exactly(&stored(&pool).await), exactly(&expected));
 }
+
+#[sqlx::test]
+async fn a_table_with_real_figures_takes_the_rows_converted(pool: PgPool) {
+    // A table that predates the bridge may hold figures as `real`, which the schema check
+    // accepts: a binary COPY of float8 cannot fill it, the staging table's way can.
+    sqlx::raw_sql(
+        "ALTER TABLE portfolio_greeks ALTER COLUMN vega TYPE real, \
+         ALTER COLUMN theta_gt90 TYPE real",
+    )
+    .execute(&pool)
+    .await
+    .expect("alter");
+    let batch = [row(0, "PORTFOLIO"), row(1, "CL")];
+    insert_records(&pool, &records(&batch))
+        .await
+        .expect("stored");
+    let stored: Vec<(String, f64, Option<f64>, f64)> = sqlx::query_as(
+        "SELECT row_key, vega::float8, theta_gt90::float8, delta FROM portfolio_greeks ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("rows");
+    let expected: Vec<(String, f64, Option<f64>, f64)> = batch
+        .iter()
+        .map(|r| {
+            (
+                r.key.clone(),
+                f64::from(r.vega as f32),
+                r.theta_gt90.map(|x| f64::from(x as f32)),
+                r.delta,
+            )
+        })
+        .collect();
+    assert_eq!(stored, expected);
+}
