@@ -453,7 +453,13 @@ fn spool_status(config: &Config) -> ExitCode {
 
 /// Drains the spool into PostgreSQL, with a progress bar on a terminal.
 async fn spool_drain(url: DatabaseUrl, path: PathBuf) -> anyhow::Result<()> {
-    let total = greeks::spool::status(&path)?.map_or(0, |s| s.rows);
+    let tty = std::io::stderr().is_terminal();
+    // Counted for the progress bar alone: it reads and parses the whole spool once more.
+    let total = if tty {
+        greeks::spool::status(&path)?.map_or(0, |s| s.rows)
+    } else {
+        0
+    };
     let pool = store::connect(&url, DB_CONNECT_TIMEOUT).await?;
     store::migrate(&pool).await?;
     let sink = std::sync::Arc::new(greeks::sink::PgSink {
@@ -464,7 +470,6 @@ async fn spool_drain(url: DatabaseUrl, path: PathBuf) -> anyhow::Result<()> {
     let spool = greeks::spool::Spool::open(&path)?;
     let (mut writer, _) =
         greeks::writer::Writer::new(sink, spool, greeks::writer::WriterSettings::default())?;
-    let tty = std::io::stderr().is_terminal();
     let drained = writer
         .drain_now(|done| {
             if tty {

@@ -75,7 +75,7 @@ impl GreeksRecord {
 
 /// One row for the database.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "Line")]
 pub enum Record {
     Greeks(GreeksRecord),
     ApiLog {
@@ -85,6 +85,82 @@ pub enum Record {
         status: String,
         message: String,
     },
+}
+
+/// A spool line as it is read: the fields of either kind side by side. A record is read
+/// through it rather than as serde's tagged enum, which first copies each line into a tree of
+/// its own to find the tag: the drain reads (and the writer counts) every line of a long
+/// outage's spool, and this way takes about half the time.
+#[derive(Deserialize)]
+struct Line {
+    kind: Kind,
+    key: String,
+    at_ms: i64,
+    contract: Option<String>,
+    delta: Option<f64>,
+    gamma: Option<f64>,
+    vega: Option<f64>,
+    theta: Option<f64>,
+    underlying_price: Option<f64>,
+    account: Option<AccountCode>,
+    delta_dollars: Option<f64>,
+    gamma_dollars: Option<f64>,
+    vega_lt30: Option<f64>,
+    vega_30_90: Option<f64>,
+    vega_gt90: Option<f64>,
+    theta_lt30: Option<f64>,
+    theta_30_90: Option<f64>,
+    theta_gt90: Option<f64>,
+    api_mode: Option<String>,
+    status: Option<String>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    Greeks,
+    ApiLog,
+}
+
+/// The field `name` of a line of the kind that must have it.
+fn required<T>(value: Option<T>, name: &str) -> Result<T, String> {
+    value.ok_or_else(|| format!("missing field `{name}`"))
+}
+
+impl TryFrom<Line> for Record {
+    type Error = String;
+
+    fn try_from(l: Line) -> Result<Record, String> {
+        Ok(match l.kind {
+            Kind::Greeks => Record::Greeks(GreeksRecord {
+                key: l.key,
+                at_ms: l.at_ms,
+                contract: required(l.contract, "contract")?,
+                delta: required(l.delta, "delta")?,
+                gamma: required(l.gamma, "gamma")?,
+                vega: required(l.vega, "vega")?,
+                theta: required(l.theta, "theta")?,
+                underlying_price: l.underlying_price,
+                account: l.account,
+                delta_dollars: l.delta_dollars,
+                gamma_dollars: l.gamma_dollars,
+                vega_lt30: l.vega_lt30,
+                vega_30_90: l.vega_30_90,
+                vega_gt90: l.vega_gt90,
+                theta_lt30: l.theta_lt30,
+                theta_30_90: l.theta_30_90,
+                theta_gt90: l.theta_gt90,
+            }),
+            Kind::ApiLog => Record::ApiLog {
+                key: l.key,
+                at_ms: l.at_ms,
+                api_mode: required(l.api_mode, "api_mode")?,
+                status: required(l.status, "status")?,
+                message: required(l.message, "message")?,
+            },
+        })
+    }
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);

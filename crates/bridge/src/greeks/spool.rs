@@ -299,6 +299,11 @@ impl Spool {
         count().map_err(|e| self.io_err(e))
     }
 
+    /// Where the spool's records end (and the next append goes).
+    pub fn end(&self) -> u64 {
+        self.len
+    }
+
     /// Whether every record has been drained.
     pub fn is_drained(&self) -> bool {
         self.offset() >= self.len
@@ -306,19 +311,18 @@ impl Spool {
 
     /// Up to `max` records from `from`.
     pub fn read(&self, from: u64, max: usize) -> Result<Batch, SpoolError> {
-        let (lines, _) = lines_from(&self.file, from, self.len, max).map_err(|e| self.io_err(e))?;
-        let mut batch = Batch {
-            next: from,
-            ..Batch::default()
-        };
-        for (line, next) in lines {
-            match serde_json::from_str::<Record>(&line) {
-                Ok(r) => batch.records.push(r),
-                Err(_) => batch.unreadable.push(line),
-            }
-            batch.next = next;
-        }
-        Ok(batch)
+        read_batch(&self.file, from, self.len, max).map_err(|e| self.io_err(e))
+    }
+
+    /// A reader of what the spool holds now, with a file handle of its own, so that the next
+    /// batch can be read and parsed on another thread while the current one is being stored
+    /// (and while records are appended: it never reads past the length the spool has now).
+    pub fn reader(&self) -> Result<SpoolReader, SpoolError> {
+        Ok(SpoolReader {
+            file: File::open(&self.path).map_err(|e| self.io_err(e))?,
+            path: self.path.clone(),
+            len: self.len,
+        })
     }
 
     /// Moves the drain position, and saves it durably (write, flush, rename). An error means
@@ -368,6 +372,41 @@ impl Spool {
         self.offset = 0;
         self.file.sync_all().map_err(|e| self.io_err(e))
     }
+}
+
+/// The records of a spool as it was when [`Spool::reader`] made this.
+#[derive(Debug)]
+pub struct SpoolReader {
+    file: File,
+    path: PathBuf,
+    len: u64,
+}
+
+impl SpoolReader {
+    /// Up to `max` records from `from`, as [`Spool::read`] reads them.
+    pub fn read(&self, from: u64, max: usize) -> Result<Batch, SpoolError> {
+        read_batch(&self.file, from, self.len, max).map_err(|source| SpoolError::Io {
+            path: self.path.display().to_string(),
+            source,
+        })
+    }
+}
+
+/// Up to `max` records from `from` up to `end`.
+fn read_batch(file: &File, from: u64, end: u64, max: usize) -> io::Result<Batch> {
+    let (lines, _) = lines_from(file, from, end, max)?;
+    let mut batch = Batch {
+        next: from,
+        ..Batch::default()
+    };
+    for (line, next) in lines {
+        match serde_json::from_str::<Record>(&line) {
+            Ok(r) => batch.records.push(r),
+            Err(_) => batch.unreadable.push(line),
+        }
+        batch.next = next;
+    }
+    Ok(batch)
 }
 
 /// What the spool at `path` holds, read without locking it (a running bridge may be writing);

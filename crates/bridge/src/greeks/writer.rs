@@ -33,7 +33,7 @@ use tracing::{error, info, warn};
 
 use super::record::Record;
 use super::sink::Sink;
-use super::spool::{Spool, SpoolError};
+use super::spool::{Batch, Spool, SpoolError};
 use crate::domain::api_log::{ApiLogEntry, ApiMode, LogStatus};
 use crate::domain::episode::{Episode, Notice};
 use crate::failpoint;
@@ -504,17 +504,27 @@ impl Writer {
         progress: &mut (dyn FnMut(usize) + Send),
     ) -> Result<Drained, String> {
         let mut stopping = false;
+        let max = self.settings.batch;
+        // The batch after the one being stored, read and parsed on another thread meanwhile:
+        // parsing is the drain's own work, and PostgreSQL need not wait for it.
+        let mut ahead: Option<tokio::task::JoinHandle<Result<Batch, SpoolError>>> = None;
         loop {
             if stopping {
                 return Ok(Drained::Stopping);
             }
             let offset = self.spool.offset();
-            let batch = self
-                .spool
-                .read(offset, self.settings.batch)
-                .map_err(|e| e.to_string())?;
+            let batch = match ahead.take() {
+                Some(read) => read.await.map_err(|e| e.to_string())?,
+                None => self.spool.read(offset, max),
+            }
+            .map_err(|e| e.to_string())?;
             if batch.next == offset {
                 return Ok(Drained::Empty);
+            }
+            if batch.next < self.spool.end() {
+                let reader = self.spool.reader().map_err(|e| e.to_string())?;
+                let from = batch.next;
+                ahead = Some(tokio::task::spawn_blocking(move || reader.read(from, max)));
             }
             if !batch.records.is_empty() {
                 let sink = self.sink.clone();

@@ -3,34 +3,67 @@
 //! the page read it: every account together unless one account is asked for, which is named
 //! by its `accounts.id` — the account code a row carries never leaves this module.
 
+use std::sync::LazyLock;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
-use crate::greeks::record::Record;
+use crate::greeks::record::{GreeksRecord, RISK_COLUMNS, Record};
+
+/// Why a batch of records was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// Only a damaged record can have one: a tick's time always fits.
+    #[error("the greeks row {key} has a time PostgreSQL cannot hold ({at_ms} ms since 1970)")]
+    Time { key: String, at_ms: i64 },
+}
+
+/// The columns of `portfolio_greeks` a greeks row fills, in the order [`encode_row`] writes
+/// them.
+static GREEKS_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        r#""timestamp", contract, delta, gamma, vega, theta, underlying_price, row_key, account, {}"#,
+        RISK_COLUMNS.join(", ")
+    )
+});
+
+/// A batch's greeks rows when some may be stored already: the same columns, and `n`, their
+/// order. Dropped with the transaction.
+static STAGING_TABLE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        r#"CREATE TEMP TABLE pb_greeks_batch (
+               n bigint GENERATED ALWAYS AS IDENTITY,
+               "timestamp" timestamptz, contract text, delta float8, gamma float8, vega float8,
+               theta float8, underlying_price float8, row_key text, account text, {}
+           ) ON COMMIT DROP"#,
+        RISK_COLUMNS.map(|c| format!("{c} float8")).join(", ")
+    )
+});
+
+/// COPY data is sent in pieces of about this many bytes, so that PostgreSQL stores the first
+/// rows while the rest are still being encoded.
+const COPY_CHUNK: usize = 256 * 1024;
 
 /// Stores `records` in one transaction, in order; a record whose key is already stored is
 /// skipped.
-pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sqlx::Error> {
-    let mut g = GreeksColumns::default();
+///
+/// Greeks rows go in with COPY in its binary format, PostgreSQL's bulk path (a drain moves a
+/// whole batch of the spool at once), with every value exactly as it is held. Their keys are
+/// normally new, so they are copied straight into `portfolio_greeks`. The transaction is run
+/// again with the rows copied into a temporary table first and moved by one `INSERT … ON
+/// CONFLICT (row_key) DO NOTHING`, which skips exactly the stored ones and converts each value
+/// to its column's type, when the straight COPY is refused: a key is there already (a replay
+/// after a crash, a write whose commit was not acknowledged), or a column is not of the type
+/// the binary format carries (a table that predates the bridge with `real` figures).
+pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), InsertError> {
+    let mut greeks = Vec::new();
     let mut l = LogColumns::default();
     for r in records {
         match r {
-            Record::Greeks(r) => {
-                g.keys.push(r.key.clone());
-                g.at.push(r.at_ms);
-                g.contract.push(r.contract.clone());
-                g.delta.push(r.delta);
-                g.gamma.push(r.gamma);
-                g.vega.push(r.vega);
-                g.theta.push(r.theta);
-                g.underlying.push(r.underlying_price);
-                g.account
-                    .push(r.account.as_ref().map(|a| a.as_str().to_owned()));
-                for (column, value) in g.risk.iter_mut().zip(r.risk_figures()) {
-                    column.push(value);
-                }
-            }
+            Record::Greeks(r) => greeks.push(r),
             Record::ApiLog {
                 key,
                 at_ms,
@@ -47,35 +80,27 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sql
         }
     }
     let mut tx = pool.begin().await?;
-    if !g.keys.is_empty() {
-        // $10..$17: the risk columns, in RISK_COLUMNS' order.
-        let query = sqlx::query(
-            r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, gamma, vega, theta, underlying_price, row_key,
-                                          account, delta_dollars, gamma_dollars, vega_lt30, vega_30_90, vega_gt90,
-                                          theta_lt30, theta_30_90, theta_gt90)
-               SELECT to_timestamp(t::double precision / 1000), c, d, g, v, th, u, k,
-                      a, dd, gd, v1, v2, v3, t1, t2, t3
-                 FROM UNNEST($1::bigint[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[],
-                             $7::float8[], $8::text[], $9::text[], $10::float8[], $11::float8[], $12::float8[],
-                             $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::float8[])
-                      WITH ORDINALITY AS x(t, c, d, g, v, th, u, k, a, dd, gd, v1, v2, v3, t1, t2, t3, n)
-                ORDER BY n
-               ON CONFLICT (row_key) DO NOTHING"#,
-        )
-        .bind(&g.at)
-        .bind(&g.contract)
-        .bind(&g.delta)
-        .bind(&g.gamma)
-        .bind(&g.vega)
-        .bind(&g.theta)
-        .bind(&g.underlying)
-        .bind(&g.keys)
-        .bind(&g.account);
-        g.risk
-            .iter()
-            .fold(query, |q, column| q.bind(column))
-            .execute(&mut *tx)
-            .await?;
+    if !greeks.is_empty() {
+        match copy_greeks(&mut tx, "portfolio_greeks", &greeks).await {
+            Ok(()) => {}
+            Err(InsertError::Database(e)) if refused_by_table(&e) => {
+                tx.rollback().await?;
+                tx = pool.begin().await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(STAGING_TABLE.as_str()))
+                    .execute(&mut *tx)
+                    .await?;
+                copy_greeks(&mut tx, "pb_greeks_batch", &greeks).await?;
+                let columns = GREEKS_COLUMNS.as_str();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO portfolio_greeks ({columns})
+                     SELECT {columns} FROM pb_greeks_batch ORDER BY n
+                     ON CONFLICT (row_key) DO NOTHING"
+                )))
+                .execute(&mut *tx)
+                .await?;
+            }
+            Err(e) => return Err(e),
+        }
     }
     if !l.keys.is_empty() {
         sqlx::query(
@@ -94,22 +119,96 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), sql
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await
+    Ok(tx.commit().await?)
 }
 
-#[derive(Default)]
-struct GreeksColumns {
-    keys: Vec<String>,
-    at: Vec<i64>,
-    contract: Vec<String>,
-    delta: Vec<f64>,
-    gamma: Vec<f64>,
-    vega: Vec<f64>,
-    theta: Vec<f64>,
-    underlying: Vec<Option<f64>>,
-    account: Vec<Option<String>>,
-    /// One array per risk column, in `RISK_COLUMNS`' order.
-    risk: [Vec<Option<f64>>; 8],
+/// Whether a straight COPY failed for what the temporary table's way handles: a key stored
+/// already (unique_violation), or a column of another type than the value sent
+/// (invalid_binary_representation).
+fn refused_by_table(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation() || d.code().as_deref() == Some("22P03"))
+}
+
+/// The start of binary COPY data: its signature, no flags, no header extension.
+const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// 2000-01-01, PostgreSQL's epoch, in ms since 1970.
+const PG_EPOCH_MS: i64 = 946_684_800_000;
+
+/// Copies `rows` into `table` (`portfolio_greeks` or the staging table), in order.
+async fn copy_greeks(
+    conn: &mut PgConnection,
+    table: &str,
+    rows: &[&GreeksRecord],
+) -> Result<(), InsertError> {
+    let mut copy = conn
+        .copy_in_raw(&format!(
+            "COPY {table} ({}) FROM STDIN WITH (FORMAT binary)",
+            GREEKS_COLUMNS.as_str()
+        ))
+        .await?;
+    let mut buf = Vec::with_capacity(COPY_CHUNK + 4096);
+    buf.extend_from_slice(COPY_HEADER);
+    for r in rows {
+        let Some(at) = r
+            .at_ms
+            .checked_sub(PG_EPOCH_MS)
+            .and_then(|ms| ms.checked_mul(1000))
+        else {
+            copy.abort("a greeks row with a time out of range").await?;
+            return Err(InsertError::Time {
+                key: r.key.clone(),
+                at_ms: r.at_ms,
+            });
+        };
+        encode_row(&mut buf, at, r);
+        if buf.len() >= COPY_CHUNK {
+            copy.send(buf.as_slice()).await?;
+            buf.clear();
+        }
+    }
+    // The end of the data: a tuple of -1 fields.
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    copy.send(buf.as_slice()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+/// One tuple of binary COPY data: its number of fields, then each field's length and bytes in
+/// [`GREEKS_COLUMNS`]' order (length -1: NULL). `at` is in µs since PostgreSQL's epoch.
+fn encode_row(buf: &mut Vec<u8>, at: i64, r: &GreeksRecord) {
+    let fields = 9 + RISK_COLUMNS.len() as i16;
+    buf.extend_from_slice(&fields.to_be_bytes());
+    field(buf, Some(&at.to_be_bytes()));
+    field(buf, Some(r.contract.as_bytes()));
+    for x in [r.delta, r.gamma, r.vega, r.theta] {
+        field(buf, Some(&x.to_be_bytes()));
+    }
+    field(
+        buf,
+        r.underlying_price
+            .map(f64::to_be_bytes)
+            .as_ref()
+            .map(|b| &b[..]),
+    );
+    field(buf, Some(r.key.as_bytes()));
+    field(buf, r.account.as_ref().map(|a| a.as_str().as_bytes()));
+    for x in r.risk_figures() {
+        field(buf, x.map(f64::to_be_bytes).as_ref().map(|b| &b[..]));
+    }
+}
+
+/// A field: its length and bytes, or -1 for NULL. A field is a few bytes here, far from the
+/// format's 2 GiB limit.
+fn field(buf: &mut Vec<u8>, bytes: Option<&[u8]>) {
+    match bytes {
+        Some(b) => {
+            buf.extend_from_slice(&(b.len() as i32).to_be_bytes());
+            buf.extend_from_slice(b);
+        }
+        None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
 }
 
 #[derive(Default)]

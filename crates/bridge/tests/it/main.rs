@@ -10,6 +10,8 @@
 //!   `config`, `status`.
 //! - `contract`: schemathesis checks the API against its OpenAPI document.
 //! - `demo`: `scripts/demo` comes up, serves combos, and Ctrl-C leaves no process behind.
+//! - `drain`: the drain's bulk path into PostgreSQL — rows partly stored already, values that
+//!   must come back exactly.
 //! - `greeks`: the greeks series through database outages and crashes, with a cluster of its own.
 //! - `jobs`: the job queue (racing workers, leases, retries) and the position and combo syncs.
 //! - `packaging`: the systemd unit, verified by systemd-analyze.
@@ -27,6 +29,7 @@ mod browser;
 mod cli;
 mod contract;
 mod demo;
+mod drain;
 mod greeks;
 mod helpers;
 mod jobs;
