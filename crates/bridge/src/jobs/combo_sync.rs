@@ -4,7 +4,8 @@
 //! `/portfolio/{accountId}/combo/positions?nocache=true`, and stores the combos with their legs —
 //! one transaction per account (accounts read concurrently, written in turn), replace semantics (a
 //! combo no longer reported is marked stale, a leg no longer in its combo is removed), nothing
-//! written when nothing changed.
+//! written when nothing changed. Stored combos are compared by content hash
+//! ([`crate::domain::combo_hash`]); only those whose hash differs are read in full.
 //!
 //! The combo tables are checked first ([`schema::check_combo_tables_ready`]): a table that
 //! cannot serve the sync fails the job for good, with what is wrong.
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::task::JoinSet;
+use tracing::debug;
 
 use super::{COMBO_POSITIONS_SYNC, Handler, JobError, JobFuture};
 use crate::domain::combo::{self, Combo, ComboFields, Figures, LegFields};
@@ -44,6 +46,11 @@ pub struct SyncMetrics {
     pub marked_stale: usize,
     pub legs_written: usize,
     pub legs_removed: usize,
+    /// Combos whose own row was written for its content hash only (a leg changed, or the
+    /// hash was missing).
+    pub hashes_stored: usize,
+    /// Every row inserted, updated or deleted, in both tables.
+    pub rows_written: usize,
 }
 
 impl SyncMetrics {
@@ -55,6 +62,8 @@ impl SyncMetrics {
         self.marked_stale += o.marked_stale;
         self.legs_written += o.legs_written;
         self.legs_removed += o.legs_removed;
+        self.hashes_stored += o.hashes_stored;
+        self.rows_written += o.rows_written;
     }
 
     pub fn to_json(self, duration: Duration) -> Value {
@@ -67,6 +76,8 @@ impl SyncMetrics {
             "marked_stale": self.marked_stale,
             "legs_written": self.legs_written,
             "legs_removed": self.legs_removed,
+            "hashes_stored": self.hashes_stored,
+            "rows_written": self.rows_written,
             "duration_ms": duration.as_millis() as u64,
         })
     }
@@ -211,7 +222,7 @@ async fn read_account(
         }
     }
     // Two combos with one key cannot both be stored: refuse before writing anything.
-    if let Err(e) = combo::plan(&[], &checked) {
+    if let Err(e) = combo::by_key(&checked) {
         let err = JobError::permanent(format!("account {label}: a combo {e}"));
         return (code, Err(err));
     }
@@ -225,14 +236,19 @@ async fn write_account(
     snapshot: Vec<Combo>,
 ) -> (AccountCode, Result<SyncMetrics, JobError>) {
     let result = async {
+        let label = account.masked();
         let mut tx = pool.begin().await?;
         let account_id = accounts::lock(&mut tx, &account, "combos").await?;
-        let stored = combos::load(&mut tx, account_id).await?;
-        let plan = combo::plan(&stored, &snapshot).map_err(|e| {
-            JobError::permanent(format!("account {}: a combo {e}", account.masked()))
-        })?;
+        // Hashes first; payloads only of the combos whose hash says they changed.
+        let stored = combos::load_hashes(&mut tx, account_id).await?;
+        let ids = combo::to_compare(&stored, &snapshot);
+        let compared = combos::load(&mut tx, account_id, &ids).await?;
+        debug!(account = %label, stored = stored.len(), compared = compared.len(), "combos loaded");
+        let plan = combo::plan(&stored, &compared, &snapshot)
+            .map_err(|e| JobError::permanent(format!("account {label}: a combo {e}")))?;
         combos::apply(&mut tx, account_id, &plan).await?;
         tx.commit().await?;
+        debug!(account = %label, rows = plan.rows_written(), "combos written");
         Ok(SyncMetrics {
             accounts: 0,
             combos_seen: snapshot.len(),
@@ -242,6 +258,8 @@ async fn write_account(
             marked_stale: plan.mark_stale.len(),
             legs_written: plan.legs_written(),
             legs_removed: plan.remove_legs.len(),
+            hashes_stored: plan.rehash.len(),
+            rows_written: plan.rows_written(),
         })
     }
     .await;
