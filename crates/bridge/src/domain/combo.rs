@@ -195,10 +195,11 @@ pub struct StoredHash {
 /// The writes that bring one account's stored combos in line with a fresh snapshot.
 #[derive(Debug, Default, PartialEq)]
 pub struct Plan<'a> {
-    /// New combos, with all their legs.
-    pub insert: Vec<&'a Combo>,
-    /// Stored combos whose own fields changed, or that come back from stale.
-    pub update: Vec<(i32, &'a Combo)>,
+    /// New combos, with all their legs, and their hashes.
+    pub insert: Vec<(&'a Combo, ContentHash)>,
+    /// Stored combos whose own fields changed, or that come back from stale, with their new
+    /// hashes.
+    pub update: Vec<(i32, &'a Combo, ContentHash)>,
     /// Stored combos whose own fields are as stored but whose hash is not: a leg changed,
     /// or the hash was missing. Only the hash is written.
     pub rehash: Vec<(i32, ContentHash)>,
@@ -221,7 +222,7 @@ impl Plan<'_> {
 
     /// Leg rows the plan writes (inserted with new combos, or upserted).
     pub fn legs_written(&self) -> usize {
-        self.insert.iter().map(|c| c.legs.len()).sum::<usize>() + self.upsert_legs.len()
+        self.insert.iter().map(|(c, _)| c.legs.len()).sum::<usize>() + self.upsert_legs.len()
     }
 
     /// Every row the plan inserts, updates or deletes, in both tables.
@@ -235,28 +236,52 @@ impl Plan<'_> {
     }
 }
 
-/// The snapshot's combos by key. Two combos with the same key cannot both be stored: that is
-/// an error naming the first.
-pub fn by_key(snapshot: &[Combo]) -> Result<BTreeMap<&str, &Combo>, ComboError> {
-    let mut seen: BTreeMap<&str, &Combo> = BTreeMap::new();
-    for combo in snapshot {
-        if let Some(first) = seen.insert(combo.key.as_str(), combo) {
-            return Err(ComboError::SameLegsAs(first.label()));
+/// One account's combos as the gateway reported them, checked, each with its content hash
+/// (computed once, where the account is read, not again for every comparison).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    combos: Vec<Combo>,
+    hashes: Vec<ContentHash>,
+}
+
+impl Snapshot {
+    /// Two combos with the same key cannot both be stored: that is an error naming the first.
+    pub fn new(combos: Vec<Combo>) -> Result<Snapshot, ComboError> {
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        for (i, combo) in combos.iter().enumerate() {
+            if !seen.insert(combo.key.as_str()) {
+                let first = combos[..i].iter().find(|c| c.key == combo.key);
+                return Err(ComboError::SameLegsAs(first.unwrap_or(combo).label()));
+            }
         }
+        let hashes = combos.iter().map(Combo::content_hash).collect();
+        Ok(Snapshot { combos, hashes })
     }
-    Ok(seen)
+
+    /// Each combo with its hash.
+    pub fn iter(&self) -> impl Iterator<Item = (&Combo, ContentHash)> {
+        self.combos.iter().zip(self.hashes.iter().copied())
+    }
+}
+
+impl std::ops::Deref for Snapshot {
+    type Target = [Combo];
+
+    fn deref(&self) -> &[Combo] {
+        &self.combos
+    }
 }
 
 /// The stored combos whose rows a sync has to read before planning: those the snapshot
 /// reports with a different (or no) hash, and stale ones it reports again. An unchanged
 /// combo is recognised by its hash alone.
-pub fn to_compare(stored: &[StoredHash], snapshot: &[Combo]) -> Vec<i32> {
+pub fn to_compare(stored: &[StoredHash], snapshot: &Snapshot) -> Vec<i32> {
     let by_key: BTreeMap<&str, &StoredHash> = stored.iter().map(|s| (s.key.as_str(), s)).collect();
     snapshot
         .iter()
-        .filter_map(|combo| {
+        .filter_map(|(combo, hash)| {
             let old = by_key.get(combo.key.as_str())?;
-            let same = !old.stale && old.hash == Some(combo.content_hash());
+            let same = !old.stale && old.hash == Some(hash);
             (!same).then_some(old.id)
         })
         .collect()
@@ -266,23 +291,20 @@ pub fn to_compare(stored: &[StoredHash], snapshot: &[Combo]) -> Vec<i32> {
 /// snapshot lacks is marked stale, a leg its combo lacks is removed): `stored` is every
 /// stored combo by hash, `compared` the full rows of those [`to_compare`] named. A combo
 /// whose hash matches is unchanged without a look at its rows; one whose rows are missing
-/// from `compared` is written whole, as writing too much is safe and too little is not. Two
-/// combos of the snapshot with the same key are an error naming both.
+/// from `compared` is written whole, as writing too much is safe and too little is not.
 pub fn plan<'a>(
     stored: &[StoredHash],
     compared: &[StoredCombo],
-    snapshot: &'a [Combo],
-) -> Result<Plan<'a>, ComboError> {
-    let seen = by_key(snapshot)?;
+    snapshot: &'a Snapshot,
+) -> Plan<'a> {
     let by_key: BTreeMap<&str, &StoredHash> = stored.iter().map(|s| (s.key.as_str(), s)).collect();
     let rows: BTreeMap<i32, &StoredCombo> = compared.iter().map(|s| (s.id, s)).collect();
     let mut p = Plan::default();
-    for combo in snapshot {
+    for (combo, hash) in snapshot.iter() {
         let Some(old) = by_key.get(combo.key.as_str()) else {
-            p.insert.push(combo);
+            p.insert.push((combo, hash));
             continue;
         };
-        let hash = combo.content_hash();
         if !old.stale && old.hash == Some(hash) {
             p.unchanged += 1;
             continue;
@@ -297,7 +319,7 @@ pub fn plan<'a>(
             };
         let own = old.stale || old_fields != Some(&combo.fields);
         if own {
-            p.update.push((old.id, combo));
+            p.update.push((old.id, combo, hash));
         }
         let before = p.upsert_legs.len() + p.remove_legs.len();
         for (conid, leg) in &combo.legs {
@@ -319,12 +341,13 @@ pub fn plan<'a>(
             p.unchanged += 1;
         }
     }
+    let reported: BTreeSet<&str> = snapshot.iter().map(|(c, _)| c.key.as_str()).collect();
     p.mark_stale = stored
         .iter()
-        .filter(|s| !s.stale && !seen.contains_key(s.key.as_str()))
+        .filter(|s| !s.stale && !reported.contains(s.key.as_str()))
         .map(|s| s.id)
         .collect();
-    Ok(p)
+    p
 }
 
 #[cfg(test)]

@@ -21,7 +21,13 @@ fn leg_raw(position: f64) -> Value {
            "conExchMap": [], "assetClass": "FOP"})
 }
 
-fn content(position: f64) -> (ComboFields, Vec<(ConId, LegFields)>) {
+/// A combo's fields and legs.
+type Content = (ComboFields, Vec<(ConId, LegFields)>);
+
+/// A named change to a combo's content.
+type Change = (&'static str, fn(&mut Content));
+
+fn content(position: f64) -> Content {
     let fields = ComboFields {
         name: Some("CP.CP0000abcd".into()),
         description: Some("-1*810000001+1*810000002".into()),
@@ -39,7 +45,7 @@ fn content(position: f64) -> (ComboFields, Vec<(ConId, LegFields)>) {
     (fields, legs)
 }
 
-fn hash((fields, legs): &(ComboFields, Vec<(ConId, LegFields)>)) -> ContentHash {
+fn hash((fields, legs): &Content) -> ContentHash {
     ContentHash::of(fields, legs)
 }
 
@@ -67,7 +73,7 @@ fn key_order_is_not_stored_so_it_does_not_count() {
 #[test]
 fn anything_stored_that_changes_changes_the_hash() {
     let base = hash(&content(2.0));
-    let changes: Vec<(&str, fn(&mut (ComboFields, Vec<(ConId, LegFields)>)))> = vec![
+    let changes: Vec<Change> = vec![
         ("a position", |x| x.1[0].1.figures.position = Some(3.0)),
         ("a combo figure", |x| {
             x.0.figures.unrealized_pnl = Some(13.0)

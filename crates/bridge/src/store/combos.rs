@@ -195,12 +195,12 @@ struct ComboArrays<'a> {
 }
 
 impl<'a> ComboArrays<'a> {
-    fn push(&mut self, combo: &'a Combo) {
+    fn push(&mut self, combo: &'a Combo, hash: ContentHash) {
         let f = &combo.fields;
         self.names.push(f.name.as_deref());
         self.descriptions.push(f.description.as_deref());
         self.raws.push(Json(&f.raw));
-        self.hashes.push(combo.content_hash().as_bytes().to_vec());
+        self.hashes.push(hash.as_bytes().to_vec());
         self.figures.push(&f.figures);
     }
 }
@@ -253,9 +253,9 @@ pub async fn apply(
     if !plan.insert.is_empty() {
         let mut keys = Vec::new();
         let mut fields = ComboArrays::default();
-        for combo in &plan.insert {
+        for (combo, hash) in &plan.insert {
             keys.push(combo.key.as_str());
-            fields.push(combo);
+            fields.push(combo, *hash);
         }
         let q = sqlx::query(
             "INSERT INTO combo_positions (account_id, source, combo_key, name, description, raw,
@@ -287,7 +287,7 @@ pub async fn apply(
         let legs: Vec<(i32, ConId, &LegFields)> = plan
             .insert
             .iter()
-            .flat_map(|combo| {
+            .flat_map(|(combo, _)| {
                 let id = ids[combo.key.as_str()];
                 combo.legs.iter().map(move |(conid, leg)| (id, *conid, leg))
             })
@@ -297,9 +297,9 @@ pub async fn apply(
     if !plan.update.is_empty() {
         let mut ids = Vec::new();
         let mut fields = ComboArrays::default();
-        for (id, combo) in &plan.update {
+        for (id, combo, hash) in &plan.update {
             ids.push(*id);
-            fields.push(combo);
+            fields.push(combo, *hash);
         }
         let q = sqlx::query(
             "UPDATE combo_positions c
