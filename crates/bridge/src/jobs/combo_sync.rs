@@ -89,13 +89,17 @@ fn mask(text: &str, account: &AccountCode) -> String {
 }
 
 /// A combo in the domain's terms: its figures derived from its legs, its key from the
-/// account and the legs' `conid:ratio` set.
-pub fn to_domain(account: &AccountCode, c: wire::Combo) -> Result<Combo, combo::ComboError> {
+/// account and the legs' `conid:ratio` set. A combo that cannot be stored gives its raw
+/// payload back with the reason, for the job's result (moved, never copied: it is large).
+pub fn to_domain(
+    account: &AccountCode,
+    c: wire::Combo,
+) -> Result<Combo, (combo::ComboError, Value)> {
     let fields = ComboFields {
         name: c.name,
         description: c.description,
         figures: Figures::default(),
-        raw: c.raw,
+        raw: Value::Null,
     };
     let legs = c
         .legs
@@ -116,7 +120,13 @@ pub fn to_domain(account: &AccountCode, c: wire::Combo) -> Result<Combo, combo::
             (l.conid, fields)
         })
         .collect();
-    Combo::new(account, fields, legs)
+    match Combo::new(account, fields, legs) {
+        Ok(mut combo) => {
+            combo.fields.raw = c.raw;
+            Ok(combo)
+        }
+        Err(e) => Err((e, c.raw)),
+    }
 }
 
 impl ComboSync {
@@ -214,10 +224,9 @@ async fn read_account(
     let mut checked = Vec::with_capacity(reported.len());
     for c in reported {
         let name = c.name.clone().unwrap_or_else(|| "(unnamed)".into());
-        let raw = c.raw.clone();
         match to_domain(&code, c) {
             Ok(combo) => checked.push(combo),
-            Err(e) => {
+            Err((e, raw)) => {
                 let err = JobError::Permanent {
                     message: format!("account {label}, combo {name}: {e}"),
                     result: Some(json!({
