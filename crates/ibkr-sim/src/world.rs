@@ -7,7 +7,7 @@
 //! only clock reads are in the caller. Changes are announced on a broadcast channel so
 //! sessions can push updates. Locks are never held across an `.await`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use jiff::Timestamp;
@@ -377,8 +377,21 @@ impl World {
         realized_pnl: f64,
         now: Timestamp,
     ) -> Option<Leg> {
-        let instrument = self.instrument(conid)?.clone();
         let quote = self.quote(conid, now)?;
+        self.leg_at(account, conid, quantity, avg_price, realized_pnl, quote)
+    }
+
+    /// A leg valued at `quote`.
+    fn leg_at(
+        &self,
+        account: &str,
+        conid: i32,
+        quantity: f64,
+        avg_price: f64,
+        realized_pnl: f64,
+        quote: Quote,
+    ) -> Option<Leg> {
+        let instrument = self.instrument(conid)?.clone();
         let m = instrument.multiplier;
         Some(Leg {
             account: account.to_owned(),
@@ -401,6 +414,9 @@ impl World {
             .filter(|c| c.account == account)
             .cloned()
             .collect();
+        // Many combos share a leg, and every leg is valued at the same `now`: each
+        // instrument is priced once per call (two option models a quote), not once per leg.
+        let mut quotes: HashMap<i32, Option<Quote>> = HashMap::new();
         combos
             .into_iter()
             .map(|c| ComboView {
@@ -409,7 +425,10 @@ impl World {
                     .iter()
                     .filter_map(|l| {
                         let qty = c.quantity * f64::from(l.ratio);
-                        self.leg(account, l.conid, qty, l.avg_price, 0.0, now)
+                        let quote = *quotes
+                            .entry(l.conid)
+                            .or_insert_with(|| self.quote(l.conid, now));
+                        self.leg_at(account, l.conid, qty, l.avg_price, 0.0, quote?)
                     })
                     .collect(),
                 ratios: c.legs.iter().map(|l| (l.conid, l.ratio)).collect(),

@@ -30,6 +30,29 @@ fn legs_add_combo_parts_to_outside_holdings() {
 }
 
 #[test]
+fn combo_legs_are_valued_as_each_leg_alone_even_when_combos_share_one() {
+    let w = world();
+    // The account's two combos share CL month 2, priced once for both.
+    let combos = w.combos("DU1234567", now());
+    assert_eq!(combos.len(), 2);
+    for combo in combos {
+        for (leg, (conid, ratio)) in combo.legs.iter().zip(&combo.ratios) {
+            let alone = w
+                .leg(
+                    "DU1234567",
+                    *conid,
+                    combo.quantity * f64::from(*ratio),
+                    leg.avg_price,
+                    0.0,
+                    now(),
+                )
+                .expect("a leg");
+            assert_eq!(leg, &alone);
+        }
+    }
+}
+
+#[test]
 fn values_agree_with_prices_and_multipliers() {
     let w = world();
     for leg in w.all_legs(now()) {

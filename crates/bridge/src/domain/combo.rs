@@ -1,6 +1,8 @@
 //! Native combo (spread) positions as the bridge stores them: the deterministic [`ComboKey`],
 //! a validated [`Combo`] with its legs, and [`plan`], which turns one account's fresh snapshot
-//! and what is stored into the fewest writes — nothing at all when nothing changed.
+//! and what is stored into the fewest writes — nothing at all when nothing changed. Stored
+//! combos are known by their content hash first ([`to_compare`] names the few whose rows
+//! must be read), so an unchanged re-sync reads no payloads.
 //!
 //! Pure: what the gateway reported and what the database holds come in, a plan comes out.
 
@@ -9,6 +11,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+use super::combo_hash::ContentHash;
 use super::ids::{AccountCode, ConId};
 
 /// A combo's identity: the account and the sorted, normalized `conid:ratio` set of its legs,
@@ -153,6 +156,11 @@ impl Combo {
         })
     }
 
+    /// The hash of what the bridge stores for it.
+    pub fn content_hash(&self) -> ContentHash {
+        ContentHash::of(&self.fields, &self.legs)
+    }
+
     /// What the operator calls it: IBKR's name, else its key's legs.
     pub fn label(&self) -> String {
         self.fields.name.clone().unwrap_or_else(|| {
@@ -162,7 +170,7 @@ impl Combo {
     }
 }
 
-/// A combo as the database holds it.
+/// A combo as the database holds it, in full.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredCombo {
     pub id: i32,
@@ -173,20 +181,35 @@ pub struct StoredCombo {
     pub legs: Vec<(ConId, LegFields)>,
 }
 
+/// A stored combo by its hash only: what a sync reads of every combo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredHash {
+    pub id: i32,
+    pub key: String,
+    pub stale: bool,
+    /// `None` when it was stored without one (before migration 0007) or with one that is
+    /// not a SHA-256: its content has to be compared in full.
+    pub hash: Option<ContentHash>,
+}
+
 /// The writes that bring one account's stored combos in line with a fresh snapshot.
 #[derive(Debug, Default, PartialEq)]
 pub struct Plan<'a> {
-    /// New combos, with all their legs.
-    pub insert: Vec<&'a Combo>,
-    /// Stored combos whose own fields changed, or that come back from stale.
-    pub update: Vec<(i32, &'a Combo)>,
+    /// New combos, with all their legs, and their hashes.
+    pub insert: Vec<(&'a Combo, ContentHash)>,
+    /// Stored combos whose own fields changed, or that come back from stale, with their new
+    /// hashes.
+    pub update: Vec<(i32, &'a Combo, ContentHash)>,
+    /// Stored combos whose own fields are as stored but whose hash is not: a leg changed,
+    /// or the hash was missing. Only the hash is written.
+    pub rehash: Vec<(i32, ContentHash)>,
     /// Legs of stored combos that are new or changed.
     pub upsert_legs: Vec<(i32, ConId, &'a LegFields)>,
     /// Legs no longer in their combo.
     pub remove_legs: Vec<(i32, ConId)>,
     /// Stored combos the snapshot no longer has.
     pub mark_stale: Vec<i32>,
-    /// Stored combos with nothing to write.
+    /// Stored combos with nothing to write but, at most, their hash.
     pub unchanged: usize,
     /// Stored combos with a change of their own or of a leg.
     pub changed: usize,
@@ -194,42 +217,111 @@ pub struct Plan<'a> {
 
 impl Plan<'_> {
     pub fn is_empty(&self) -> bool {
-        self.insert.is_empty()
-            && self.update.is_empty()
-            && self.upsert_legs.is_empty()
-            && self.remove_legs.is_empty()
-            && self.mark_stale.is_empty()
+        self.rows_written() == 0
     }
 
     /// Leg rows the plan writes (inserted with new combos, or upserted).
     pub fn legs_written(&self) -> usize {
-        self.insert.iter().map(|c| c.legs.len()).sum::<usize>() + self.upsert_legs.len()
+        self.insert.iter().map(|(c, _)| c.legs.len()).sum::<usize>() + self.upsert_legs.len()
+    }
+
+    /// Every row the plan inserts, updates or deletes, in both tables.
+    pub fn rows_written(&self) -> usize {
+        self.insert.len()
+            + self.update.len()
+            + self.rehash.len()
+            + self.mark_stale.len()
+            + self.legs_written()
+            + self.remove_legs.len()
     }
 }
 
-/// Compares one account's `snapshot` with what is `stored` (replace semantics: a combo the
-/// snapshot lacks is marked stale, a leg its combo lacks is removed). Two combos of the
-/// snapshot with the same key cannot both be stored: that is an error naming both.
-pub fn plan<'a>(stored: &[StoredCombo], snapshot: &'a [Combo]) -> Result<Plan<'a>, ComboError> {
-    let mut seen: BTreeMap<&str, &Combo> = BTreeMap::new();
-    for combo in snapshot {
-        if let Some(first) = seen.insert(combo.key.as_str(), combo) {
-            return Err(ComboError::SameLegsAs(first.label()));
+/// One account's combos as the gateway reported them, checked, each with its content hash
+/// (computed once, where the account is read, not again for every comparison).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    combos: Vec<Combo>,
+    hashes: Vec<ContentHash>,
+}
+
+impl Snapshot {
+    /// Two combos with the same key cannot both be stored: that is an error naming the first.
+    pub fn new(combos: Vec<Combo>) -> Result<Snapshot, ComboError> {
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        for (i, combo) in combos.iter().enumerate() {
+            if !seen.insert(combo.key.as_str()) {
+                let first = combos[..i].iter().find(|c| c.key == combo.key);
+                return Err(ComboError::SameLegsAs(first.unwrap_or(combo).label()));
+            }
         }
+        let hashes = combos.iter().map(Combo::content_hash).collect();
+        Ok(Snapshot { combos, hashes })
     }
-    let by_key: BTreeMap<&str, &StoredCombo> = stored.iter().map(|s| (s.key.as_str(), s)).collect();
+
+    /// Each combo with its hash.
+    pub fn iter(&self) -> impl Iterator<Item = (&Combo, ContentHash)> {
+        self.combos.iter().zip(self.hashes.iter().copied())
+    }
+}
+
+impl std::ops::Deref for Snapshot {
+    type Target = [Combo];
+
+    fn deref(&self) -> &[Combo] {
+        &self.combos
+    }
+}
+
+/// The stored combos whose rows a sync has to read before planning: those the snapshot
+/// reports with a different (or no) hash, and stale ones it reports again. An unchanged
+/// combo is recognised by its hash alone.
+pub fn to_compare(stored: &[StoredHash], snapshot: &Snapshot) -> Vec<i32> {
+    let by_key: BTreeMap<&str, &StoredHash> = stored.iter().map(|s| (s.key.as_str(), s)).collect();
+    snapshot
+        .iter()
+        .filter_map(|(combo, hash)| {
+            let old = by_key.get(combo.key.as_str())?;
+            let same = !old.stale && old.hash == Some(hash);
+            (!same).then_some(old.id)
+        })
+        .collect()
+}
+
+/// Compares one account's `snapshot` with what is stored (replace semantics: a combo the
+/// snapshot lacks is marked stale, a leg its combo lacks is removed): `stored` is every
+/// stored combo by hash, `compared` the full rows of those [`to_compare`] named. A combo
+/// whose hash matches is unchanged without a look at its rows; one whose rows are missing
+/// from `compared` is written whole, as writing too much is safe and too little is not.
+pub fn plan<'a>(
+    stored: &[StoredHash],
+    compared: &[StoredCombo],
+    snapshot: &'a Snapshot,
+) -> Plan<'a> {
+    let by_key: BTreeMap<&str, &StoredHash> = stored.iter().map(|s| (s.key.as_str(), s)).collect();
+    let rows: BTreeMap<i32, &StoredCombo> = compared.iter().map(|s| (s.id, s)).collect();
     let mut p = Plan::default();
-    for combo in snapshot {
+    for (combo, hash) in snapshot.iter() {
         let Some(old) = by_key.get(combo.key.as_str()) else {
-            p.insert.push(combo);
+            p.insert.push((combo, hash));
             continue;
         };
-        let own = old.stale || old.fields != combo.fields;
+        if !old.stale && old.hash == Some(hash) {
+            p.unchanged += 1;
+            continue;
+        }
+        let (old_fields, old_legs): (Option<&ComboFields>, BTreeMap<ConId, &LegFields>) =
+            match rows.get(&old.id) {
+                Some(row) => (
+                    Some(&row.fields),
+                    row.legs.iter().map(|(c, l)| (*c, l)).collect(),
+                ),
+                None => (None, BTreeMap::new()),
+            };
+        let own = old.stale || old_fields != Some(&combo.fields);
         if own {
-            p.update.push((old.id, combo));
+            p.update.push((old.id, combo, hash));
         }
         let before = p.upsert_legs.len() + p.remove_legs.len();
-        let old_legs: BTreeMap<ConId, &LegFields> = old.legs.iter().map(|(c, l)| (*c, l)).collect();
         for (conid, leg) in &combo.legs {
             if old_legs.get(conid) != Some(&leg) {
                 p.upsert_legs.push((old.id, *conid, leg));
@@ -239,18 +331,23 @@ pub fn plan<'a>(stored: &[StoredCombo], snapshot: &'a [Combo]) -> Result<Plan<'a
         for conid in old_legs.keys().filter(|c| !new_legs.contains(c)) {
             p.remove_legs.push((old.id, *conid));
         }
-        if own || p.upsert_legs.len() + p.remove_legs.len() > before {
+        let legs_changed = p.upsert_legs.len() + p.remove_legs.len() > before;
+        if !own && old.hash != Some(hash) {
+            p.rehash.push((old.id, hash));
+        }
+        if own || legs_changed {
             p.changed += 1;
         } else {
             p.unchanged += 1;
         }
     }
+    let reported: BTreeSet<&str> = snapshot.iter().map(|(c, _)| c.key.as_str()).collect();
     p.mark_stale = stored
         .iter()
-        .filter(|s| !s.stale && !seen.contains_key(s.key.as_str()))
+        .filter(|s| !s.stale && !reported.contains(s.key.as_str()))
         .map(|s| s.id)
         .collect();
-    Ok(p)
+    p
 }
 
 #[cfg(test)]

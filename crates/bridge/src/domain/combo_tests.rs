@@ -56,6 +56,24 @@ fn stored(id: i32, combo: &Combo) -> StoredCombo {
     }
 }
 
+/// The plan with every stored combo's rows at hand, its hash that of its rows.
+fn plan_all<'a>(stored: &[StoredCombo], snapshot: &'a Snapshot) -> Plan<'a> {
+    let hashes: Vec<StoredHash> = stored
+        .iter()
+        .map(|s| StoredHash {
+            id: s.id,
+            key: s.key.clone(),
+            stale: s.stale,
+            hash: Some(ContentHash::of(&s.fields, &s.legs)),
+        })
+        .collect();
+    plan(&hashes, stored, snapshot)
+}
+
+fn snap(combos: Vec<Combo>) -> Snapshot {
+    Snapshot::new(combos).expect("distinct keys")
+}
+
 #[test]
 fn the_key_is_the_account_and_the_sorted_normalized_legs() {
     let a = ComboKey::new(&acct(), &[(c(810000002), 1.0), (c(810000001), -1.0)]);
@@ -136,8 +154,8 @@ fn malformed_legs_are_refused_by_name() {
 
 #[test]
 fn a_first_snapshot_inserts_everything() {
-    let snapshot = [calendar("CP.CPa")];
-    let p = plan(&[], &snapshot).expect("plan");
+    let snapshot = snap(vec![calendar("CP.CPa")]);
+    let p = plan_all(&[], &snapshot);
     assert_eq!(p.insert.len(), 1);
     assert_eq!(p.legs_written(), 2);
     assert_eq!((p.changed, p.unchanged), (0, 0));
@@ -145,8 +163,8 @@ fn a_first_snapshot_inserts_everything() {
 
 #[test]
 fn an_unchanged_snapshot_writes_nothing() {
-    let snapshot = [calendar("CP.CPa")];
-    let p = plan(&[stored(7, &snapshot[0])], &snapshot).expect("plan");
+    let snapshot = snap(vec![calendar("CP.CPa")]);
+    let p = plan_all(&[stored(7, &snapshot[0])], &snapshot);
     assert!(p.is_empty(), "{p:?}");
     assert_eq!((p.changed, p.unchanged), (0, 1));
 }
@@ -157,8 +175,8 @@ fn a_moved_price_updates_the_combo_and_only_the_legs_that_moved() {
     let mut moved = before.clone();
     moved.legs[1].1.figures.unrealized_pnl = Some(150.0);
     moved.fields.figures.unrealized_pnl = Some(70.0);
-    let snapshot = [moved];
-    let p = plan(&[stored(7, &before)], &snapshot).expect("plan");
+    let snapshot = snap(vec![moved]);
+    let p = plan_all(&[stored(7, &before)], &snapshot);
     assert_eq!(p.update.len(), 1);
     assert_eq!(p.update[0].0, 7);
     assert_eq!(p.upsert_legs.len(), 1);
@@ -169,15 +187,16 @@ fn a_moved_price_updates_the_combo_and_only_the_legs_that_moved() {
 #[test]
 fn a_combo_no_longer_reported_is_marked_stale_once() {
     let gone = calendar("CP.CPa");
-    let p = plan(&[stored(7, &gone)], &[]).expect("plan");
+    let none = snap(vec![]);
+    let p = plan_all(&[stored(7, &gone)], &none);
     assert_eq!(p.mark_stale, vec![7]);
 
     let mut already = stored(7, &gone);
     already.stale = true;
-    assert!(plan(&[already.clone()], &[]).expect("plan").is_empty());
+    assert!(plan_all(&[already.clone()], &none).is_empty());
 
-    let back = [gone];
-    let p = plan(&[already], &back).expect("plan");
+    let back = snap(vec![gone]);
+    let p = plan_all(&[already], &back);
     assert_eq!(p.update.len(), 1, "a stale combo reported again comes back");
 }
 
@@ -186,8 +205,8 @@ fn a_leg_no_longer_in_its_combo_is_removed() {
     let combo = calendar("CP.CPa");
     let mut old = stored(7, &combo);
     old.legs.push((c(810000009), leg(1.0, 1.0, 1.0, 0.0)));
-    let snapshot = [combo];
-    let p = plan(&[old], &snapshot).expect("plan");
+    let snapshot = snap(vec![combo]);
+    let p = plan_all(&[old], &snapshot);
     assert_eq!(p.remove_legs, vec![(7, c(810000009))]);
     assert!(p.update.is_empty(), "the combo's own fields did not change");
     assert_eq!(p.changed, 1);
@@ -195,9 +214,101 @@ fn a_leg_no_longer_in_its_combo_is_removed() {
 
 #[test]
 fn two_combos_with_the_same_legs_are_an_error_naming_the_first() {
-    let snapshot = [calendar("CP.CPa"), calendar("CP.CPb")];
     assert_eq!(
-        plan(&[], &snapshot),
+        Snapshot::new(vec![calendar("CP.CPa"), calendar("CP.CPb")]),
         Err(ComboError::SameLegsAs("CP.CPa".into()))
     );
+}
+
+fn by_hash(s: &StoredCombo, hash: Option<ContentHash>) -> StoredHash {
+    StoredHash {
+        id: s.id,
+        key: s.key.clone(),
+        stale: s.stale,
+        hash,
+    }
+}
+
+#[test]
+fn only_combos_whose_hash_differs_or_is_missing_are_compared() {
+    let (same, moved, unhashed, stale, new) = (
+        calendar("CP.CPa"),
+        calendar("CP.CPb"),
+        calendar("CP.CPc"),
+        calendar("CP.CPd"),
+        calendar("CP.CPe"),
+    );
+    let mut snapshot = Vec::new();
+    let mut stored_hashes = Vec::new();
+    for (id, combo) in [(1, &same), (2, &moved), (3, &unhashed), (4, &stale)] {
+        // Distinct keys: each combo its own pair of legs.
+        let mut combo = combo.clone();
+        combo.key = ComboKey(format!("{}#{id}", combo.key));
+        let mut s = stored(id, &combo);
+        s.stale = id == 4;
+        let hash = match id {
+            2 => Some(ContentHash::of(&fields("before"), &combo.legs)),
+            3 => None,
+            _ => Some(combo.content_hash()),
+        };
+        stored_hashes.push(by_hash(&s, hash));
+        snapshot.push(combo);
+    }
+    snapshot.push(new);
+    assert_eq!(to_compare(&stored_hashes, &snap(snapshot)), vec![2, 3, 4]);
+}
+
+#[test]
+fn a_combo_whose_hash_matches_is_unchanged_without_its_rows() {
+    let snapshot = snap(vec![calendar("CP.CPa")]);
+    let s = stored(7, &snapshot[0]);
+    let p = plan(
+        &[by_hash(&s, Some(snapshot[0].content_hash()))],
+        &[],
+        &snapshot,
+    );
+    assert!(p.is_empty(), "{p:?}");
+    assert_eq!((p.changed, p.unchanged), (0, 1));
+}
+
+#[test]
+fn a_combo_stored_without_a_hash_gets_only_its_hash_when_its_rows_are_the_same() {
+    let snapshot = snap(vec![calendar("CP.CPa")]);
+    let s = stored(7, &snapshot[0]);
+    let p = plan(&[by_hash(&s, None)], std::slice::from_ref(&s), &snapshot);
+    assert_eq!(p.rehash, vec![(7, snapshot[0].content_hash())]);
+    assert_eq!(p.rows_written(), 1, "{p:?}");
+    assert_eq!((p.changed, p.unchanged), (0, 1));
+}
+
+#[test]
+fn a_changed_leg_writes_that_leg_and_the_combo_hash() {
+    let before = calendar("CP.CPa");
+    let mut moved = before.clone();
+    moved.legs[0].1.raw = json!({"position": 2.0, "mktPrice": 1.5});
+    let s = stored(7, &before);
+    let snapshot = snap(vec![moved]);
+    let p = plan(
+        &[by_hash(&s, Some(before.content_hash()))],
+        std::slice::from_ref(&s),
+        &snapshot,
+    );
+    assert!(p.update.is_empty(), "the combo's own fields did not change");
+    assert_eq!(p.upsert_legs.len(), 1);
+    assert_eq!(p.rehash, vec![(7, snapshot[0].content_hash())]);
+    assert_eq!(p.rows_written(), 2);
+    assert_eq!((p.changed, p.unchanged), (1, 0));
+}
+
+#[test]
+fn a_changed_combo_whose_rows_were_not_read_is_written_whole() {
+    let before = calendar("CP.CPa");
+    let mut moved = before.clone();
+    moved.fields.figures.position = Some(3.0);
+    let s = stored(7, &before);
+    let snapshot = snap(vec![moved]);
+    let p = plan(&[by_hash(&s, Some(before.content_hash()))], &[], &snapshot);
+    assert_eq!(p.update.len(), 1);
+    assert_eq!(p.upsert_legs.len(), 2);
+    assert!(p.rehash.is_empty(), "the update writes the hash");
 }

@@ -1,13 +1,14 @@
 //! Domain: the bridge's own types and pure logic — ids that can only hold valid values,
 //! contracts, the in-memory portfolio the sources keep current, the events the sources report,
-//! native combos and their sync plan, the net-greeks sums, the spread view's arithmetic, IBKR's
-//! daily reset window.
+//! native combos, their content hashes and their sync plan, the net-greeks sums, the spread
+//! view's arithmetic, IBKR's daily reset window.
 //!
 //! Nothing here does I/O or reads a clock: every function that needs the time takes `now`.
 //! Lenient parsing of IBKR's payloads happens at the edges (`ibkr`); these types are strict.
 
 pub mod api_log;
 pub mod combo;
+pub mod combo_hash;
 pub mod contract;
 pub mod episode;
 pub mod expiry;

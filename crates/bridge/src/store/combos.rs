@@ -1,7 +1,7 @@
 //! `combo_positions` and `combo_position_legs`: native combos from the Client Portal
-//! (`source = 'cpapi'`) with their legs. For the sync: reads one account's stored combos and
-//! carries out a [`Plan`] — the domain decides what to write; this only writes it, inside the
-//! caller's transaction. For the read API: the spreads with their legs, accounts by alias.
+//! (`source = 'cpapi'`) with their legs. For the sync: reads one account's stored combos by
+//! content hash, then in full only those the domain asks for, and carries out a [`Plan`] —
+//! the domain decides what to write; this only writes it, inside the caller's transaction. For the read API: the spreads with their legs, accounts by alias.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +13,8 @@ use sqlx::postgres::PgArguments;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Row};
 
-use crate::domain::combo::{ComboFields, Figures, LegFields, Plan, StoredCombo};
+use crate::domain::combo::{Combo, ComboFields, Figures, LegFields, Plan, StoredCombo, StoredHash};
+use crate::domain::combo_hash::ContentHash;
 use crate::domain::ids::ConId;
 use crate::domain::spreads::LegQuantity;
 
@@ -67,18 +68,48 @@ type LegRow = (
     Option<f64>,
 );
 
-/// Every stored combo of the account (stale ones too), with its legs.
-pub async fn load(
+/// Every stored combo of the account (stale ones too) by its content hash: no payloads.
+pub async fn load_hashes(
     conn: &mut PgConnection,
     account_id: i32,
-) -> Result<Vec<StoredCombo>, sqlx::Error> {
-    let combos: Vec<ComboRow> = sqlx::query_as(
-        "SELECT id, combo_key, stale_at IS NOT NULL, name, description, raw::jsonb,
-                position, avg_price, market_value, unrealized_pnl, realized_pnl
-           FROM combo_positions WHERE account_id = $1 AND source = $2 ORDER BY id",
+) -> Result<Vec<StoredHash>, sqlx::Error> {
+    let rows: Vec<(i32, String, bool, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT id, combo_key, stale_at IS NOT NULL, content_hash
+           FROM combo_positions WHERE account_id = $1 AND source = $2",
     )
     .bind(account_id)
     .bind(SOURCE)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, key, stale, hash)| StoredHash {
+            id,
+            key,
+            stale,
+            hash: hash.as_deref().and_then(ContentHash::from_bytes),
+        })
+        .collect())
+}
+
+/// The account's stored combos `ids`, in full with their legs: the few a sync compares.
+pub async fn load(
+    conn: &mut PgConnection,
+    account_id: i32,
+    ids: &[i32],
+) -> Result<Vec<StoredCombo>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let combos: Vec<ComboRow> = sqlx::query_as(
+        "SELECT id, combo_key, stale_at IS NOT NULL, name, description, raw::jsonb,
+                position, avg_price, market_value, unrealized_pnl, realized_pnl
+           FROM combo_positions
+          WHERE account_id = $1 AND source = $2 AND id = ANY($3) ORDER BY id",
+    )
+    .bind(account_id)
+    .bind(SOURCE)
+    .bind(ids)
     .fetch_all(&mut *conn)
     .await?;
     let ids: Vec<i32> = combos.iter().map(|c| c.0).collect();
@@ -155,18 +186,21 @@ impl FigureArrays {
 
 /// Combos' own fields as column arrays.
 #[derive(Default)]
-struct ComboArrays {
-    names: Vec<Option<String>>,
-    descriptions: Vec<Option<String>>,
-    raws: Vec<Value>,
+struct ComboArrays<'a> {
+    names: Vec<Option<&'a str>>,
+    descriptions: Vec<Option<&'a str>>,
+    raws: Vec<Json<&'a Value>>,
+    hashes: Vec<Vec<u8>>,
     figures: FigureArrays,
 }
 
-impl ComboArrays {
-    fn push(&mut self, f: &ComboFields) {
-        self.names.push(f.name.clone());
-        self.descriptions.push(f.description.clone());
-        self.raws.push(f.raw.clone());
+impl<'a> ComboArrays<'a> {
+    fn push(&mut self, combo: &'a Combo, hash: ContentHash) {
+        let f = &combo.fields;
+        self.names.push(f.name.as_deref());
+        self.descriptions.push(f.description.as_deref());
+        self.raws.push(Json(&f.raw));
+        self.hashes.push(hash.as_bytes().to_vec());
         self.figures.push(&f.figures);
     }
 }
@@ -185,7 +219,7 @@ async fn upsert_legs(
         combo_ids.push(*combo_id);
         conids.push(conid.get());
         ratios.push(leg.ratio);
-        raws.push(leg.raw.clone());
+        raws.push(Json(&leg.raw));
         figures.push(&leg.figures);
     }
     let q = sqlx::query(
@@ -219,18 +253,19 @@ pub async fn apply(
     if !plan.insert.is_empty() {
         let mut keys = Vec::new();
         let mut fields = ComboArrays::default();
-        for combo in &plan.insert {
-            keys.push(combo.key.as_str().to_owned());
-            fields.push(&combo.fields);
+        for (combo, hash) in &plan.insert {
+            keys.push(combo.key.as_str());
+            fields.push(combo, *hash);
         }
         let q = sqlx::query(
             "INSERT INTO combo_positions (account_id, source, combo_key, name, description, raw,
-                 position, avg_price, market_value, unrealized_pnl, realized_pnl,
+                 content_hash, position, avg_price, market_value, unrealized_pnl, realized_pnl,
                  fetched_at, created_at, updated_at)
-             SELECT $1, $2, k, n, d, j, p, a, m, u, rl, now(), now(), now()
-               FROM UNNEST($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::float8[],
-                           $8::float8[], $9::float8[], $10::float8[], $11::float8[])
-                    WITH ORDINALITY AS x(k, n, d, j, p, a, m, u, rl, o)
+             SELECT $1, $2, k, n, d, j, h, p, a, m, u, rl, now(), now(), now()
+               FROM UNNEST($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bytea[],
+                           $8::float8[], $9::float8[], $10::float8[], $11::float8[],
+                           $12::float8[])
+                    WITH ORDINALITY AS x(k, n, d, j, h, p, a, m, u, rl, o)
               ORDER BY o
              RETURNING combo_key, id",
         )
@@ -239,7 +274,8 @@ pub async fn apply(
         .bind(keys)
         .bind(fields.names)
         .bind(fields.descriptions)
-        .bind(fields.raws);
+        .bind(fields.raws)
+        .bind(fields.hashes);
         let ids: BTreeMap<String, i32> = fields
             .figures
             .bind(q)
@@ -251,7 +287,7 @@ pub async fn apply(
         let legs: Vec<(i32, ConId, &LegFields)> = plan
             .insert
             .iter()
-            .flat_map(|combo| {
+            .flat_map(|(combo, _)| {
                 let id = ids[combo.key.as_str()];
                 combo.legs.iter().map(move |(conid, leg)| (id, *conid, leg))
             })
@@ -261,25 +297,43 @@ pub async fn apply(
     if !plan.update.is_empty() {
         let mut ids = Vec::new();
         let mut fields = ComboArrays::default();
-        for (id, combo) in &plan.update {
+        for (id, combo, hash) in &plan.update {
             ids.push(*id);
-            fields.push(&combo.fields);
+            fields.push(combo, *hash);
         }
         let q = sqlx::query(
             "UPDATE combo_positions c
-                SET name = x.n, description = x.d, raw = x.j, position = x.p, avg_price = x.a,
-                    market_value = x.m, unrealized_pnl = x.u, realized_pnl = x.rl,
-                    stale_at = NULL, fetched_at = now(), updated_at = now()
-               FROM UNNEST($1::int[], $2::text[], $3::text[], $4::jsonb[], $5::float8[],
-                           $6::float8[], $7::float8[], $8::float8[], $9::float8[])
-                    AS x(id, n, d, j, p, a, m, u, rl)
+                SET name = x.n, description = x.d, raw = x.j, content_hash = x.h,
+                    position = x.p, avg_price = x.a, market_value = x.m, unrealized_pnl = x.u,
+                    realized_pnl = x.rl, stale_at = NULL, fetched_at = now(), updated_at = now()
+               FROM UNNEST($1::int[], $2::text[], $3::text[], $4::jsonb[], $5::bytea[],
+                           $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[])
+                    AS x(id, n, d, j, h, p, a, m, u, rl)
               WHERE c.id = x.id",
         )
         .bind(ids)
         .bind(fields.names)
         .bind(fields.descriptions)
-        .bind(fields.raws);
+        .bind(fields.raws)
+        .bind(fields.hashes);
         fields.figures.bind(q).execute(&mut *conn).await?;
+    }
+    if !plan.rehash.is_empty() {
+        // The combo's own fields are as stored: neither fetched_at nor updated_at moves.
+        let (ids, hashes): (Vec<i32>, Vec<Vec<u8>>) = plan
+            .rehash
+            .iter()
+            .map(|(id, hash)| (*id, hash.as_bytes().to_vec()))
+            .unzip();
+        sqlx::query(
+            "UPDATE combo_positions c SET content_hash = x.h
+               FROM UNNEST($1::int[], $2::bytea[]) AS x(id, h)
+              WHERE c.id = x.id",
+        )
+        .bind(ids)
+        .bind(hashes)
+        .execute(&mut *conn)
+        .await?;
     }
     upsert_legs(conn, &plan.upsert_legs).await?;
     if !plan.remove_legs.is_empty() {

@@ -28,6 +28,8 @@ pub enum Kind {
     Timestamptz,
     /// `json` or `jsonb`.
     Json,
+    /// `bytea`.
+    Bytes,
 }
 
 impl Kind {
@@ -38,6 +40,7 @@ impl Kind {
             Kind::Text => &["text", "character varying", "character"],
             Kind::Timestamptz => &["timestamp with time zone"],
             Kind::Json => &["json", "jsonb"],
+            Kind::Bytes => &["bytea"],
         };
         allowed.contains(&data_type)
     }
@@ -51,6 +54,7 @@ impl fmt::Display for Kind {
             Kind::Text => "a text type",
             Kind::Timestamptz => "timestamp with time zone",
             Kind::Json => "json or jsonb",
+            Kind::Bytes => "bytea",
         })
     }
 }
@@ -65,7 +69,7 @@ pub struct TableNeeds {
     pub unique_keys: &'static [&'static [&'static str]],
 }
 
-use Kind::{Float, Int, Json, Text, Timestamptz};
+use Kind::{Bytes, Float, Int, Json, Text, Timestamptz};
 
 /// `portfolio_greeks` and `api_logs`.
 pub const GREEKS_TABLES: &[TableNeeds] = &[
@@ -128,6 +132,7 @@ pub const COMBO_TABLES: &[TableNeeds] = &[
             ("created_at", Timestamptz),
             ("updated_at", Timestamptz),
             ("stale_at", Timestamptz),
+            ("content_hash", Bytes),
         ],
         unique_keys: &[&["account_id", "source", "combo_key"]],
     },

@@ -88,6 +88,7 @@ fn kinds_accept_their_family_only() {
         Kind::Json.accepts("json") && Kind::Json.accepts("jsonb") && !Kind::Json.accepts("text")
     );
     assert!(Kind::Text.accepts("text") && !Kind::Text.accepts("json"));
+    assert!(Kind::Bytes.accepts("bytea") && !Kind::Bytes.accepts("text"));
 }
 
 #[test]

@@ -292,12 +292,12 @@ async fn migrate_then_config_work_against_a_database(pool: PgPool) {
     let first = bridge.run(&["migrate"]);
     assert_eq!(first.code(), Some(0), "{}", first.stderr());
     assert!(
-        first.stdout().contains("schema at version 6"),
+        first.stdout().contains("schema at version 7"),
         "{}",
         first.stdout()
     );
     assert!(
-        first.stdout().contains("6 migration(s) applied now"),
+        first.stdout().contains("7 migration(s) applied now"),
         "{}",
         first.stdout()
     );

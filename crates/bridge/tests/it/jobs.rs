@@ -491,6 +491,138 @@ async fn re_running_the_sync_is_idempotent_and_writes_nothing(pool: PgPool) {
     assert_eq!(last, 2, "sequence values burned by syncs of known accounts");
 }
 
+/// `(combo_key, combo updated_at, its legs' updated_at)` of every stored combo, as text: what
+/// a sync that writes a row changes.
+async fn combo_stamps(pool: &PgPool) -> Vec<(String, String, Vec<String>)> {
+    sqlx::query_as(
+        "SELECT c.combo_key, c.updated_at::text,
+                array_agg(l.con_id || '@' || l.updated_at::text ORDER BY l.con_id)
+           FROM combo_positions c JOIN combo_position_legs l ON l.combo_position_id = c.id
+          GROUP BY c.combo_key, c.updated_at
+          ORDER BY c.combo_key",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("stamps")
+}
+
+fn metrics(result: &Value, want: &[(&str, u64)]) {
+    for (name, want) in want {
+        assert_eq!(metric(result, name), *want, "{name} in {result}");
+    }
+}
+
+#[sqlx::test]
+async fn a_combo_changed_at_the_gateway_is_written_and_only_it(pool: PgPool) {
+    let sim = start_sim(sim_config()).await;
+    let world = sim.control().world();
+    world.freeze(true);
+    let sync = combo_sync(&pool, &sim).await;
+    sync.sync().await.expect("first");
+    let before = combo_stamps(&pool).await;
+    let again = sync.sync().await.expect("unchanged");
+    metrics(
+        &again,
+        &[("rows_written", 0), ("hashes_stored", 0), ("unchanged", 3)],
+    );
+    assert_eq!(combo_stamps(&pool).await, before);
+
+    // One more spread of the same combo: its position and values change, nothing else does.
+    let mut spec = world
+        .scenario()
+        .combos
+        .iter()
+        .find(|c| c.account == "DU1234567")
+        .cloned()
+        .expect("a combo in the scenario");
+    spec.quantity += 1.0;
+    world.open_combo(spec.clone()).expect("the combo grows");
+    let changed = sync.sync().await.expect("changed");
+    metrics(
+        &changed,
+        &[
+            ("inserted", 0),
+            ("updated", 1),
+            ("unchanged", 2),
+            ("legs_written", 2),
+            ("legs_removed", 0),
+            ("hashes_stored", 0),
+            ("marked_stale", 0),
+            ("rows_written", 3),
+        ],
+    );
+    let after = combo_stamps(&pool).await;
+    let moved: Vec<&String> = after
+        .iter()
+        .zip(&before)
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| &a.0)
+        .collect();
+    let key = "DU1234567|810000001:-1,810000002:1";
+    assert_eq!(
+        moved,
+        [key],
+        "only the changed combo and its legs are written"
+    );
+    assert!(
+        after
+            .iter()
+            .zip(&before)
+            .all(|(a, b)| a.0 != key || (a.1 != b.1 && a.2.iter().zip(&b.2).all(|(x, y)| x != y))),
+        "the combo's row and both its legs: {before:?} → {after:?}"
+    );
+    let position: Option<f64> =
+        sqlx::query_scalar("SELECT position FROM combo_positions WHERE combo_key = $1")
+            .bind(key)
+            .fetch_one(&pool)
+            .await
+            .expect("the combo");
+    assert_eq!(position, Some(spec.quantity));
+    metrics(
+        &sync.sync().await.expect("after the change"),
+        &[("rows_written", 0)],
+    );
+}
+
+#[sqlx::test]
+async fn combos_stored_without_a_hash_get_it_once_and_nothing_else(pool: PgPool) {
+    let sim = start_sim(sim_config()).await;
+    sim.control().world().freeze(true);
+    let sync = combo_sync(&pool, &sim).await;
+    sync.sync().await.expect("first");
+    // As rows written before migration 0007 (or by another program) are.
+    sqlx::query("UPDATE combo_positions SET content_hash = NULL")
+        .execute(&pool)
+        .await
+        .expect("hashes dropped");
+    let before = combo_stamps(&pool).await;
+    let rehashed = sync.sync().await.expect("compared in full");
+    metrics(
+        &rehashed,
+        &[
+            ("updated", 0),
+            ("unchanged", 3),
+            ("legs_written", 0),
+            ("hashes_stored", 3),
+            ("rows_written", 3),
+        ],
+    );
+    assert_eq!(
+        combo_stamps(&pool).await,
+        before,
+        "the stored content is unchanged, and so is updated_at"
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM combo_positions WHERE content_hash IS NULL"
+        )
+        .await,
+        0
+    );
+    metrics(&sync.sync().await.expect("again"), &[("rows_written", 0)]);
+}
+
 #[sqlx::test]
 async fn a_combo_table_altered_under_a_running_bridge_fails_the_sync_for_good_saying_what(
     pool: PgPool,

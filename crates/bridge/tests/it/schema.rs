@@ -69,8 +69,8 @@ async fn exec(pool: &PgPool, sql: &'static str) {
 #[sqlx::test(migrations = false)]
 async fn every_spec_column_type_constraint_and_index_exists(pool: PgPool) {
     let report = store::migrate(&pool).await.expect("migrate");
-    assert_eq!(report.current, 6);
-    assert_eq!(report.applied.len(), 6);
+    assert_eq!(report.current, 7);
+    assert_eq!(report.applied.len(), 7);
 
     assert_eq!(
         columns(&pool, "portfolio_greeks").await,
@@ -148,6 +148,7 @@ async fn every_spec_column_type_constraint_and_index_exists(pool: PgPool) {
             "created_at timestamp with time zone not null",
             "updated_at timestamp with time zone not null",
             "stale_at timestamp with time zone",
+            "content_hash bytea",
         ]
     );
     assert_eq!(
@@ -265,7 +266,7 @@ async fn migrating_twice_changes_nothing(pool: PgPool) {
     // were made by someone else, every migration runs again and changes nothing.
     exec(&pool, "DELETE FROM _portfolio_bridge_migrations").await;
     let rerun = store::migrate(&pool).await.expect("rerun");
-    assert_eq!(rerun.applied.len(), 6);
+    assert_eq!(rerun.applied.len(), 7);
     assert_eq!(snapshot(&pool).await, after_first);
 }
 
@@ -275,7 +276,7 @@ async fn migrations_from_several_processes_at_once_all_succeed(pool: PgPool) {
     let (a, b) = (a.expect("first"), b.expect("second"));
     assert_eq!(
         a.applied.len() + b.applied.len(),
-        6,
+        7,
         "each migration applied once: {a:?} {b:?}"
     );
 }

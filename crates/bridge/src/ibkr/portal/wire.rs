@@ -359,9 +359,9 @@ fn one_combo(combo: &Value) -> Result<Combo, Malformed> {
             .collect::<Result<_, Malformed>>()?,
         None => Vec::new(),
     };
-    let rows = match combo.get("positions") {
-        Some(p) => array(p, "positions")?.clone(),
-        None => Vec::new(),
+    let rows: &[Value] = match combo.get("positions") {
+        Some(p) => array(p, "positions")?,
+        None => &[],
     };
     let mut legs = Vec::new();
     for (i, row) in rows.iter().enumerate() {
