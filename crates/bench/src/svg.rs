@@ -26,7 +26,7 @@ fn step(max: f64) -> f64 {
 
 /// `series` (minutes, MiB) with a dashed line at `limit` MiB.
 pub fn memory_chart(title: &str, series: &Series, limit: f64) -> String {
-    let x_max = series.last().map_or(1.0, |p| p.0).max(1.0).ceil();
+    let x_max = series.last().map_or(1.0, |p| p.0).max(1.0);
     let y_top = series.iter().map(|p| p.1).fold(limit, f64::max) * 1.1;
     let y_step = step(y_top);
     let y_max = (y_top / y_step).ceil() * y_step;

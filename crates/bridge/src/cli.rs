@@ -452,6 +452,9 @@ fn spool_status(config: &Config) -> ExitCode {
 }
 
 /// Drains the spool into PostgreSQL, with a progress bar on a terminal.
+/// Records per transaction of `spool drain`.
+const DRAIN_BATCH: usize = 20_000;
+
 async fn spool_drain(url: DatabaseUrl, path: PathBuf) -> anyhow::Result<()> {
     let tty = std::io::stderr().is_terminal();
     // Counted for the progress bar alone: it reads and parses the whole spool once more.
@@ -468,8 +471,15 @@ async fn spool_drain(url: DatabaseUrl, path: PathBuf) -> anyhow::Result<()> {
         schema: None,
     });
     let spool = greeks::spool::Spool::open(&path)?;
-    let (mut writer, _) =
-        greeks::writer::Writer::new(sink, spool, greeks::writer::WriterSettings::default())?;
+    let (mut writer, _) = greeks::writer::Writer::new(
+        sink,
+        spool,
+        greeks::writer::WriterSettings {
+            // Nothing else waits on this process's transactions: bigger ones, fewer commits.
+            batch: DRAIN_BATCH,
+            ..greeks::writer::WriterSettings::default()
+        },
+    )?;
     let drained = writer
         .drain_now(|done| {
             if tty {
