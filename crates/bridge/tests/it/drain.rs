@@ -8,6 +8,8 @@ use portfolio_bridge::greeks::record::{GreeksRecord, Record};
 use portfolio_bridge::store::greeks::insert_records;
 use sqlx::PgPool;
 
+use crate::helpers::stored_greeks;
+
 /// A greeks row at tick `i` (5 s apart) of `contract`, every figure set and told apart by `i`.
 fn row(i: i64, contract: &str) -> GreeksRecord {
     let at_ms = 1_790_000_000_000 + i * 5000;
@@ -39,59 +41,7 @@ fn records(rows: &[GreeksRecord]) -> Vec<Record> {
 
 /// Every stored greeks row, in the order stored, as a record again.
 async fn stored(pool: &PgPool) -> Vec<GreeksRecord> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        at_ms: i64,
-        contract: String,
-        delta: f64,
-        gamma: f64,
-        vega: f64,
-        theta: f64,
-        underlying_price: Option<f64>,
-        row_key: String,
-        account: Option<String>,
-        delta_dollars: Option<f64>,
-        gamma_dollars: Option<f64>,
-        vega_lt30: Option<f64>,
-        vega_30_90: Option<f64>,
-        vega_gt90: Option<f64>,
-        theta_lt30: Option<f64>,
-        theta_30_90: Option<f64>,
-        theta_gt90: Option<f64>,
-    }
-    let rows: Vec<Row> = sqlx::query_as(
-        r#"SELECT (extract(epoch FROM "timestamp") * 1000)::bigint AS at_ms, contract, delta,
-                  gamma, vega, theta, underlying_price, row_key, account, delta_dollars,
-                  gamma_dollars, vega_lt30, vega_30_90, vega_gt90, theta_lt30, theta_30_90,
-                  theta_gt90
-             FROM portfolio_greeks ORDER BY id"#,
-    )
-    .fetch_all(pool)
-    .await
-    .expect("rows");
-    rows.into_iter()
-        .map(|r| GreeksRecord {
-            key: r.row_key,
-            at_ms: r.at_ms,
-            contract: r.contract,
-            delta: r.delta,
-            gamma: r.gamma,
-            vega: r.vega,
-            theta: r.theta,
-            underlying_price: r.underlying_price,
-            account: r
-                .account
-                .map(|a| AccountCode::parse(&a).expect("an account code")),
-            delta_dollars: r.delta_dollars,
-            gamma_dollars: r.gamma_dollars,
-            vega_lt30: r.vega_lt30,
-            vega_30_90: r.vega_30_90,
-            vega_gt90: r.vega_gt90,
-            theta_lt30: r.theta_lt30,
-            theta_30_90: r.theta_30_90,
-            theta_gt90: r.theta_gt90,
-        })
-        .collect()
+    stored_greeks(pool, "ORDER BY id").await.expect("rows")
 }
 
 /// Exact equality, NaN and the sign of zero included: `Debug` prints every f64 so that it

@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
+use portfolio_bridge::greeks::record::{GreeksRecord, RISK_COLUMNS};
 use sqlx::PgPool;
 
 use crate::helpers::{
-    Bridge, OwnCluster, Spawned, TinyFs, eventually, sim_config, start_sim, stop, within,
+    Bridge, OwnCluster, Spawned, TinyFs, eventually, sim_config, start_sim, stop, stored_greeks,
+    within,
 };
 
 /// Ticks every quarter second, drains every half second.
@@ -363,65 +365,33 @@ async fn sigterm_stores_every_row_it_made_before_exiting(pool: PgPool) {
     assert!(spooled_keys(&spool).is_empty());
 }
 
-/// One stored row with the columns the risk view added.
-#[derive(Debug, sqlx::FromRow)]
-struct RiskRow {
-    at_ms: i64,
-    row_key: String,
-    account: Option<String>,
-    contract: String,
-    delta: f64,
-    gamma: f64,
-    vega: f64,
-    theta: f64,
-    underlying_price: Option<f64>,
-    delta_dollars: Option<f64>,
-    gamma_dollars: Option<f64>,
-    vega_lt30: Option<f64>,
-    vega_30_90: Option<f64>,
-    vega_gt90: Option<f64>,
-    theta_lt30: Option<f64>,
-    theta_30_90: Option<f64>,
-    theta_gt90: Option<f64>,
-}
-
-impl RiskRow {
-    /// The figures that add up across accounts, by name; a NULL reads as NaN so that it can
-    /// never pass for a sum.
-    fn figures(&self) -> [(&'static str, f64); 12] {
-        let n = |x: Option<f64>| x.unwrap_or(f64::NAN);
-        [
-            ("delta", self.delta),
-            ("gamma", self.gamma),
-            ("vega", self.vega),
-            ("theta", self.theta),
-            ("delta_dollars", n(self.delta_dollars)),
-            ("gamma_dollars", n(self.gamma_dollars)),
-            ("vega_lt30", n(self.vega_lt30)),
-            ("vega_30_90", n(self.vega_30_90)),
-            ("vega_gt90", n(self.vega_gt90)),
-            ("theta_lt30", n(self.theta_lt30)),
-            ("theta_30_90", n(self.theta_30_90)),
-            ("theta_gt90", n(self.theta_gt90)),
-        ]
-    }
+/// The figures that add up across accounts, by name; a NULL reads as NaN so that it can never
+/// pass for a sum.
+fn figures(r: &GreeksRecord) -> Vec<(&'static str, f64)> {
+    let mut out = vec![
+        ("delta", r.delta),
+        ("gamma", r.gamma),
+        ("vega", r.vega),
+        ("theta", r.theta),
+    ];
+    out.extend(
+        RISK_COLUMNS
+            .into_iter()
+            .zip(r.risk_figures().map(|x| x.unwrap_or(f64::NAN))),
+    );
+    out
 }
 
 /// The rows of the newest tick whose all-accounts row has dollar figures (every underlying
 /// priced) and vega (options' greeks in); none while the bridge has not made the table yet.
-async fn newest_priced_tick(pool: &PgPool) -> Vec<RiskRow> {
-    sqlx::query_as(
-        r#"SELECT (extract(epoch FROM "timestamp") * 1000)::bigint AS at_ms, row_key, account,
-                  contract, delta, gamma, vega, theta, underlying_price, delta_dollars,
-                  gamma_dollars, vega_lt30, vega_30_90, vega_gt90, theta_lt30, theta_30_90,
-                  theta_gt90
-             FROM portfolio_greeks
-            WHERE "timestamp" = (SELECT max("timestamp") FROM portfolio_greeks
-                                  WHERE contract = 'PORTFOLIO' AND account IS NULL
-                                    AND delta_dollars IS NOT NULL AND vega <> 0)
-            ORDER BY account NULLS FIRST, contract"#,
+async fn newest_priced_tick(pool: &PgPool) -> Vec<GreeksRecord> {
+    stored_greeks(
+        pool,
+        r#"WHERE "timestamp" = (SELECT max("timestamp") FROM portfolio_greeks
+                                 WHERE contract = 'PORTFOLIO' AND account IS NULL
+                                   AND delta_dollars IS NOT NULL AND vega <> 0)
+           ORDER BY account NULLS FIRST, contract"#,
     )
-    .fetch_all(pool)
     .await
     .unwrap_or_default()
 }
@@ -447,8 +417,10 @@ async fn each_tick_stores_every_accounts_rows_that_add_up_to_the_all_accounts_ro
 
     let rows = newest_priced_tick(&pool).await;
     let at_ms = rows[0].at_ms;
-    let accounts: std::collections::BTreeSet<Option<&str>> =
-        rows.iter().map(|r| r.account.as_deref()).collect();
+    let accounts: std::collections::BTreeSet<Option<&str>> = rows
+        .iter()
+        .map(|r| r.account.as_ref().map(|a| a.as_str()))
+        .collect();
     assert_eq!(
         accounts,
         [None, Some("DU1234567"), Some("DU7654321")].into(),
@@ -459,22 +431,22 @@ async fn each_tick_stores_every_accounts_rows_that_add_up_to_the_all_accounts_ro
             None => format!("{at_ms}:{}", r.contract),
             Some(a) => format!("{at_ms}:{a}:{}", r.contract),
         };
-        assert_eq!(r.row_key, key);
+        assert_eq!(r.key, key);
     }
 
-    let all: Vec<&RiskRow> = rows.iter().filter(|r| r.account.is_none()).collect();
+    let all: Vec<&GreeksRecord> = rows.iter().filter(|r| r.account.is_none()).collect();
     assert!(
         all.iter().any(|r| r.contract == "PORTFOLIO") && all.iter().any(|r| r.contract == "CL"),
         "{all:#?}"
     );
     for total in &all {
-        let parts: Vec<&RiskRow> = rows
+        let parts: Vec<&GreeksRecord> = rows
             .iter()
             .filter(|r| r.account.is_some() && r.contract == total.contract)
             .collect();
         assert!(!parts.is_empty(), "some account holds {}", total.contract);
-        for (i, (name, whole)) in total.figures().into_iter().enumerate() {
-            let summed: f64 = parts.iter().map(|r| r.figures()[i].1).sum();
+        for (i, (name, whole)) in figures(total).into_iter().enumerate() {
+            let summed: f64 = parts.iter().map(|r| figures(r)[i].1).sum();
             assert!(
                 (whole - summed).abs() <= 1e-6 * whole.abs().max(1.0),
                 "{} {name}: {whole} for every account together, {summed} summed over accounts",

@@ -3,6 +3,8 @@
 
 use std::process::{Command, Output};
 
+use portfolio_bridge::domain::ids::AccountCode;
+use portfolio_bridge::greeks::record::GreeksRecord;
 use sqlx::PgPool;
 use tempfile::TempDir;
 
@@ -595,4 +597,62 @@ impl Drop for TinyFs {
             .arg(self.dir.path())
             .status();
     }
+}
+
+/// The stored `portfolio_greeks` rows that `tail` (`WHERE … ORDER BY …`) selects, read back
+/// as the records the bridge wrote: every column, exactly.
+pub async fn stored_greeks(pool: &PgPool, tail: &str) -> Result<Vec<GreeksRecord>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        at_ms: i64,
+        contract: String,
+        delta: f64,
+        gamma: f64,
+        vega: f64,
+        theta: f64,
+        underlying_price: Option<f64>,
+        row_key: String,
+        account: Option<String>,
+        delta_dollars: Option<f64>,
+        gamma_dollars: Option<f64>,
+        vega_lt30: Option<f64>,
+        vega_30_90: Option<f64>,
+        vega_gt90: Option<f64>,
+        theta_lt30: Option<f64>,
+        theta_30_90: Option<f64>,
+        theta_gt90: Option<f64>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"SELECT (extract(epoch FROM "timestamp") * 1000)::bigint AS at_ms, contract, delta,
+                  gamma, vega, theta, underlying_price, row_key, account, delta_dollars,
+                  gamma_dollars, vega_lt30, vega_30_90, vega_gt90, theta_lt30, theta_30_90,
+                  theta_gt90
+             FROM portfolio_greeks {tail}"#
+    )))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| GreeksRecord {
+            key: r.row_key,
+            at_ms: r.at_ms,
+            contract: r.contract,
+            delta: r.delta,
+            gamma: r.gamma,
+            vega: r.vega,
+            theta: r.theta,
+            underlying_price: r.underlying_price,
+            account: r
+                .account
+                .map(|a| AccountCode::parse(&a).expect("an account code")),
+            delta_dollars: r.delta_dollars,
+            gamma_dollars: r.gamma_dollars,
+            vega_lt30: r.vega_lt30,
+            vega_30_90: r.vega_30_90,
+            vega_gt90: r.vega_gt90,
+            theta_lt30: r.theta_lt30,
+            theta_30_90: r.theta_30_90,
+            theta_gt90: r.theta_gt90,
+        })
+        .collect())
 }
