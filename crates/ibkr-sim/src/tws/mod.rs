@@ -300,6 +300,9 @@ async fn accept_loop(
                 listener = Some(current);
                 let Ok((stream, peer)) = accepted else { continue };
                 shared.accepted.fetch_add(1, Ordering::Relaxed);
+                // Subscribed before the mode is read: a restart ordered after the read sends
+                // its Drop after this, so the session cannot miss it by starting late.
+                let commands = shared.commands.subscribe();
                 // The mode as it is now, not as this round began: a connection the kernel
                 // queued while a restart was being ordered is refused like any during it.
                 let now = *mode_rx.borrow();
@@ -308,7 +311,7 @@ async fn accept_loop(
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(session::serve(shared.clone(), stream, peer, shutdown.clone()));
+                tokio::spawn(session::serve(shared.clone(), stream, peer, commands, shutdown.clone()));
             }
             _ = mode_rx.changed() => listener = Some(current),
             _ = shutdown.wait() => return,

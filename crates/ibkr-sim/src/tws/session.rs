@@ -79,14 +79,18 @@ struct Session {
 }
 
 /// Serves one connection until the client leaves, the gateway drops it, or shutdown.
+///
+/// `commands` was subscribed before the accept loop last read the mode, so that a restart
+/// ordered after that read reaches this session even if it comes before the task first runs.
 pub(super) async fn serve(
     shared: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
+    commands: broadcast::Receiver<Command>,
     shutdown: Shutdown,
 ) {
     shared.connections.fetch_add(1, Ordering::Relaxed);
-    let result = run(shared.clone(), stream, shutdown).await;
+    let result = run(shared.clone(), stream, commands, shutdown).await;
     shared.connections.fetch_sub(1, Ordering::Relaxed);
     match result {
         Ok(Some(client_id)) => info!(%peer, client_id, "TWS client left"),
@@ -113,9 +117,9 @@ fn connection_time(now: Timestamp) -> String {
 async fn run(
     shared: Arc<Shared>,
     stream: TcpStream,
+    mut commands: broadcast::Receiver<Command>,
     mut shutdown: Shutdown,
 ) -> std::io::Result<Option<i32>> {
-    let mut commands = shared.commands.subscribe();
     let (read_half, mut write_half) = stream.into_split();
     let mut reader = BufReader::new(read_half);
 
