@@ -274,6 +274,11 @@ impl Session {
             }
             let flowing = !mode.borrow().connectivity_lost;
             tokio::select! {
+                // A mode change first: a stall ordered before a request arrived must hold that
+                // request, not lose a coin toss to it.
+                biased;
+                _ = mode.changed() => {}
+                _ = shutdown.wait() => return Ok(()),
                 frame = frames.recv() => match frame {
                     Some(Ok(frame)) => self.handle(frame),
                     Some(Err(e)) => return Err(e),
@@ -296,8 +301,6 @@ impl Session {
                 _ = pnl_timer.tick(), if flowing => self.push_pnl(),
                 _ = portfolio_timer.tick() => self.push_portfolio(true),
                 _ = firehose.tick(), if flowing && self.firehose_batch() > 0 => self.push_firehose(),
-                _ = mode.changed() => {}
-                _ = shutdown.wait() => return Ok(()),
             }
             if !self.out.is_empty() {
                 writer.write_all(&self.out).await?;
