@@ -618,13 +618,9 @@ async fn combo_positions(State(cp): State<Arc<Cp>>, Path(account): Path<String>)
     cp.admit(Tier::Sso)?;
     cp.portfolio_ready()?;
     cp.account(&account)?;
-    let combos: Vec<Value> = cp
-        .world
-        .combos(&account, Timestamp::now())
-        .iter()
-        .map(payloads::combo)
-        .collect();
-    Ok(json_response(StatusCode::OK, Value::Array(combos)))
+    let views = cp.world.combos(&account, Timestamp::now());
+    let combos: Vec<payloads::Combo> = views.iter().map(payloads::combo).collect();
+    Ok((StatusCode::OK, axum::Json(combos)).into_response())
 }
 
 async fn iserver_accounts(State(cp): State<Arc<Cp>>) -> Answer {

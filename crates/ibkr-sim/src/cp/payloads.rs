@@ -5,6 +5,7 @@
 //! Pure: builds values, never answers HTTP and never changes the world.
 
 use jiff::Timestamp;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::session::AuthStatus;
@@ -106,20 +107,54 @@ fn asset_class(inst: &Instrument) -> &'static str {
     inst.sec_type.as_str()
 }
 
-/// The fields every position row shares, in the position endpoints and the combo endpoint.
-fn leg_fields(l: &Leg) -> Map<String, Value> {
+/// The fields every position row shares, in the position endpoints and the combo endpoint,
+/// in IBKR's order. Typed, not built as a tree: one combo answer has thousands of rows.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LegRow<'a> {
+    acct_id: &'a str,
+    conid: i32,
+    contract_desc: String,
+    position: f64,
+    mkt_price: f64,
+    mkt_value: f64,
+    currency: &'a str,
+    avg_cost: f64,
+    avg_price: f64,
+    realized_pnl: f64,
+    unrealized_pnl: f64,
+    /// `null`s and an empty list, as IBKR sends them.
+    exchs: (),
+    exercise_style: (),
+    con_exch_map: [(); 0],
+    asset_class: &'static str,
+}
+
+fn leg_row(l: &Leg) -> LegRow<'_> {
     let i = &l.instrument;
-    let fields = json!({
-        "acctId": l.account, "conid": i.conid, "contractDesc": i.contract_desc(),
-        "position": l.quantity, "mktPrice": l.market_price,
-        "mktValue": round2(l.market_value), "currency": i.currency,
-        "avgCost": round8(l.avg_cost()), "avgPrice": round8(l.avg_price),
-        "realizedPnl": round2(l.realized_pnl), "unrealizedPnl": round2(l.unrealized_pnl),
-        "exchs": null, "exerciseStyle": null, "conExchMap": [], "assetClass": asset_class(i),
-    });
-    match fields {
-        Value::Object(map) => map,
-        _ => unreachable!("json! of an object literal is an object"),
+    LegRow {
+        acct_id: &l.account,
+        conid: i.conid,
+        contract_desc: i.contract_desc(),
+        position: l.quantity,
+        mkt_price: l.market_price,
+        mkt_value: round2(l.market_value),
+        currency: &i.currency,
+        avg_cost: round8(l.avg_cost()),
+        avg_price: round8(l.avg_price),
+        realized_pnl: round2(l.realized_pnl),
+        unrealized_pnl: round2(l.unrealized_pnl),
+        exchs: (),
+        exercise_style: (),
+        con_exch_map: [],
+        asset_class: asset_class(i),
+    }
+}
+
+fn leg_fields(l: &Leg) -> Map<String, Value> {
+    match serde_json::to_value(leg_row(l)) {
+        Ok(Value::Object(map)) => map,
+        _ => unreachable!("a struct of plain fields serialises to an object"),
     }
 }
 
@@ -199,7 +234,35 @@ pub fn summary(world: &World, account: &Account, now: Timestamp) -> Value {
 }
 
 /// One combo of `/portfolio/{accountId}/combo/positions`.
-pub fn combo(view: &ComboView) -> Value {
+#[derive(Serialize)]
+pub struct Combo<'a> {
+    name: &'a str,
+    description: String,
+    legs: Vec<ComboLegRatio>,
+    positions: Vec<ComboRow<'a>>,
+}
+
+/// `legs[]`: the conid as a string, the ratio a number.
+#[derive(Serialize)]
+struct ComboLegRatio {
+    conid: String,
+    ratio: i32,
+}
+
+/// The combo endpoint's rows carry the deprecated fields as null (strike 0.0, undConid 0).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ComboRow<'a> {
+    #[serde(flatten)]
+    leg: LegRow<'a>,
+    expiry: (),
+    put_or_call: (),
+    multiplier: (),
+    strike: f64,
+    und_conid: i32,
+}
+
+pub fn combo(view: &ComboView) -> Combo<'_> {
     let description = view
         .ratios
         .iter()
@@ -209,26 +272,32 @@ pub fn combo(view: &ComboView) -> Value {
             (_, true) => format!("+{ratio}*{conid}"),
         })
         .collect::<String>();
-    let legs: Vec<Value> = view
+    let legs = view
         .ratios
         .iter()
-        .map(|(conid, ratio)| json!({"conid": conid.to_string(), "ratio": ratio}))
-        .collect();
-    // The combo endpoint's rows carry the deprecated fields as null (strike 0.0, undConid 0).
-    let positions: Vec<Value> = view
-        .legs
-        .iter()
-        .map(|l| {
-            let mut row = leg_fields(l);
-            for key in ["expiry", "putOrCall", "multiplier"] {
-                row.insert(key.into(), Value::Null);
-            }
-            row.insert("strike".into(), json!(0.0));
-            row.insert("undConid".into(), json!(0));
-            Value::Object(row)
+        .map(|(conid, ratio)| ComboLegRatio {
+            conid: conid.to_string(),
+            ratio: *ratio,
         })
         .collect();
-    json!({"name": view.name, "description": description, "legs": legs, "positions": positions})
+    let positions = view
+        .legs
+        .iter()
+        .map(|l| ComboRow {
+            leg: leg_row(l),
+            expiry: (),
+            put_or_call: (),
+            multiplier: (),
+            strike: 0.0,
+            und_conid: 0,
+        })
+        .collect();
+    Combo {
+        name: &view.name,
+        description,
+        legs,
+        positions,
+    }
 }
 
 /// `/trsrv/secdef` item.
