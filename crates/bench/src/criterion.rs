@@ -1,5 +1,5 @@
 //! The in-process benchmarks' results: `scripts/bench` runs `cargo bench -p portfolio-bridge
-//! --bench ticker` (criterion) first; this reads what criterion wrote under
+//! --bench ticker --bench combo_read` (criterion) first; this reads what criterion wrote under
 //! `target/criterion` and makes figures of it, so that the one report holds them too.
 
 use std::path::Path;
@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::report::Figure;
 
-/// The ticker bench's functions (crates/bridge/benches/ticker.rs), with what each measures.
-const BENCHES: [(&str, &str); 4] = [
+/// The criterion benches' functions (crates/bridge/benches/), with what each measures.
+const BENCHES: [(&str, &str); 5] = [
     (
         "market-data tick: decode and apply",
         "One model-option-computation tick turned into an update (`TickState::apply`) and \
@@ -30,9 +30,15 @@ const BENCHES: [(&str, &str); 4] = [
         "Everything a tick does before handing its rows to the writer: the in-process floor \
          of the tick lateness measured end to end below.",
     ),
+    (
+        "combo sync: read one account's 2,000 combos",
+        "The bridge's own part of a combo sync per account before the database: the gateway's \
+         1.8 MB answer read (only the fields used are parsed, payloads kept as sent), checked and \
+         hashed. A sync does this for every account at every run, changed or not.",
+    ),
 ];
 
-/// Figures for the ticker bench from `target` (criterion's medians, in ns, µs or ms).
+/// Figures for the criterion benches from `target` (criterion's medians, in ns, µs or ms).
 pub fn figures(target: &Path) -> anyhow::Result<Vec<Figure>> {
     let dir = target.join("criterion");
     let mut found: Vec<(String, f64)> = Vec::new();

@@ -8,7 +8,8 @@
 //!   `/healthz`.
 //! - [`footprint`]: resident memory and CPU of `run`, idle and streaming for ten minutes (the
 //!   memory-over-time chart, drawn by [`svg`]); start-up to the first greeks row.
-//! - [`criterion`]: the in-process ticker benches (`cargo bench`), read from `target/criterion`.
+//! - [`criterion`]: the in-process benches (`cargo bench`: ticker, combo read), read from
+//!   `target/criterion`.
 //! - [`ticks`]: tick ingestion over the TWS socket against a bare `ibapi` client ([`tap`]),
 //!   and the greeks ticks' lateness under a firehose.
 //!

@@ -9,10 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use serde_json::Value;
-
 use super::combo_hash::ContentHash;
 use super::ids::{AccountCode, ConId};
+use super::portfolio::RawPayload;
 
 /// A combo's identity: the account and the sorted, normalized `conid:ratio` set of its legs,
 /// e.g. `DU1234567|810000001:-1,810000002:1`. The same legs always give the same key, whatever
@@ -86,7 +85,18 @@ pub struct ComboFields {
     pub name: Option<String>,
     pub description: Option<String>,
     pub figures: Figures,
-    pub raw: Value,
+    pub raw: RawPayload,
+}
+
+impl ComboFields {
+    /// Whether storing `self` over `other` would change nothing: `raw` compared as `jsonb`
+    /// keeps it (a payload read back is not the text the gateway sent).
+    pub fn stores_as(&self, other: &ComboFields) -> bool {
+        self.name == other.name
+            && self.description == other.description
+            && self.figures == other.figures
+            && self.raw.same_json(&other.raw)
+    }
 }
 
 /// The stored fields of a leg, as `combo_position_legs` holds them.
@@ -94,7 +104,14 @@ pub struct ComboFields {
 pub struct LegFields {
     pub ratio: Option<f64>,
     pub figures: Figures,
-    pub raw: Value,
+    pub raw: RawPayload,
+}
+
+impl LegFields {
+    /// As [`ComboFields::stores_as`].
+    pub fn stores_as(&self, other: &LegFields) -> bool {
+        self.ratio == other.ratio && self.figures == other.figures && self.raw.same_json(&other.raw)
+    }
 }
 
 /// A combo as the gateway reported it, checked: at least one leg, each with a non-zero ratio,
@@ -317,13 +334,13 @@ pub fn plan<'a>(
                 ),
                 None => (None, BTreeMap::new()),
             };
-        let own = old.stale || old_fields != Some(&combo.fields);
+        let own = old.stale || !old_fields.is_some_and(|f| f.stores_as(&combo.fields));
         if own {
             p.update.push((old.id, combo, hash));
         }
         let before = p.upsert_legs.len() + p.remove_legs.len();
         for (conid, leg) in &combo.legs {
-            if old_legs.get(conid) != Some(&leg) {
+            if !old_legs.get(conid).is_some_and(|old| old.stores_as(leg)) {
                 p.upsert_legs.push((old.id, *conid, leg));
             }
         }

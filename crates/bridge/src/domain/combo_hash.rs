@@ -1,18 +1,18 @@
 //! A combo's content hash: SHA-256 of everything the bridge stores for it — its own fields
-//! (name, description, figures, `raw`) and each leg's (conid, ratio, figures, `raw`) — in a
-//! canonical encoding. Kept beside the combo (`combo_positions.content_hash`), it lets a
+//! (name, description, figures, `raw`) and each leg's (conid, ratio, figures, `raw`) — in an
+//! unambiguous encoding. Kept beside the combo (`combo_positions.content_hash`), it lets a
 //! re-sync see that a combo is unchanged without loading and comparing its stored payloads.
 //!
-//! Canonical means: two combos hash alike exactly when the bridge would store the same rows
-//! for them. JSON objects are hashed with their keys sorted (the gateway's key order is not
-//! stored: `raw` is `jsonb`), numbers as serde_json writes them and figures by their bits, so
-//! anything that would change a stored value — a price, a position, a key added to a leg's
-//! payload, `1` becoming `1.0`, the order of an array — changes the hash. Nothing is left
-//! out as "volatile": every field of the payload is stored, so every field counts.
+//! Payloads are hashed as the text the gateway sent, not parsed: parsing every answer into a
+//! tree to hash it canonically cost more than the rest of a re-sync. So anything that would
+//! change a stored value — a price, a position, a key added to a leg's payload, `1` becoming
+//! `1.0`, the order of an array — changes the hash; so does a change `jsonb` would not keep
+//! (key order, spacing), which only costs that combo a full comparison that finds it equal
+//! and writes the new hash. Figures are hashed by their bits. Nothing is left out as
+//! "volatile": every field of the payload is stored, so every field counts.
 //!
 //! Pure: no I/O.
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::combo::{ComboFields, Figures, LegFields};
@@ -20,7 +20,7 @@ use super::ids::ConId;
 
 /// Changes whenever the encoding below does, so hashes written by an older encoding never
 /// match and their combos are compared in full once.
-const ENCODING: &[u8] = b"portfolio-bridge combo v1\0";
+const ENCODING: &[u8] = b"portfolio-bridge combo v2\0";
 
 /// The SHA-256 of a combo's stored content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,13 +37,13 @@ impl ContentHash {
         h.text(fields.name.as_deref());
         h.text(fields.description.as_deref());
         h.figures(&fields.figures);
-        h.json(&fields.raw);
+        h.str(fields.raw.as_str());
         h.bytes(&(legs.len() as u64).to_le_bytes());
         for (conid, leg) in legs {
             h.bytes(&conid.get().to_le_bytes());
             h.number(leg.ratio);
             h.figures(&leg.figures);
-            h.json(&leg.raw);
+            h.str(leg.raw.as_str());
         }
         ContentHash(h.0.finalize().into())
     }
@@ -103,49 +103,6 @@ impl Hasher {
         self.number(f.market_value);
         self.number(f.unrealized_pnl);
         self.number(f.realized_pnl);
-    }
-
-    fn json(&mut self, v: &Value) {
-        match v {
-            Value::Null => self.tag(b'n'),
-            Value::Bool(b) => self.tag(if *b { b't' } else { b'f' }),
-            // Integers and floats apart, as serde_json writes them for the database (`1` is
-            // stored as `1`, `1.0` as `1.0`).
-            Value::Number(n) => {
-                if let Some(u) = n.as_u64() {
-                    self.tag(b'u');
-                    self.bytes(&u.to_le_bytes());
-                } else if let Some(i) = n.as_i64() {
-                    self.tag(b'i');
-                    self.bytes(&i.to_le_bytes());
-                } else {
-                    self.tag(b'f');
-                    self.bytes(&n.as_f64().unwrap_or(f64::NAN).to_bits().to_le_bytes());
-                }
-            }
-            Value::String(s) => {
-                self.tag(b's');
-                self.str(s);
-            }
-            Value::Array(items) => {
-                self.tag(b'[');
-                self.bytes(&(items.len() as u64).to_le_bytes());
-                for item in items {
-                    self.json(item);
-                }
-            }
-            Value::Object(map) => {
-                // Sorted here whatever order the map keeps: jsonb does not keep key order.
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                self.tag(b'{');
-                self.bytes(&(entries.len() as u64).to_le_bytes());
-                for (k, v) in entries {
-                    self.str(k);
-                    self.json(v);
-                }
-            }
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::domain::portfolio::RawPayload;
 
 fn acct() -> AccountCode {
     AccountCode::parse("DU1234567").expect("valid")
@@ -20,7 +21,7 @@ fn leg(ratio: f64, position: f64, avg_price: f64, upnl: f64) -> LegFields {
             unrealized_pnl: Some(upnl),
             realized_pnl: Some(0.0),
         },
-        raw: json!({"position": position}),
+        raw: RawPayload::new(&json!({"position": position})),
     }
 }
 
@@ -29,7 +30,7 @@ fn fields(name: &str) -> ComboFields {
         name: Some(name.into()),
         description: Some("1*810000002-1*810000001".into()),
         figures: Figures::default(),
-        raw: json!({"name": name}),
+        raw: RawPayload::new(&json!({"name": name})),
     }
 }
 
@@ -281,11 +282,44 @@ fn a_combo_stored_without_a_hash_gets_only_its_hash_when_its_rows_are_the_same()
     assert_eq!((p.changed, p.unchanged), (0, 1));
 }
 
+fn as_sent(text: &str) -> RawPayload {
+    RawPayload::from_json(
+        &serde_json::from_str::<Box<serde_json::value::RawValue>>(text).expect("json"),
+    )
+}
+
+/// `jsonb` gives a payload back with its own key order and spacing: the hash (of the text
+/// the gateway sent) differs, the rows compare equal, and only the hash is written.
+#[test]
+fn a_payload_stored_in_another_key_order_and_spacing_writes_only_the_hash() {
+    let mut sent = calendar("CP.CPa");
+    sent.fields.raw = as_sent(r#"{"name":"CP.CPa","legs":[]}"#);
+    let mut stored_row = stored(7, &sent);
+    stored_row.fields.raw = as_sent(r#"{"legs": [], "name": "CP.CPa"}"#);
+    let old_hash = Combo {
+        fields: stored_row.fields.clone(),
+        ..sent.clone()
+    }
+    .content_hash();
+    let snapshot = snap(vec![sent]);
+    assert_ne!(old_hash, snapshot[0].content_hash(), "hashed as sent");
+    let ids = to_compare(&[by_hash(&stored_row, Some(old_hash))], &snapshot);
+    assert_eq!(ids, vec![7]);
+    let p = plan(
+        &[by_hash(&stored_row, Some(old_hash))],
+        std::slice::from_ref(&stored_row),
+        &snapshot,
+    );
+    assert!(p.update.is_empty() && p.upsert_legs.is_empty(), "{p:?}");
+    assert_eq!(p.rehash, vec![(7, snapshot[0].content_hash())]);
+    assert_eq!((p.changed, p.unchanged), (0, 1));
+}
+
 #[test]
 fn a_changed_leg_writes_that_leg_and_the_combo_hash() {
     let before = calendar("CP.CPa");
     let mut moved = before.clone();
-    moved.legs[0].1.raw = json!({"position": 2.0, "mktPrice": 1.5});
+    moved.legs[0].1.raw = RawPayload::new(&json!({"position": 2.0, "mktPrice": 1.5}));
     let s = stored(7, &before);
     let snapshot = snap(vec![moved]);
     let p = plan(

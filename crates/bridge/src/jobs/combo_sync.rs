@@ -26,6 +26,7 @@ use tracing::debug;
 use super::{COMBO_POSITIONS_SYNC, Handler, JobError, JobFuture};
 use crate::domain::combo::{self, Combo, ComboFields, Figures, LegFields, Snapshot};
 use crate::domain::ids::AccountCode;
+use crate::domain::portfolio::RawPayload;
 use crate::ibkr::portal::{PortalClient, PortalError, SessionState, session, wire};
 use crate::store::jobs::Claimed;
 use crate::store::{StoreError, accounts, combos, schema};
@@ -90,16 +91,16 @@ fn mask(text: &str, account: &AccountCode) -> String {
 
 /// A combo in the domain's terms: its figures derived from its legs, its key from the
 /// account and the legs' `conid:ratio` set. A combo that cannot be stored gives its raw
-/// payload back with the reason, for the job's result (moved, never copied: it is large).
-pub fn to_domain(
+/// payload back with the reason, for the job's result.
+fn to_domain(
     account: &AccountCode,
     c: wire::Combo,
-) -> Result<Combo, (combo::ComboError, Value)> {
+) -> Result<Combo, (combo::ComboError, RawPayload)> {
     let fields = ComboFields {
         name: c.name,
         description: c.description,
         figures: Figures::default(),
-        raw: Value::Null,
+        raw: c.raw.clone(),
     };
     let legs = c
         .legs
@@ -120,13 +121,7 @@ pub fn to_domain(
             (l.conid, fields)
         })
         .collect();
-    match Combo::new(account, fields, legs) {
-        Ok(mut combo) => {
-            combo.fields.raw = c.raw;
-            Ok(combo)
-        }
-        Err(e) => Err((e, c.raw)),
-    }
+    Combo::new(account, fields, legs).map_err(|e| (e, c.raw))
 }
 
 impl ComboSync {
@@ -221,32 +216,33 @@ async fn read_account(
             return (code, Err(err));
         }
     };
+    let checked = snapshot(&code, reported);
+    (code, checked)
+}
+
+/// One account's reported combos, checked and hashed: what a sync compares with the
+/// database. An error names the account (masked) and the combo, and keeps its payload.
+pub fn snapshot(code: &AccountCode, reported: Vec<wire::Combo>) -> Result<Snapshot, JobError> {
+    let label = code.masked();
     let mut checked = Vec::with_capacity(reported.len());
     for c in reported {
         let name = c.name.clone().unwrap_or_else(|| "(unnamed)".into());
-        match to_domain(&code, c) {
+        match to_domain(code, c) {
             Ok(combo) => checked.push(combo),
             Err((e, raw)) => {
-                let err = JobError::Permanent {
+                return Err(JobError::Permanent {
                     message: format!("account {label}, combo {name}: {e}"),
                     result: Some(json!({
                         "account": label,
                         "combo": name,
-                        "raw": mask(&raw.to_string(), &code),
+                        "raw": mask(raw.as_str(), code),
                     })),
-                };
-                return (code, Err(err));
+                });
             }
         }
     }
     // Two combos with one key cannot both be stored: refuse before writing anything.
-    match Snapshot::new(checked) {
-        Ok(snapshot) => (code, Ok(snapshot)),
-        Err(e) => (
-            code,
-            Err(JobError::permanent(format!("account {label}: a combo {e}"))),
-        ),
-    }
+    Snapshot::new(checked).map_err(|e| JobError::permanent(format!("account {label}: a combo {e}")))
 }
 
 /// Writes one account's snapshot in one transaction; what it did.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::PgPool;
 use sqlx::postgres::PgArguments;
 use sqlx::types::Json;
@@ -16,6 +16,7 @@ use sqlx::{PgConnection, Postgres, Row};
 use crate::domain::combo::{Combo, ComboFields, Figures, LegFields, Plan, StoredCombo, StoredHash};
 use crate::domain::combo_hash::ContentHash;
 use crate::domain::ids::ConId;
+use crate::domain::portfolio::RawPayload;
 use crate::domain::spreads::LegQuantity;
 
 const SOURCE: &str = "cpapi";
@@ -48,7 +49,7 @@ type ComboRow = (
     bool,
     Option<String>,
     Option<String>,
-    Json<Value>,
+    Json<Box<RawValue>>,
     Option<f64>,
     Option<f64>,
     Option<f64>,
@@ -60,7 +61,7 @@ type LegRow = (
     i32,
     i32,
     Option<f64>,
-    Json<Value>,
+    Json<Box<RawValue>>,
     Option<f64>,
     Option<f64>,
     Option<f64>,
@@ -130,7 +131,7 @@ pub async fn load(
         let fields = LegFields {
             ratio: l.2,
             figures: figures((l.4, l.5, l.6, l.7, l.8)),
-            raw: l.3.0,
+            raw: RawPayload::from_json(&l.3.0),
         };
         by_combo.entry(l.0).or_default().push((conid, fields));
     }
@@ -144,7 +145,7 @@ pub async fn load(
                 name: c.3,
                 description: c.4,
                 figures: figures((c.6, c.7, c.8, c.9, c.10)),
-                raw: c.5.0,
+                raw: RawPayload::from_json(&c.5.0),
             },
             legs: by_combo.remove(&c.0).unwrap_or_default(),
         })
@@ -189,7 +190,7 @@ impl FigureArrays {
 struct ComboArrays<'a> {
     names: Vec<Option<&'a str>>,
     descriptions: Vec<Option<&'a str>>,
-    raws: Vec<Json<&'a Value>>,
+    raws: Vec<Json<&'a RawValue>>,
     hashes: Vec<Vec<u8>>,
     figures: FigureArrays,
 }
@@ -199,7 +200,7 @@ impl<'a> ComboArrays<'a> {
         let f = &combo.fields;
         self.names.push(f.name.as_deref());
         self.descriptions.push(f.description.as_deref());
-        self.raws.push(Json(&f.raw));
+        self.raws.push(Json(f.raw.json()));
         self.hashes.push(hash.as_bytes().to_vec());
         self.figures.push(&f.figures);
     }
@@ -219,7 +220,7 @@ async fn upsert_legs(
         combo_ids.push(*combo_id);
         conids.push(conid.get());
         ratios.push(leg.ratio);
-        raws.push(Json(&leg.raw));
+        raws.push(Json(leg.raw.json()));
         figures.push(&leg.figures);
     }
     let q = sqlx::query(

@@ -268,11 +268,21 @@ impl PortalClient {
         endpoint: &Endpoint,
         query: &[(&str, String)],
     ) -> Result<Value, PortalError> {
+        let body = self.get_text(endpoint, query).await?;
+        parse(endpoint, &body)
+    }
+
+    /// [`Self::get`]'s answer unparsed, for a reader that wants no tree of a large answer.
+    async fn get_text(
+        &self,
+        endpoint: &Endpoint,
+        query: &[(&str, String)],
+    ) -> Result<String, PortalError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let error = match self.send(Method::GET, endpoint, query, None).await {
-                Ok(body) => return parse(endpoint, &body),
+                Ok(body) => return Ok(body),
                 Err(e) => e,
             };
             let retryable = match &error {
@@ -365,8 +375,9 @@ impl PortalClient {
         account: &AccountCode,
     ) -> Result<Vec<wire::Combo>, PortalError> {
         let e = Endpoint::portfolio(account, "/combo/positions");
-        let v = self.get(&e, &[("nocache", "true".to_owned())]).await?;
-        read(&e, &v, wire::combos)
+        let body = self.get_text(&e, &[("nocache", "true".to_owned())]).await?;
+        let read = wire::combos(&body);
+        read.map_err(|reason| unexpected(&e, &reason, body))
     }
 
     /// `/iserver/accounts`, which IBKR wants first in a brokerage session, before any
@@ -438,13 +449,19 @@ impl PortalClient {
     }
 }
 
-fn parse(endpoint: &Endpoint, body: &str) -> Result<Value, PortalError> {
-    serde_json::from_str(body).map_err(|e| PortalError::UnexpectedPayload {
+/// A 200 whose payload cannot be read: kept raw, with the reason (account codes redacted).
+fn unexpected(endpoint: &Endpoint, reason: &str, raw: String) -> PortalError {
+    PortalError::UnexpectedPayload {
         path: endpoint.shown(),
         status: 200,
-        reason: format!("not JSON ({e})"),
-        raw: body.to_owned(),
-    })
+        reason: endpoint.redact(reason),
+        raw,
+    }
+}
+
+fn parse(endpoint: &Endpoint, body: &str) -> Result<Value, PortalError> {
+    serde_json::from_str(body)
+        .map_err(|e| unexpected(endpoint, &format!("not JSON ({e})"), body.to_owned()))
 }
 
 fn read<T>(
@@ -452,12 +469,7 @@ fn read<T>(
     v: &Value,
     f: impl FnOnce(&Value) -> Result<T, Malformed>,
 ) -> Result<T, PortalError> {
-    f(v).map_err(|reason| PortalError::UnexpectedPayload {
-        path: endpoint.shown(),
-        status: 200,
-        reason: endpoint.redact(&reason),
-        raw: v.to_string(),
-    })
+    f(v).map_err(|reason| unexpected(endpoint, &reason, v.to_string()))
 }
 
 #[cfg(test)]

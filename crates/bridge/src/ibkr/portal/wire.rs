@@ -10,11 +10,13 @@
 
 use jiff::Timestamp;
 use jiff::civil::Date;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::domain::contract::{Contract, Right, SecType};
 use crate::domain::ids::{AccountCode, ConId};
-use crate::domain::portfolio::{DataKind, LegValues, ModelGreeks};
+use crate::domain::portfolio::{DataKind, LegValues, ModelGreeks, RawPayload};
 
 /// Why a payload cannot be read: where and what, never the payload itself.
 pub type Malformed = String;
@@ -312,8 +314,8 @@ pub struct ComboLeg {
     pub position: Option<f64>,
     pub avg_price: Option<f64>,
     pub values: LegValues,
-    pub contract: Contract,
-    pub raw: Value,
+    /// The leg's position row as sent; `null` for a leg listed without one.
+    pub raw: RawPayload,
 }
 
 /// A native combo position.
@@ -322,31 +324,101 @@ pub struct Combo {
     pub name: Option<String>,
     pub description: Option<String>,
     pub legs: Vec<ComboLeg>,
-    pub raw: Value,
+    /// The combo's object as sent, its position rows included.
+    pub raw: RawPayload,
 }
 
-/// The combos of `/portfolio/{id}/combo/positions`. An unreadable combo rejects the whole
-/// answer, with a reason that names it (`combo CP.CP695fcbb4: …`, or its place in the list).
-pub fn combos(v: &Value) -> Result<Vec<Combo>, Malformed> {
-    array(v, "combos")?
-        .iter()
+/// A field kept as the text it was sent as, `null` included (serde's `Option` would read a
+/// `null` as a missing field).
+fn as_sent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// A field's value, for the lenient readers above (`number`, `text`, `conid`): small,
+/// scalars or the short `legs` list.
+fn value_of(field: Option<&RawValue>) -> Option<Value> {
+    field.and_then(|f| serde_json::from_str(f.get()).ok())
+}
+
+/// What the bridge reads of a combo; every other key is skipped unread.
+#[derive(Deserialize)]
+struct ComboText<'a> {
+    #[serde(borrow, default, deserialize_with = "as_sent")]
+    name: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "as_sent")]
+    description: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "as_sent")]
+    legs: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "as_sent")]
+    positions: Option<&'a RawValue>,
+}
+
+/// What the bridge reads of a combo's position row.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ComboRowText<'a> {
+    #[serde(borrow, default, deserialize_with = "as_sent")]
+    conid: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "as_sent")]
+    position: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "as_sent")]
+    avg_price: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "as_sent")]
+    avg_cost: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "as_sent")]
+    mkt_price: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "as_sent")]
+    mkt_value: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "as_sent")]
+    unrealized_pnl: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "as_sent")]
+    realized_pnl: Option<&'a RawValue>,
+}
+
+/// The items of a JSON array, each as sent; else why not (never quoting the text).
+fn items_of<'a>(text: &'a str, what: &str) -> Result<Vec<&'a RawValue>, Malformed> {
+    serde_json::from_str(text).map_err(|_| match serde_json::from_str::<Value>(text) {
+        Ok(v) => format!("expected an array of {what}, got {}", kind_of(&v)),
+        // A syntax error names a line and column, never the text.
+        Err(syntax) => format!("not JSON ({syntax})"),
+    })
+}
+
+/// An object's fields as `T` reads them; else `not an object but …`.
+fn object_of<'a, T: Deserialize<'a>>(item: &'a RawValue) -> Result<T, Malformed> {
+    serde_json::from_str(item.get()).map_err(|_| match serde_json::from_str::<Value>(item.get()) {
+        Ok(v) if !v.is_object() => format!("not an object but {}", kind_of(&v)),
+        _ => "an object with a key twice".to_owned(),
+    })
+}
+
+/// The combos of `/portfolio/{id}/combo/positions`, from the answer's text. An unreadable
+/// combo rejects the whole answer, with a reason that names it (`combo CP.CP695fcbb4: …`, or
+/// its place in the list). Read without building a tree of the answer (1.8 MB for 2,000
+/// combos): only the fields used are parsed, and each combo and row keeps its text as `raw`.
+pub fn combos(body: &str) -> Result<Vec<Combo>, Malformed> {
+    items_of(body, "combos")?
+        .into_iter()
         .enumerate()
         .map(|(i, combo)| {
-            let label = combo
-                .get("name")
-                .and_then(text)
+            let fields: ComboText = object_of(combo)
+                .map_err(|reason| format!("combo #{} (unnamed): {reason}", i + 1))?;
+            let name = value_of(fields.name).as_ref().and_then(text);
+            let label = name
+                .clone()
                 .unwrap_or_else(|| format!("#{} (unnamed)", i + 1));
-            one_combo(combo).map_err(|reason| format!("combo {label}: {reason}"))
+            one_combo(combo, fields, name).map_err(|reason| format!("combo {label}: {reason}"))
         })
         .collect()
 }
 
-fn one_combo(combo: &Value) -> Result<Combo, Malformed> {
-    if !combo.is_object() {
-        return Err(format!("not an object but {}", kind_of(combo)));
-    }
-    let ratios: Vec<(ConId, Option<f64>)> = match combo.get("legs") {
-        Some(legs) => array(legs, "legs")?
+fn one_combo(
+    combo: &RawValue,
+    fields: ComboText,
+    name: Option<String>,
+) -> Result<Combo, Malformed> {
+    let ratios: Vec<(ConId, Option<f64>)> = match value_of(fields.legs) {
+        Some(legs) => array(&legs, "legs")?
             .iter()
             .enumerate()
             .map(|(i, l)| {
@@ -359,14 +431,16 @@ fn one_combo(combo: &Value) -> Result<Combo, Malformed> {
             .collect::<Result<_, Malformed>>()?,
         None => Vec::new(),
     };
-    let rows: &[Value] = match combo.get("positions") {
-        Some(p) => array(p, "positions")?,
-        None => &[],
+    let rows = match fields.positions {
+        Some(p) => items_of(p.get(), "positions")?,
+        None => Vec::new(),
     };
-    let mut legs = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let conid = row
-            .get("conid")
+    let mut legs = Vec::with_capacity(rows.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        let f: ComboRowText = object_of(row).map_err(|r| format!("position row {}: {r}", i + 1))?;
+        let n = |field| value_of(field).as_ref().and_then(number);
+        let conid = value_of(f.conid)
+            .as_ref()
             .and_then(conid)
             .ok_or_else(|| format!("position row {} has no conid", i + 1))?;
         let ratio = ratios
@@ -376,11 +450,16 @@ fn one_combo(combo: &Value) -> Result<Combo, Malformed> {
         legs.push(ComboLeg {
             conid,
             ratio,
-            position: row.get("position").and_then(number),
-            avg_price: row.get("avgPrice").and_then(number),
-            values: row_values(row),
-            contract: row_contract(row, conid),
-            raw: row.clone(),
+            position: n(f.position),
+            avg_price: n(f.avg_price),
+            values: LegValues {
+                avg_cost: n(f.avg_cost),
+                market_price: n(f.mkt_price),
+                market_value: n(f.mkt_value),
+                unrealized_pnl: n(f.unrealized_pnl),
+                realized_pnl: n(f.realized_pnl),
+            },
+            raw: RawPayload::from_json(row),
         });
     }
     // Legs listed without a position row still belong to the combo.
@@ -392,8 +471,7 @@ fn one_combo(combo: &Value) -> Result<Combo, Malformed> {
                 position: None,
                 avg_price: None,
                 values: LegValues::default(),
-                contract: Contract::new(*conid, conid.to_string(), SecType::Other(String::new())),
-                raw: Value::Null,
+                raw: RawPayload::null(),
             });
         }
     }
@@ -401,10 +479,10 @@ fn one_combo(combo: &Value) -> Result<Combo, Malformed> {
         return Err("no legs".into());
     }
     Ok(Combo {
-        name: combo.get("name").and_then(text),
-        description: combo.get("description").and_then(text),
+        name,
+        description: value_of(fields.description).as_ref().and_then(text),
         legs,
-        raw: combo.clone(),
+        raw: RawPayload::from_json(combo),
     })
 }
 

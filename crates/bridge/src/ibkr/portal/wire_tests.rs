@@ -156,7 +156,7 @@ fn combos_follow_ibkrs_example() {
            "mktValue":-376509.64,"currency":"USD","avgCost":49997.98,"avgPrice":999.9596,"realizedPnl":0.0,
            "unrealizedPnl":-326511.66,"exchs":null,"expiry":"None","putOrCall":"None","multiplier":"None","strike":"0",
            "exerciseStyle":null,"conExchMap":[],"assetClass":"FUT","undConid":0}]}]);
-    let c = &combos(&v).expect("ok")[0];
+    let c = &combos(&v.to_string()).expect("ok")[0];
     assert_eq!(c.name.as_deref(), Some("CP.CP695fcbb4"));
     assert_eq!(c.legs.len(), 2);
     assert_eq!(
@@ -167,21 +167,77 @@ fn combos_follow_ibkrs_example() {
         (c.legs[1].ratio, c.legs[1].avg_price),
         (Some(-1.0), Some(999.9596))
     );
-    assert_eq!(c.legs[1].contract.multiplier, None);
-    assert_eq!(c.raw, v[0]);
-    assert_eq!(combos(&json!([])).expect("no combos"), vec![]);
-    assert!(combos(&json!({"unexpected":"shape"})).is_err());
+    assert_eq!(c.raw.value(), v[0]);
+    assert_eq!(c.legs[1].raw.value(), v[0]["positions"][1]);
+    assert_eq!(combos("[]").expect("no combos"), vec![]);
+    assert_eq!(
+        combos(r#"{"unexpected":"shape"}"#),
+        Err("expected an array of combos, got an object".to_owned())
+    );
     let bad = combos(
         &json!([{"name":"CP.CPgood","legs":[{"conid":"5","ratio":1}]},
-                             {"name":"CP.CPbad","legs":[{"ratio":1}]}]),
+                             {"name":"CP.CPbad","legs":[{"ratio":1}]}])
+        .to_string(),
     );
     assert!(
         bad.as_ref()
             .is_err_and(|e| e.starts_with("combo CP.CPbad: a leg without a conid")),
         "{bad:?}"
     );
-    let unnamed = combos(&json!([{"legs":[]}]));
+    let unnamed = combos(r#"[{"legs":[]}]"#);
     assert_eq!(unnamed, Err("combo #1 (unnamed): no legs".to_owned()));
+}
+
+/// The combo reader parses only the fields it uses: each combo and row keeps its text as
+/// sent, and everything malformed is still refused whole.
+#[test]
+fn combos_keep_their_text_as_sent_and_refuse_what_they_cannot_read() {
+    let sent = r#"[ {"name": "CP.CPa", "zzz": {"deep": [1, 2]},
+        "legs": [{"conid": "5", "ratio": "-1"}, {"conid": 6, "ratio": 1}],
+        "positions": [ {"conid": "5", "position": "-2", "mktValue": "1,300", "acctId": "DU1"} ]} ]"#;
+    let c = &combos(sent).expect("ok")[0];
+    assert!(
+        c.raw.as_str().starts_with(r#"{"name": "CP.CPa", "zzz""#),
+        "{}",
+        c.raw.as_str()
+    );
+    assert_eq!(
+        c.legs[0].raw.as_str(),
+        r#"{"conid": "5", "position": "-2", "mktValue": "1,300", "acctId": "DU1"}"#
+    );
+    assert_eq!(
+        (
+            c.legs[0].ratio,
+            c.legs[0].position,
+            c.legs[0].values.market_value
+        ),
+        (Some(-1.0), Some(-2.0), Some(1300.0))
+    );
+    assert_eq!((c.legs[1].conid.get(), c.legs[1].raw.as_str()), (6, "null"));
+    let refused = [
+        ("[{\"name\": ", "not JSON"),
+        (
+            r#"[{"name":"CP.CPx","legs":null}]"#,
+            "combo CP.CPx: expected an array of legs, got null",
+        ),
+        (
+            r#"[{"name":"CP.CPx","legs":[{"conid":5,"ratio":1}],"positions":{"conid":5}}]"#,
+            "combo CP.CPx: expected an array of positions, got an object",
+        ),
+        (
+            r#"[{"name":"CP.CPx","legs":[{"conid":5,"ratio":1}],"positions":["DU1234567"]}]"#,
+            "combo CP.CPx: position row 1: not an object but a string",
+        ),
+        (
+            r#"[{"name":"CP.CPx","name":"CP.CPy"}]"#,
+            "combo #1 (unnamed): an object with a key twice",
+        ),
+        (r#"[7]"#, "combo #1 (unnamed): not an object but a number"),
+    ];
+    for (text, reason) in refused {
+        let got = combos(text).expect_err(text);
+        assert!(got.starts_with(reason), "{text}: {got}");
+    }
 }
 
 #[test]
@@ -248,10 +304,17 @@ fn reasons_name_the_place_and_never_quote_an_account() {
         positions(&json!([{"acctId":"DU1234567","conid":5}])).map(|_| ()),
         accounts(&json!([{"accountId":"DU1234567"},{"desc":"DU7654321"}])).map(|_| ()),
         iserver_accounts(&json!({"accounts":["DU1234567", 7]})).map(|_| ()),
-        combos(&json!([{"name":"CP.CPx","legs":[{"conid":"5","ratio":1}],
-                        "positions":[{"acctId":"DU1234567","position":1}]}]))
+        combos(
+            r#"[{"name":"CP.CPx","legs":[{"conid":"5","ratio":1}],
+                 "positions":[{"acctId":"DU1234567","position":1}]}]"#,
+        )
         .map(|_| ()),
-        combos(&json!(["DU1234567"])).map(|_| ()),
+        combos(r#"["DU1234567"]"#).map(|_| ()),
+        combos(r#"{"DU1234567": "DU1234567"}"#).map(|_| ()),
+        combos(
+            r#"[{"name":"CP.CPx","legs":[{"conid":5,"ratio":1}],"positions":[7, "DU1234567"]}]"#,
+        )
+        .map(|_| ()),
     ];
     let reasons: Vec<String> = cases
         .into_iter()
