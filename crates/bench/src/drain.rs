@@ -6,6 +6,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Context;
+use portfolio_bridge::domain::ids::BridgeName;
 use portfolio_bridge::greeks::record::{GreeksRecord, RISK_COLUMNS, Record};
 use sqlx::{Connection, PgConnection};
 
@@ -23,6 +24,9 @@ fn rows() -> usize {
         .unwrap_or(1_000_000)
 }
 
+/// The name the rows carry, as a bridge's do.
+const BRIDGE: &str = "bench";
+
 /// Row `i`: a tick every 5 s, alternating PORTFOLIO and CL, every account together, with the
 /// dollar and by-expiry figures the bridge writes.
 fn record(i: usize) -> Record {
@@ -34,7 +38,7 @@ fn record(i: usize) -> Record {
     };
     let x = i as f64;
     Record::Greeks(GreeksRecord {
-        key: format!("{at_ms}:{contract}"),
+        key: format!("{at_ms}@{BRIDGE}:{contract}"),
         at_ms,
         contract: contract.into(),
         delta: x * 0.5,
@@ -51,6 +55,7 @@ fn record(i: usize) -> Record {
         theta_lt30: Some(-60.0 - x),
         theta_30_90: Some(-20.0),
         theta_gt90: Some(0.0),
+        bridge: BridgeName::parse(BRIDGE),
     })
 }
 
@@ -77,7 +82,7 @@ fn write_inputs(spool: &std::path::Path, csv: &std::path::Path, n: usize) -> any
             // The account stays empty (NULL): every row is an all-accounts one.
             writeln!(
                 c,
-                "{at},{},{},{},{},{},{},,{figures}",
+                "{at},{},{},{},{},{},{},,{figures},{BRIDGE}",
                 g.contract, g.delta, g.gamma, g.vega, g.theta, g.key
             )?;
         }
@@ -126,7 +131,7 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Figure>> {
 
         let copy = format!(
             "\\copy copy_ref(\"timestamp\", contract, delta, gamma, vega, theta, row_key, account, \
-             underlying_price, {}) FROM '{}' WITH (FORMAT csv)",
+             underlying_price, {}, bridge) FROM '{}' WITH (FORMAT csv)",
             RISK_COLUMNS.join(", "),
             csv.display()
         );

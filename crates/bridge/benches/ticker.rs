@@ -16,7 +16,7 @@ use jiff::civil::date;
 use jiff::tz::TimeZone;
 use portfolio_bridge::domain::contract::{Contract, Right, SecType};
 use portfolio_bridge::domain::expiry::EXCHANGE_ZONE;
-use portfolio_bridge::domain::ids::{AccountCode, ConId};
+use portfolio_bridge::domain::ids::{AccountCode, BridgeName, ConId};
 use portfolio_bridge::domain::net_greeks::net_greeks;
 use portfolio_bridge::domain::portfolio::{DataKind, ModelGreeks, SharedPortfolio};
 use portfolio_bridge::greeks::record::Record;
@@ -127,11 +127,16 @@ fn ticks(c: &mut Criterion) {
     c.bench_function("5-second tick: net greeks of 2,000 legs", |b| {
         b.iter(|| black_box(net_greeks(black_box(&snapshot), now, today, max_age)))
     });
+    let bridge = BridgeName::parse("bench").expect("a valid name");
     c.bench_function("5-second tick: whole (snapshot, net greeks, rows)", |b| {
         b.iter(|| {
             let snapshot = portfolio.snapshot();
             let net = net_greeks(&snapshot, now, today, max_age);
-            let rows: Vec<Record> = net.rows.iter().map(|r| Record::greeks(now, r)).collect();
+            let rows: Vec<Record> = net
+                .rows
+                .iter()
+                .map(|r| Record::greeks(now, &bridge, r))
+                .collect();
             black_box(rows)
         })
     });

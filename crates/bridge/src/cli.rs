@@ -18,6 +18,7 @@ use crate::alerts::deliver;
 use crate::alerts::notice::{AlertKind, Notice, Phase, Severity};
 use crate::alerts::target::Target;
 use crate::config::{Config, DatabaseNeed, DatabaseUrl, RawConfig};
+use crate::domain::ids::BridgeName;
 use crate::store::jobs::{Dedup, Enqueued, JobRow, NewJob};
 use crate::{Shutdown, greeks, jobs, runtime, status_check, store};
 
@@ -169,7 +170,9 @@ pub fn main() -> ExitCode {
 
     let cli = Cli::parse();
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let config = match Config::from_raw(&cli.config, home.as_deref(), cli.command.database()) {
+    let host = crate::host_name();
+    let config = match Config::from_raw(&cli.config, home.as_deref(), &host, cli.command.database())
+    {
         Ok(config) => config,
         Err(errors) => {
             for e in &errors.0 {
@@ -215,7 +218,11 @@ pub fn main() -> ExitCode {
         Command::Spool {
             command: SpoolCommand::Drain,
         } => with_database(&config, |url| {
-            run_async(spool_drain(url, config.buffer_path.clone()))
+            run_async(spool_drain(
+                url,
+                config.buffer_path.clone(),
+                config.bridge_name.clone(),
+            ))
         }),
         Command::Migrate => with_database(&config, |url| run_async(migrate(url))),
         Command::Worker => with_database(&config, |_| {
@@ -455,7 +462,7 @@ fn spool_status(config: &Config) -> ExitCode {
 /// Records per transaction of `spool drain`.
 const DRAIN_BATCH: usize = 20_000;
 
-async fn spool_drain(url: DatabaseUrl, path: PathBuf) -> anyhow::Result<()> {
+async fn spool_drain(url: DatabaseUrl, path: PathBuf, bridge: BridgeName) -> anyhow::Result<()> {
     let tty = std::io::stderr().is_terminal();
     // Counted for the progress bar alone: it reads and parses the whole spool once more.
     let total = if tty {
@@ -477,6 +484,7 @@ async fn spool_drain(url: DatabaseUrl, path: PathBuf) -> anyhow::Result<()> {
         greeks::writer::WriterSettings {
             // Nothing else waits on this process's transactions: bigger ones, fewer commits.
             batch: DRAIN_BATCH,
+            bridge,
             ..greeks::writer::WriterSettings::default()
         },
     )?;

@@ -21,6 +21,7 @@ use url::{Host, Url};
 
 use crate::alerts::rules::Thresholds;
 use crate::alerts::target::Target;
+use crate::domain::ids::BridgeName;
 use crate::domain::reset_window::{self, ResetWindow, Windows};
 
 /// Longest interval or timeout accepted, in seconds: anything longer is a typo.
@@ -110,6 +111,12 @@ pub struct RawConfig {
     /// PostgreSQL URL, e.g. postgres://user:password@127.0.0.1:5432/portfolio_bridge
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// This bridge's name, unique among the bridges sharing the database (one per gateway
+    /// login): it joins every greeks row and api_logs entry, and a second bridge of the same
+    /// name is refused. 1-63 letters, digits, . - _ [default: the host name]
+    #[arg(long, env = "BRIDGE_NAME", value_name = "NAME")]
+    pub bridge_name: Option<String>,
 
     /// JSON Lines spool for greeks rows while PostgreSQL is unreachable
     /// [default: ~/.portfolio_bridge_buffer.jsonl]
@@ -217,7 +224,7 @@ pub struct RawConfig {
 
 impl RawConfig {
     /// Every variable with its raw value, in the order the documentation lists them.
-    pub fn vars(&self) -> [(&'static str, Option<&str>); 32] {
+    pub fn vars(&self) -> [(&'static str, Option<&str>); 33] {
         fn v(s: &Option<String>) -> Option<&str> {
             s.as_deref().map(str::trim).filter(|s| !s.is_empty())
         }
@@ -245,6 +252,7 @@ impl RawConfig {
             ("IBKR_CP_VERIFY_TLS", v(&self.ibkr_cp_verify_tls)),
             ("IBKR_CP_ENABLED", v(&self.ibkr_cp_enabled)),
             ("DATABASE_URL", v(&self.database_url)),
+            ("BRIDGE_NAME", v(&self.bridge_name)),
             ("BRIDGE_BUFFER_PATH", v(&self.bridge_buffer_path)),
             ("GREEKS_INTERVAL_SECONDS", v(&self.greeks_interval_seconds)),
             ("GREEKS_MAX_AGE_SECONDS", v(&self.greeks_max_age_seconds)),
@@ -537,6 +545,7 @@ pub struct Config {
     pub portal: PortalConfig,
     /// `None` when unset; commands that need the database ask [`Config::database_url`].
     pub database_url: Option<DatabaseUrl>,
+    pub bridge_name: BridgeName,
     pub buffer_path: PathBuf,
     pub greeks_interval: Duration,
     /// Older greeks and prices are stale.
@@ -810,17 +819,27 @@ fn expand_home(path: &str, home: Option<&Path>) -> Option<PathBuf> {
 
 impl Config {
     /// Applies defaults to `raw`, parses every value and checks the cross-variable rules.
-    /// `home` expands a leading `~` in `BRIDGE_BUFFER_PATH`; `database` says whether an unset
-    /// `DATABASE_URL` is a problem for the command about to run.
+    /// `home` expands a leading `~` in `BRIDGE_BUFFER_PATH`; `host` is the machine's name,
+    /// `BRIDGE_NAME`'s default; `database` says whether an unset `DATABASE_URL` is a problem
+    /// for the command about to run.
     pub fn from_raw(
         raw: &RawConfig,
         home: Option<&Path>,
+        host: &str,
         database: DatabaseNeed,
     ) -> Result<Config, ConfigErrors> {
         let mut p = Collector {
             raw,
             errors: Vec::new(),
         };
+
+        let bridge_name = p.field(
+            "BRIDGE_NAME",
+            BridgeName::from_host(host),
+            "1 to 63 letters, digits, '.', '-' or '_', starting with a letter or digit, unique \
+             among the bridges sharing the database (e.g. home-gateway)",
+            BridgeName::parse,
+        );
 
         let api_mode = p.field(
             "IB_API_MODE",
@@ -1021,6 +1040,7 @@ impl Config {
                 enabled,
             },
             database_url,
+            bridge_name,
             buffer_path,
             greeks_interval,
             greeks_max_age,
@@ -1057,7 +1077,7 @@ impl Config {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let values: [(&str, String); 32] = [
+        let values: [(&str, String); 33] = [
             ("IB_API_MODE", self.api_mode.to_string()),
             ("IB_SOCKET_ADDR", self.socket.addr.to_string()),
             ("IB_CLIENT_ID", self.socket.client_id.to_string()),
@@ -1096,6 +1116,7 @@ impl Config {
                     .map(ToString::to_string)
                     .unwrap_or_default(),
             ),
+            ("BRIDGE_NAME", self.bridge_name.to_string()),
             ("BRIDGE_BUFFER_PATH", self.buffer_path.display().to_string()),
             ("GREEKS_INTERVAL_SECONDS", secs(self.greeks_interval)),
             ("GREEKS_MAX_AGE_SECONDS", secs(self.greeks_max_age)),

@@ -6,6 +6,7 @@ use clap::Args;
 use super::*;
 
 const HOME: &str = "/home/trader";
+const HOST: &str = "trader-box";
 
 fn raw(pairs: &[(&str, &str)]) -> RawConfig {
     let mut r = RawConfig::default();
@@ -20,6 +21,7 @@ fn raw(pairs: &[(&str, &str)]) -> RawConfig {
             "IB_RESET_TIMEZONE" => &mut r.ib_reset_timezone,
             "IBKR_CP_BASE_URL" => &mut r.ibkr_cp_base_url,
             "IBKR_GATEWAY_URL" => &mut r.ibkr_gateway_url,
+            "BRIDGE_NAME" => &mut r.bridge_name,
             "IBKR_CP_TIMEOUT_SECONDS" => &mut r.ibkr_cp_timeout_seconds,
             "IBKR_CP_TICKLE_INTERVAL_SECONDS" => &mut r.ibkr_cp_tickle_interval_seconds,
             "IBKR_CP_VERIFY_TLS" => &mut r.ibkr_cp_verify_tls,
@@ -51,7 +53,12 @@ fn raw(pairs: &[(&str, &str)]) -> RawConfig {
 }
 
 fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
-    Config::from_raw(&raw(pairs), Some(Path::new(HOME)), DatabaseNeed::NotNeeded)
+    Config::from_raw(
+        &raw(pairs),
+        Some(Path::new(HOME)),
+        HOST,
+        DatabaseNeed::NotNeeded,
+    )
 }
 
 fn ok(pairs: &[(&str, &str)]) -> Config {
@@ -430,7 +437,7 @@ fn buffer_path_expands_home() {
     );
     assert!(refused(&[("BRIDGE_BUFFER_PATH", "~bob/g.jsonl")]).starts_with("BRIDGE_BUFFER_PATH="));
 
-    let no_home = Config::from_raw(&raw(&[]), None, DatabaseNeed::NotNeeded)
+    let no_home = Config::from_raw(&raw(&[]), None, HOST, DatabaseNeed::NotNeeded)
         .expect_err("the default needs HOME");
     assert!(
         no_home
@@ -441,6 +448,7 @@ fn buffer_path_expands_home() {
     let explicit = Config::from_raw(
         &raw(&[("BRIDGE_BUFFER_PATH", "/tmp/g.jsonl")]),
         None,
+        HOST,
         DatabaseNeed::NotNeeded,
     );
     assert!(explicit.is_ok());
@@ -472,7 +480,8 @@ fn every_problem_is_reported_at_once() {
 fn a_missing_database_url_is_reported_with_the_rest_when_the_command_needs_it() {
     let r = raw(&[("IB_API_MODE", "X"), ("GREEKS_INTERVAL_SECONDS", "0")]);
     let home = Some(Path::new(HOME));
-    let errors = Config::from_raw(&r, home, DatabaseNeed::Required).expect_err("three problems");
+    let errors =
+        Config::from_raw(&r, home, HOST, DatabaseNeed::Required).expect_err("three problems");
     let vars: Vec<String> = errors
         .to_string()
         .lines()
@@ -488,7 +497,7 @@ fn a_missing_database_url_is_reported_with_the_rest_when_the_command_needs_it() 
             .to_string()
             .contains("DATABASE_URL is not set: set it to")
     );
-    let not_needed = Config::from_raw(&r, home, DatabaseNeed::NotNeeded).expect_err("two");
+    let not_needed = Config::from_raw(&r, home, HOST, DatabaseNeed::NotNeeded).expect_err("two");
     assert_eq!(not_needed.0.len(), 2, "{not_needed}");
 }
 
@@ -563,7 +572,7 @@ fn render_lists_every_variable_once_marks_origins_and_redacts() {
         ("DATABASE_URL", "postgres://u:pw-in-url@localhost/db"),
         ("BRIDGE_API_TOKEN", "token-0123456789abcdef"),
     ]);
-    let text = Config::from_raw(&r, Some(Path::new(HOME)), DatabaseNeed::NotNeeded)
+    let text = Config::from_raw(&r, Some(Path::new(HOME)), HOST, DatabaseNeed::NotNeeded)
         .expect("valid")
         .render(&r);
     let names: Vec<&str> = text
@@ -755,4 +764,22 @@ fn bad_alert_settings_name_the_variable_and_never_show_the_url() {
         "{text}"
     );
     assert!(text.contains("ALERT_SPOOL_ROWS=\"many\""), "{text}");
+}
+
+#[test]
+fn the_bridge_is_named_after_the_host_unless_bridge_name_says_otherwise() {
+    let default = parse(&[]).expect("valid");
+    assert_eq!(default.bridge_name.as_str(), HOST);
+    let named = parse(&[("BRIDGE_NAME", "family-gw")]).expect("valid");
+    assert_eq!(named.bridge_name.as_str(), "family-gw");
+    let shown = named.render(&raw(&[("BRIDGE_NAME", "family-gw")]));
+    assert!(shown.contains("BRIDGE_NAME=family-gw"), "{shown}");
+    let shown = default.render(&raw(&[]));
+    assert!(shown.contains("BRIDGE_NAME=trader-box"), "{shown}");
+    let bad = parse(&[("BRIDGE_NAME", "home:gw")]).expect_err("a colon");
+    assert!(
+        bad.to_string()
+            .starts_with("BRIDGE_NAME=\"home:gw\" is not valid: expected 1 to 63 letters"),
+        "{bad}"
+    );
 }

@@ -9,6 +9,7 @@
 //! - [`watchdog`]: keeps the TWS socket connected through IBKR's daily resets.
 //! - [`clock`]: the one place the wall clock is read, so tests can inject another.
 //! - [`greeks`]: the 5-second net-greeks ticker, the writer with its circuit breaker and spool.
+//! - [`heartbeat`]: a running bridge's claim on its `BRIDGE_NAME` in a shared database.
 //! - [`jobs`]: the PostgreSQL job queue's worker and scheduler, and the sync jobs
 //!   (`positions.sync`, `combo_positions.sync`).
 //! - [`api_log`]: the handle every part reports `api_logs` entries through.
@@ -32,6 +33,7 @@ pub mod config;
 pub mod domain;
 pub mod failpoint;
 pub mod greeks;
+pub mod heartbeat;
 pub mod http;
 pub mod ibkr;
 pub mod jobs;

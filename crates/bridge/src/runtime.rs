@@ -18,12 +18,12 @@ use crate::alerts::{self, AlertSettings, AlertsView};
 use crate::api_log::ApiLog;
 use crate::clock::SystemClock;
 use crate::config::{ApiMode, Config, DatabaseUrl};
+use crate::domain::ids::BridgeName;
 use crate::domain::portfolio::SharedPortfolio;
 use crate::greeks::sink::PgSink;
 use crate::greeks::spool::{Opened, Spool};
 use crate::greeks::ticker::{self, TickStatus, TickerSettings};
 use crate::greeks::writer::{self, Breaker, Writer, WriterSettings};
-use crate::http;
 use crate::ibkr::portal::{PortalClient, PortalSource, SessionKeeper};
 use crate::ibkr::socket::{SocketSettings, SocketSource};
 use crate::jobs::Handler;
@@ -31,8 +31,9 @@ use crate::jobs::combo_sync::ComboSync;
 use crate::jobs::positions_sync::{LegSource, PositionsSync};
 use crate::jobs::scheduler;
 use crate::jobs::worker::{Streaks, Worker, WorkerSettings, worker_name};
-use crate::store::{self, SchemaState};
+use crate::store::{self, SchemaState, StoreError};
 use crate::watchdog::{self, WatchdogSettings};
+use crate::{heartbeat, http};
 
 /// How long `worker` waits for PostgreSQL to accept its first connection.
 const DB_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -82,19 +83,22 @@ pub async fn run(
     });
     let settings = WriterSettings {
         flush_interval: config.buffer_flush_interval,
+        bridge: config.bridge_name.clone(),
         ..WriterSettings::default()
     };
     let (writer, writer_status) = Writer::new(sink, spool, settings)?;
     let drain_now = writer.drain_trigger();
     // Not in `tasks`: it ends after them, once the last record sender is dropped.
     let writer = tokio::spawn(writer.run(records_rx));
-    let log = ApiLog::new(records.clone());
+    let log = ApiLog::new(records.clone(), config.bridge_name.clone());
 
     let mut tasks = JoinSet::new();
+    let me = heartbeat::Holder::me(crate::host_name(), jiff::Timestamp::now());
     tasks.spawn(migrate_when_up(
         pool.clone(),
         url.clone(),
         schema_tx,
+        (config.bridge_name.clone(), me),
         shutdown.clone(),
     ));
     // Records kept while the schema was not there yet are stored as soon as it is (a closed
@@ -191,6 +195,7 @@ pub async fn run(
 
     let (tick_status, ticks) = tokio::sync::watch::channel(TickStatus::default());
     let ticker = TickerSettings {
+        bridge: config.bridge_name.clone(),
         interval: config.greeks_interval,
         max_age: config.greeks_max_age,
         clock: Arc::new(SystemClock),
@@ -226,6 +231,7 @@ pub async fn run(
         alerts,
     };
     let http_settings = http::Settings {
+        bridge: config.bridge_name.clone(),
         greeks_interval: config.greeks_interval,
         greeks_max_age: config.greeks_max_age,
         expiry_warning_days: config.alerts.thresholds.expiry_business_days,
@@ -296,9 +302,11 @@ pub async fn run(
         w.dropped + w.in_memory as u64
     );
     if unusable {
-        anyhow::bail!(
-            "the database schema cannot serve the bridge (see above); portfolio-bridge stopped"
-        );
+        let why = match &*schema.borrow() {
+            SchemaState::Unusable(why) => why.clone(),
+            _ => "the database cannot serve the bridge".to_owned(),
+        };
+        anyhow::bail!("{why}; portfolio-bridge stopped");
     }
     Ok(())
 }
@@ -406,30 +414,45 @@ pub async fn worker(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
 /// Applies the schema once PostgreSQL answers, trying again while it does not, and says why
 /// each time the reason changes (the cause itself — a refused connection, a wrong password —
 /// not the pool's timeout). A schema that cannot serve the bridge is not retried: the state
-/// becomes unusable for good and the bridge stops.
+/// becomes unusable for good and the bridge stops. Then claims the bridge's name
+/// ([`heartbeat`]) before anything is stored — a name another live bridge holds makes the
+/// state unusable too — and keeps the claim fresh until the bridge stops.
 async fn migrate_when_up(
     pool: sqlx::PgPool,
     url: DatabaseUrl,
     state: tokio::sync::watch::Sender<SchemaState>,
+    (name, me): (BridgeName, heartbeat::Holder),
     mut shutdown: Shutdown,
 ) {
     let mut said: Option<String> = None;
     loop {
         let attempt = tokio::select! {
-            attempt = store::migrate(&pool) => attempt,
+            attempt = async {
+                let report = store::migrate(&pool).await?;
+                let verdict = heartbeat::claim(&pool, &name, &me).await.map_err(StoreError::from)?;
+                Ok::<_, StoreError>((report, verdict))
+            } => attempt,
             _ = shutdown.wait() => return,
         };
         match attempt {
-            Ok(report) => {
+            Ok((_, heartbeat::Verdict::Refuse { holder, age })) => {
+                let why = heartbeat::refusal(&name, holder.as_ref(), age);
+                tracing::error!("{why}");
+                state.send_replace(SchemaState::Unusable(why));
+                return;
+            }
+            Ok((report, heartbeat::Verdict::Take)) => {
                 if said.is_some() {
                     info!("PostgreSQL answers again");
                 }
                 info!(
                     version = report.current,
                     applied = report.applied.len(),
+                    bridge = %name,
                     "schema ready"
                 );
                 state.send_replace(SchemaState::Ready);
+                keep_name(&pool, &name, &me, &state, shutdown).await;
                 return;
             }
             Err(e) if store::is_permanent(&e) => {
@@ -457,5 +480,44 @@ async fn migrate_when_up(
             _ = tokio::time::sleep(DB_RETRY) => {}
             _ = shutdown.wait() => return,
         }
+    }
+}
+
+/// Marks the bridge's name as held every [`heartbeat::EVERY`] until `shutdown`, then gives it
+/// up. A database that does not answer is the writer's to report; a name another bridge has
+/// taken meanwhile (this one was silent too long) makes the state unusable: the bridge stops.
+async fn keep_name(
+    pool: &sqlx::PgPool,
+    name: &BridgeName,
+    me: &heartbeat::Holder,
+    state: &tokio::sync::watch::Sender<SchemaState>,
+    mut shutdown: Shutdown,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(heartbeat::EVERY) => {}
+            _ = shutdown.wait() => break,
+        }
+        match heartbeat::beat(pool, name, me).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let why = format!(
+                    "another bridge took the name {name} while this one could not reach the \
+                     database for {} s: give each bridge its own BRIDGE_NAME",
+                    heartbeat::STALE_AFTER.as_secs()
+                );
+                tracing::error!("{why}");
+                state.send_replace(SchemaState::Unusable(why));
+                return;
+            }
+            Err(e) => tracing::debug!("heartbeat not written: {e}"),
+        }
+    }
+    let released = tokio::time::timeout(DB_ACQUIRE_TIMEOUT, heartbeat::release(pool, name, me));
+    if !matches!(released.await, Ok(Ok(()))) {
+        warn!(
+            "could not give up the name {name} at stop: a restart elsewhere waits {} s for it",
+            heartbeat::STALE_AFTER.as_secs()
+        );
     }
 }

@@ -91,6 +91,68 @@ impl fmt::Display for AccountCode {
     }
 }
 
+/// A bridge's name (`BRIDGE_NAME`): which bridge — which gateway login — a row, an account or
+/// a session status comes from when several bridges share one database. 1 to 63 ASCII
+/// letters, digits, `.`, `-` and `_`, starting with a letter or digit: it joins record keys
+/// with `:`, so it never holds one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BridgeName(String);
+
+impl BridgeName {
+    pub const MAX_LEN: usize = 63;
+
+    pub fn parse(name: &str) -> Option<BridgeName> {
+        let name = name.trim();
+        let valid = (1..=Self::MAX_LEN).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        valid.then(|| BridgeName(name.to_owned()))
+    }
+
+    /// The default name from a host name, which may hold anything: other characters become
+    /// `-`, and a name with nothing usable left is `bridge`.
+    pub fn from_host(host: &str) -> BridgeName {
+        let cleaned: String = host
+            .trim()
+            .chars()
+            .map(|c| match c {
+                c if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') => c,
+                _ => '-',
+            })
+            .skip_while(|c| !c.is_ascii_alphanumeric())
+            .take(Self::MAX_LEN)
+            .collect();
+        BridgeName::parse(&cleaned).unwrap_or_else(|| BridgeName("bridge".to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for BridgeName {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<BridgeName, String> {
+        BridgeName::parse(&name).ok_or_else(|| format!("{name:?} is not a bridge name"))
+    }
+}
+
+impl From<BridgeName> for String {
+    fn from(name: BridgeName) -> String {
+        name.0
+    }
+}
+
+impl fmt::Display for BridgeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 #[path = "ids_tests.rs"]
 mod tests;

@@ -32,3 +32,31 @@ fn a_masked_account_code_shows_only_its_ends() {
     assert_eq!(code("U12"), "…U12");
     assert_eq!(code("U1234"), "…234");
 }
+
+#[test]
+fn bridge_names_are_short_and_cannot_hold_a_key_separator() {
+    for good in ["home", "family-gw.2", "a", "GW_1", &"x".repeat(63)] {
+        assert_eq!(
+            BridgeName::parse(good).map(|n| n.as_str().to_owned()),
+            Some(good.to_owned())
+        );
+    }
+    for bad in ["", "-lead", "a:b", "a b", "ünï", &"x".repeat(64)] {
+        assert_eq!(BridgeName::parse(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn a_host_name_always_gives_a_valid_bridge_name() {
+    let cases = [
+        ("trader-box", "trader-box"),
+        ("Trader's MacBook Pro", "Trader-s-MacBook-Pro"),
+        ("--x", "x"),
+        ("", "bridge"),
+        ("::", "bridge"),
+    ];
+    for (host, name) in cases {
+        assert_eq!(BridgeName::from_host(host).as_str(), name, "{host:?}");
+    }
+    assert_eq!(BridgeName::from_host(&"h".repeat(100)).as_str().len(), 63);
+}

@@ -1,7 +1,8 @@
 //! Records: what the writer stores — a greeks row or an `api_logs` entry — each with the key
-//! that makes storing it twice store it once. Records are what the spool holds, one JSON object
-//! per line; a line an older bridge wrote, without the fields added since, still reads (they
-//! are then unknown).
+//! that makes storing it twice store it once, and the name of the bridge that made it, which
+//! is part of that key: bridges sharing a database never take each other's rows for copies.
+//! Records are what the spool holds, one JSON object per line; a line an older bridge wrote,
+//! without the fields added since, still reads (they are then unknown) and keeps its key.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -9,7 +10,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::api_log::ApiLogEntry;
-use crate::domain::ids::AccountCode;
+use crate::domain::ids::{AccountCode, BridgeName};
 use crate::domain::net_greeks::GreeksRow;
 
 /// A greeks row as the spool and the writer hold it.
@@ -42,6 +43,9 @@ pub struct GreeksRecord {
     pub theta_30_90: Option<f64>,
     #[serde(default)]
     pub theta_gt90: Option<f64>,
+    /// `None` in lines spooled before bridges had names.
+    #[serde(default)]
+    pub bridge: Option<BridgeName>,
 }
 
 /// The risk-view columns of `portfolio_greeks`, in the order [`GreeksRecord::risk_figures`]
@@ -84,6 +88,8 @@ pub enum Record {
         api_mode: String,
         status: String,
         message: String,
+        #[serde(default)]
+        bridge: Option<BridgeName>,
     },
 }
 
@@ -111,6 +117,7 @@ struct Line {
     theta_lt30: Option<f64>,
     theta_30_90: Option<f64>,
     theta_gt90: Option<f64>,
+    bridge: Option<BridgeName>,
     api_mode: Option<String>,
     status: Option<String>,
     message: Option<String>,
@@ -151,6 +158,7 @@ impl TryFrom<Line> for Record {
                 theta_lt30: l.theta_lt30,
                 theta_30_90: l.theta_30_90,
                 theta_gt90: l.theta_gt90,
+                bridge: l.bridge,
             }),
             Kind::ApiLog => Record::ApiLog {
                 key: l.key,
@@ -158,6 +166,7 @@ impl TryFrom<Line> for Record {
                 api_mode: required(l.api_mode, "api_mode")?,
                 status: required(l.status, "status")?,
                 message: required(l.message, "message")?,
+                bridge: l.bridge,
             },
         })
     }
@@ -166,15 +175,16 @@ impl TryFrom<Line> for Record {
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 impl Record {
-    /// A greeks row of the tick at `at`; its key is the tick, the account if it is one
-    /// account's, and the contract, so one tick's row exists once however often it is written.
-    /// An all-accounts row's key has no account part, as before per-account rows existed, so
-    /// rows an older bridge spooled still meet their stored copies.
-    pub fn greeks(at: Timestamp, row: &GreeksRow) -> Record {
+    /// A greeks row `bridge` made at the tick `at`; its key is the tick, the bridge, the
+    /// account if it is one account's, and the contract, so one tick's row exists once however
+    /// often it is written, and once per bridge. `@` sets the bridge apart from the keys of
+    /// rows spooled before bridges had names (`{ms}:{contract}`, `{ms}:{account}:{contract}`),
+    /// which a name cannot hold.
+    pub fn greeks(at: Timestamp, bridge: &BridgeName, row: &GreeksRow) -> Record {
         let at_ms = at.as_millisecond();
         let key = match &row.account {
-            None => format!("{at_ms}:{}", row.contract),
-            Some(account) => format!("{at_ms}:{}:{}", account.as_str(), row.contract),
+            None => format!("{at_ms}@{bridge}:{}", row.contract),
+            Some(account) => format!("{at_ms}@{bridge}:{}:{}", account.as_str(), row.contract),
         };
         Record::Greeks(GreeksRecord {
             key,
@@ -194,19 +204,22 @@ impl Record {
             theta_lt30: Some(row.theta_by_expiry.under_30),
             theta_30_90: Some(row.theta_by_expiry.from_30_to_90),
             theta_gt90: Some(row.theta_by_expiry.over_90),
+            bridge: Some(bridge.clone()),
         })
     }
 
-    /// An `api_logs` entry, keyed by its time, this process and a counter.
-    pub fn api_log(entry: &ApiLogEntry) -> Record {
+    /// An `api_logs` entry of `bridge`, keyed by its time, the bridge (unique among those
+    /// sharing the database), this process and a counter.
+    pub fn api_log(bridge: &BridgeName, entry: &ApiLogEntry) -> Record {
         let at_ms = entry.at.as_millisecond();
         let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
         Record::ApiLog {
-            key: format!("{at_ms}:{}:{n}", std::process::id()),
+            key: format!("{at_ms}@{bridge}:{}:{n}", std::process::id()),
             at_ms,
             api_mode: entry.api_mode.as_str().to_owned(),
             status: entry.status.as_str().to_owned(),
             message: entry.message.clone(),
+            bridge: Some(bridge.clone()),
         }
     }
 
@@ -245,6 +258,13 @@ pub(crate) fn test_record(seconds: i64, delta: f64) -> Record {
     };
     Record::greeks(
         Timestamp::from_second(1_790_000_000 + seconds).expect("a valid instant"),
+        &test_bridge(),
         &row,
     )
+}
+
+/// The bridge name tests' records carry.
+#[cfg(test)]
+pub(crate) fn test_bridge() -> BridgeName {
+    BridgeName::parse("test-bridge").expect("a valid name")
 }

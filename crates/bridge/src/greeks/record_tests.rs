@@ -31,34 +31,77 @@ fn row(account: Option<&str>, contract: &str) -> GreeksRow {
     }
 }
 
+fn bridge(name: &str) -> BridgeName {
+    BridgeName::parse(name).expect("valid")
+}
+
 #[test]
-fn the_all_accounts_key_is_the_tick_and_contract_as_before() {
-    let r = Record::greeks(at(), &row(None, PORTFOLIO));
-    assert_eq!(r.key(), "1790000005000:PORTFOLIO");
-    let r = Record::greeks(at(), &row(None, "CL"));
-    assert_eq!(r.key(), "1790000005000:CL");
+fn the_all_accounts_key_is_the_tick_the_bridge_and_the_contract() {
+    let r = Record::greeks(at(), &bridge("home"), &row(None, PORTFOLIO));
+    assert_eq!(r.key(), "1790000005000@home:PORTFOLIO");
+    let r = Record::greeks(at(), &bridge("home"), &row(None, "CL"));
+    assert_eq!(r.key(), "1790000005000@home:CL");
 }
 
 #[test]
 fn an_accounts_row_has_the_account_in_its_key() {
-    let r = Record::greeks(at(), &row(Some("du123456"), "CL"));
-    assert_eq!(r.key(), "1790000005000:DU123456:CL");
+    let r = Record::greeks(at(), &bridge("home"), &row(Some("du123456"), "CL"));
+    assert_eq!(r.key(), "1790000005000@home:DU123456:CL");
     assert_ne!(
         r.key(),
-        Record::greeks(at(), &row(Some("DU654321"), "CL")).key(),
+        Record::greeks(at(), &bridge("home"), &row(Some("DU654321"), "CL")).key(),
         "two accounts' rows of one tick are two rows"
     );
 }
 
+/// Two bridges on one database: one tick's rows are every bridge's, never one bridge's row
+/// taken for a copy of another's (before bridges had names, the second `PORTFOLIO` row of a
+/// tick was dropped as a duplicate).
+#[test]
+fn two_bridges_rows_of_one_tick_have_different_keys() {
+    for account in [None, Some("DU123456")] {
+        let home = Record::greeks(at(), &bridge("home"), &row(account, PORTFOLIO));
+        let family = Record::greeks(at(), &bridge("family"), &row(account, PORTFOLIO));
+        assert_ne!(home.key(), family.key());
+    }
+    let entry = ApiLogEntry::new(
+        at(),
+        crate::domain::api_log::ApiMode::Socket,
+        crate::domain::api_log::LogStatus::Ok,
+        "connected".to_owned(),
+    );
+    let home = Record::api_log(&bridge("home"), &entry);
+    let family = Record::api_log(&bridge("family"), &entry);
+    assert!(
+        home.key().starts_with("1790000005000@home:"),
+        "{}",
+        home.key()
+    );
+    assert_ne!(
+        home.key(),
+        family.key(),
+        "same time, same pid on two machines"
+    );
+}
+
+/// A name cannot hold `@` or `:`, so a named key never equals the key of a row spooled
+/// before names, whatever the name: `{ms}:{contract}` or `{ms}:{account}:{contract}`.
+#[test]
+fn named_keys_never_meet_the_keys_of_rows_spooled_before_names() {
+    let named = Record::greeks(at(), &bridge("DU123456"), &row(None, "CL"));
+    assert_ne!(named.key(), "1790000005000:DU123456:CL");
+}
+
 #[test]
 fn a_record_reads_back_as_it_was_written() {
-    let r = Record::greeks(at(), &row(Some("DU1"), "CL"));
+    let r = Record::greeks(at(), &bridge("home"), &row(Some("DU1"), "CL"));
     let line = serde_json::to_string(&r).expect("json");
     assert_eq!(serde_json::from_str::<Record>(&line).expect("record"), r);
     let Record::Greeks(g) = r else {
         panic!("a greeks record");
     };
     assert_eq!(g.account.as_ref().map(AccountCode::as_str), Some("DU1"));
+    assert_eq!(g.bridge.as_ref().map(BridgeName::as_str), Some("home"));
     assert_eq!(
         (g.delta_dollars, g.vega_30_90, g.theta_lt30),
         (Some(-14_300.0), Some(200.0), Some(-20.0))
@@ -76,6 +119,7 @@ fn a_spool_line_from_before_the_new_fields_still_reads() {
     };
     assert_eq!(g.delta, 12.5);
     assert_eq!(g.account, None, "an old row is an all-accounts row");
+    assert_eq!(g.bridge, None, "and nobody's in particular");
     assert_eq!(
         g.risk_figures(),
         [None; 8],

@@ -21,6 +21,7 @@ use super::writer::RecordSender;
 use crate::Shutdown;
 use crate::clock::Clock;
 use crate::domain::expiry;
+use crate::domain::ids::BridgeName;
 use crate::domain::net_greeks::{LeftOut, net_greeks};
 use crate::domain::portfolio::{Portfolio, SharedPortfolio};
 
@@ -74,6 +75,8 @@ pub struct TickStatus {
 
 #[derive(Clone)]
 pub struct TickerSettings {
+    /// Whose rows these are.
+    pub bridge: BridgeName,
     pub interval: Duration,
     pub max_age: Duration,
     pub clock: Arc<dyn Clock>,
@@ -116,7 +119,11 @@ pub async fn run(
         // Options' time to expiry counts from the exchange's date, as their expiry is given.
         let today = expiry::exchange_date(at);
         let net = net_greeks(&snapshot, at, today, settings.max_age);
-        let records: Vec<Record> = net.rows.iter().map(|row| Record::greeks(at, row)).collect();
+        let records: Vec<Record> = net
+            .rows
+            .iter()
+            .map(|row| Record::greeks(at, &settings.bridge, row))
+            .collect();
         let count = records.len() as u64;
         if out.send(records).is_err() {
             warn!("the writer is gone: stopping the ticker");

@@ -72,6 +72,7 @@ async fn a_connected_feed_still_loading_its_positions_writes_nothing_then_the_ne
     let (status, mut seen) = watch::channel(TickStatus::default());
     let (stop, shutdown) = crate::Shutdown::new();
     let settings = TickerSettings {
+        bridge: crate::greeks::record::test_bridge(),
         interval: Duration::from_millis(10),
         max_age: Duration::from_secs(30),
         clock: Arc::new(SystemClock),

@@ -36,6 +36,7 @@ use super::sink::Sink;
 use super::spool::{Batch, Spool, SpoolError};
 use crate::domain::api_log::{ApiLogEntry, ApiMode, LogStatus};
 use crate::domain::episode::{Episode, Notice};
+use crate::domain::ids::BridgeName;
 use crate::failpoint;
 
 /// How records reach the writer; never blocks the sender.
@@ -54,6 +55,8 @@ pub struct WriterSettings {
     pub memory_limit: usize,
     /// Troubles that come and go are summarized at most this often.
     pub report_every: Duration,
+    /// Whose breaker events the writer's own `api_logs` entries are.
+    pub bridge: BridgeName,
 }
 
 impl Default for WriterSettings {
@@ -63,6 +66,7 @@ impl Default for WriterSettings {
             batch: 5000,
             memory_limit: 200_000,
             report_every: Duration::from_secs(300),
+            bridge: BridgeName::from_host(""),
         }
     }
 }
@@ -193,7 +197,8 @@ impl Writer {
             LogStatus::Error => error!(api_mode = "BRIDGE", "{message}"),
         }
         let entry = ApiLogEntry::new(Timestamp::now(), ApiMode::Bridge, status, message);
-        self.outbox.push(Record::api_log(&entry));
+        self.outbox
+            .push(Record::api_log(&self.settings.bridge, &entry));
     }
 
     /// Runs until every sender is gone, then keeps what is still in memory as well as it can.

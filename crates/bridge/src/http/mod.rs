@@ -43,6 +43,7 @@ use tokio::sync::watch;
 
 use crate::Shutdown;
 use crate::config::{ApiMode, Secret};
+use crate::domain::ids::BridgeName;
 use crate::domain::portfolio::SharedPortfolio;
 use crate::greeks::ticker::TickStatus;
 use crate::greeks::writer::WriterStatus;
@@ -75,6 +76,8 @@ pub struct Live {
 /// How the bridge runs: what the status shows, and the names it answers to.
 #[derive(Clone)]
 pub struct Settings {
+    /// This bridge's name, which the status and the page show.
+    pub bridge: BridgeName,
     pub api_mode: ApiMode,
     /// Combos older than a few of these count as stale on the page.
     pub positions_sync_interval: Duration,
@@ -91,14 +94,16 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings with the configuration's defaults for the rest: greeks every 5 s, older than
-    /// 60 s not current, a front leg within 5 business days marked, today the system's.
+    /// Settings with the configuration's defaults for the rest: named after the host, greeks
+    /// every 5 s, older than 60 s not current, a front leg within 5 business days marked,
+    /// today the system's.
     pub fn new(
         api_mode: ApiMode,
         positions_sync_interval: Duration,
         hosts: edge::AllowedHosts,
     ) -> Settings {
         Settings {
+            bridge: BridgeName::from_host(&crate::host_name()),
             api_mode,
             positions_sync_interval,
             hosts,

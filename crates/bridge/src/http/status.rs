@@ -75,6 +75,9 @@ pub struct Attention {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusView {
+    /// This bridge's `BRIDGE_NAME` (empty from a bridge older than names).
+    #[serde(default)]
+    pub bridge: String,
     pub transport: TransportView,
     pub client_portal: PortalView,
     pub greeks: GreeksView,
@@ -120,6 +123,7 @@ impl StatusView {
         };
         let timed = |label, value, at| Fact { label, value, at };
         let mut facts = vec![
+            fact("Bridge", self.bridge.clone()),
             fact(
                 "Transport",
                 format!(
@@ -444,6 +448,7 @@ pub async fn snapshot(state: &AppState) -> StatusView {
         Timestamp::now(),
     );
     StatusView {
+        bridge: state.settings.bridge.to_string(),
         transport: TransportView {
             mode: state.settings.api_mode.to_string(),
             connected: feed.connected,

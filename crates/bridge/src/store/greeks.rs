@@ -25,7 +25,7 @@ pub enum InsertError {
 /// them.
 static GREEKS_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        r#""timestamp", contract, delta, gamma, vega, theta, underlying_price, row_key, account, {}"#,
+        r#""timestamp", contract, delta, gamma, vega, theta, underlying_price, row_key, account, {}, bridge"#,
         RISK_COLUMNS.join(", ")
     )
 });
@@ -37,7 +37,8 @@ static STAGING_TABLE: LazyLock<String> = LazyLock::new(|| {
         r#"CREATE TEMP TABLE pb_greeks_batch (
                n bigint GENERATED ALWAYS AS IDENTITY,
                "timestamp" timestamptz, contract text, delta float8, gamma float8, vega float8,
-               theta float8, underlying_price float8, row_key text, account text, {}
+               theta float8, underlying_price float8, row_key text, account text, {},
+               bridge text
            ) ON COMMIT DROP"#,
         RISK_COLUMNS.map(|c| format!("{c} float8")).join(", ")
     )
@@ -70,7 +71,10 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), Ins
                 api_mode,
                 status,
                 message,
+                bridge,
             } => {
+                l.bridge
+                    .push(bridge.as_ref().map(|b| b.as_str().to_owned()));
                 l.keys.push(key.clone());
                 l.at.push(*at_ms);
                 l.mode.push(api_mode.clone());
@@ -104,10 +108,11 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), Ins
     }
     if !l.keys.is_empty() {
         sqlx::query(
-            r#"INSERT INTO api_logs ("timestamp", api_mode, status, message, row_key)
-               SELECT to_timestamp(t::double precision / 1000), m, s, msg, k
-                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])
-                      WITH ORDINALITY AS x(t, m, s, msg, k, n)
+            r#"INSERT INTO api_logs ("timestamp", api_mode, status, message, row_key, bridge)
+               SELECT to_timestamp(t::double precision / 1000), m, s, msg, k, b
+                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+                             $6::text[])
+                      WITH ORDINALITY AS x(t, m, s, msg, k, b, n)
                 ORDER BY n
                ON CONFLICT (row_key) DO NOTHING"#,
         )
@@ -116,6 +121,7 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), Ins
         .bind(&l.status)
         .bind(&l.message)
         .bind(&l.keys)
+        .bind(&l.bridge)
         .execute(&mut *tx)
         .await?;
     }
@@ -178,7 +184,7 @@ async fn copy_greeks(
 /// One tuple of binary COPY data: its number of fields, then each field's length and bytes in
 /// [`GREEKS_COLUMNS`]' order (length -1: NULL). `at` is in µs since PostgreSQL's epoch.
 fn encode_row(buf: &mut Vec<u8>, at: i64, r: &GreeksRecord) {
-    let fields = 9 + RISK_COLUMNS.len() as i16;
+    let fields = 10 + RISK_COLUMNS.len() as i16;
     buf.extend_from_slice(&fields.to_be_bytes());
     field(buf, Some(&at.to_be_bytes()));
     field(buf, Some(r.contract.as_bytes()));
@@ -197,6 +203,7 @@ fn encode_row(buf: &mut Vec<u8>, at: i64, r: &GreeksRecord) {
     for x in r.risk_figures() {
         field(buf, x.map(f64::to_be_bytes).as_ref().map(|b| &b[..]));
     }
+    field(buf, r.bridge.as_ref().map(|b| b.as_str().as_bytes()));
 }
 
 /// A field: its length and bytes, or -1 for NULL. A field is a few bytes here, far from the
@@ -213,6 +220,7 @@ fn field(buf: &mut Vec<u8>, bytes: Option<&[u8]>) {
 
 #[derive(Default)]
 struct LogColumns {
+    bridge: Vec<Option<String>>,
     keys: Vec<String>,
     at: Vec<i64>,
     mode: Vec<String>,

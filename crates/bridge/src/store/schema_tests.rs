@@ -124,7 +124,8 @@ fn a_greeks_table_from_before_the_risk_view_is_told_to_migrate() {
             "vega_gt90",
             "theta_lt30",
             "theta_30_90",
-            "theta_gt90"
+            "theta_gt90",
+            "bridge"
         ]
         .map(|column| format!("column portfolio_greeks.{column} is missing"))
     );

@@ -292,12 +292,12 @@ async fn migrate_then_config_work_against_a_database(pool: PgPool) {
     let first = bridge.run(&["migrate"]);
     assert_eq!(first.code(), Some(0), "{}", first.stderr());
     assert!(
-        first.stdout().contains("schema at version 7"),
+        first.stdout().contains("schema at version 8"),
         "{}",
         first.stdout()
     );
     assert!(
-        first.stdout().contains("7 migration(s) applied now"),
+        first.stdout().contains("8 migration(s) applied now"),
         "{}",
         first.stdout()
     );
@@ -328,12 +328,12 @@ async fn migrate_then_config_work_against_a_database(pool: PgPool) {
     let tables: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'
            AND table_name IN ('portfolio_greeks', 'api_logs', 'combo_positions', 'combo_position_legs',
-                              'accounts', 'positions', 'jobs')",
+                              'accounts', 'positions', 'jobs', 'worker_heartbeats')",
     )
     .fetch_one(&pool)
     .await
     .expect("count");
-    assert_eq!(tables, 7);
+    assert_eq!(tables, 8);
 }
 
 #[test]

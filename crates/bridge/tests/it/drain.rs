@@ -3,7 +3,7 @@
 //! (a replay after a crash) stores exactly the missing rows, and every value comes back as it
 //! was sent, the ones text formats get wrong included.
 
-use portfolio_bridge::domain::ids::AccountCode;
+use portfolio_bridge::domain::ids::{AccountCode, BridgeName};
 use portfolio_bridge::greeks::record::{GreeksRecord, Record};
 use portfolio_bridge::store::greeks::insert_records;
 use sqlx::PgPool;
@@ -32,6 +32,7 @@ fn row(i: i64, contract: &str) -> GreeksRecord {
         theta_lt30: Some(-60.0 - x),
         theta_30_90: Some(-20.0),
         theta_gt90: Some(-0.0),
+        bridge: BridgeName::parse("drain-test"),
     }
 }
 

@@ -427,9 +427,10 @@ async fn each_tick_stores_every_accounts_rows_that_add_up_to_the_all_accounts_ro
         "every account together, and each of the scenario's accounts"
     );
     for r in &rows {
+        let bridge = r.bridge.as_ref().expect("a named bridge's row");
         let key = match &r.account {
-            None => format!("{at_ms}:{}", r.contract),
-            Some(a) => format!("{at_ms}:{a}:{}", r.contract),
+            None => format!("{at_ms}@{bridge}:{}", r.contract),
+            Some(a) => format!("{at_ms}@{bridge}:{a}:{}", r.contract),
         };
         assert_eq!(r.key, key);
     }

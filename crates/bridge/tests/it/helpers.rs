@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use portfolio_bridge::domain::ids::AccountCode;
+use portfolio_bridge::domain::ids::{AccountCode, BridgeName};
 use portfolio_bridge::greeks::record::GreeksRecord;
 use sqlx::PgPool;
 use tempfile::TempDir;
@@ -444,7 +444,7 @@ pub fn db_log(pool: &PgPool, dir: &std::path::Path) -> portfolio_bridge::api_log
     let (w, _status) = writer::Writer::new(sink, spool, writer::WriterSettings::default())
         .expect("the test's writer");
     tokio::spawn(w.run(rx));
-    portfolio_bridge::api_log::ApiLog::new(tx)
+    portfolio_bridge::api_log::ApiLog::new(tx, writer::WriterSettings::default().bridge)
 }
 
 /// A PostgreSQL cluster of a test's own (scripts/ensure-postgres on its own port and
@@ -621,12 +621,13 @@ pub async fn stored_greeks(pool: &PgPool, tail: &str) -> Result<Vec<GreeksRecord
         theta_lt30: Option<f64>,
         theta_30_90: Option<f64>,
         theta_gt90: Option<f64>,
+        bridge: Option<String>,
     }
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         r#"SELECT (extract(epoch FROM "timestamp") * 1000)::bigint AS at_ms, contract, delta,
                   gamma, vega, theta, underlying_price, row_key, account, delta_dollars,
                   gamma_dollars, vega_lt30, vega_30_90, vega_gt90, theta_lt30, theta_30_90,
-                  theta_gt90
+                  theta_gt90, bridge
              FROM portfolio_greeks {tail}"#
     )))
     .fetch_all(pool)
@@ -653,6 +654,9 @@ pub async fn stored_greeks(pool: &PgPool, tail: &str) -> Result<Vec<GreeksRecord
             theta_lt30: r.theta_lt30,
             theta_30_90: r.theta_30_90,
             theta_gt90: r.theta_gt90,
+            bridge: r
+                .bridge
+                .map(|b| BridgeName::parse(&b).expect("a bridge name")),
         })
         .collect())
 }

@@ -5,6 +5,7 @@
 //!   gateway session and PostgreSQL fail and recover; `alerts test` against every target shape.
 //! - `api`: the read API over HTTP against data the real syncs wrote from ibkr-sim (`app`
 //!   starts it all: `spawn_app()`).
+//! - `bridges`: several bridges (`BRIDGE_NAME`) on one database, a taken name refused.
 //! - `browser`: the web page in headless Chromium, the OpenAPI document validated (node).
 //! - `cli`: the binary as an operator runs it — configuration errors, `.env`, `migrate`,
 //!   `config`, `status`.
@@ -25,6 +26,7 @@
 mod alerts;
 mod api;
 mod app;
+mod bridges;
 mod browser;
 mod cli;
 mod contract;

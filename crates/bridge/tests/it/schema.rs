@@ -69,8 +69,8 @@ async fn exec(pool: &PgPool, sql: &'static str) {
 #[sqlx::test(migrations = false)]
 async fn every_spec_column_type_constraint_and_index_exists(pool: PgPool) {
     let report = store::migrate(&pool).await.expect("migrate");
-    assert_eq!(report.current, 7);
-    assert_eq!(report.applied.len(), 7);
+    assert_eq!(report.current, 8);
+    assert_eq!(report.applied.len(), 8);
 
     assert_eq!(
         columns(&pool, "portfolio_greeks").await,
@@ -93,6 +93,7 @@ async fn every_spec_column_type_constraint_and_index_exists(pool: PgPool) {
             "theta_lt30 double precision",
             "theta_30_90 double precision",
             "theta_gt90 double precision",
+            "bridge text",
         ]
     );
     assert_eq!(
@@ -113,6 +114,7 @@ async fn every_spec_column_type_constraint_and_index_exists(pool: PgPool) {
             "message text not null",
             "status text not null",
             "row_key text",
+            "bridge text",
         ]
     );
     let serial: Vec<String> = sqlx::query_scalar(
@@ -266,7 +268,7 @@ async fn migrating_twice_changes_nothing(pool: PgPool) {
     // were made by someone else, every migration runs again and changes nothing.
     exec(&pool, "DELETE FROM _portfolio_bridge_migrations").await;
     let rerun = store::migrate(&pool).await.expect("rerun");
-    assert_eq!(rerun.applied.len(), 7);
+    assert_eq!(rerun.applied.len(), 8);
     assert_eq!(snapshot(&pool).await, after_first);
 }
 
@@ -276,7 +278,7 @@ async fn migrations_from_several_processes_at_once_all_succeed(pool: PgPool) {
     let (a, b) = (a.expect("first"), b.expect("second"));
     assert_eq!(
         a.applied.len() + b.applied.len(),
-        7,
+        8,
         "each migration applied once: {a:?} {b:?}"
     );
 }
