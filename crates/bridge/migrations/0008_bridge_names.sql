@@ -4,6 +4,9 @@
 -- bridges had names (or by another program).
 ALTER TABLE portfolio_greeks ADD COLUMN IF NOT EXISTS bridge TEXT;
 ALTER TABLE api_logs ADD COLUMN IF NOT EXISTS bridge TEXT;
+-- The bridge a job is for (its gateway, its accounts): only that bridge's workers claim it.
+-- NULL: any worker that can run the type, as for jobs the existing application enqueues.
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS bridge TEXT;
 
 -- The existing application's heartbeat table, created here if it is not there yet (the same
 -- definition). A running bridge keeps a row `portfolio-bridge:<name>` fresh in it; a second

@@ -229,9 +229,9 @@ pub fn main() -> ExitCode {
             let config = config.clone();
             run_async(async move { runtime::worker(config, on_signal()).await })
         }),
-        Command::Jobs { command } => {
-            with_database(&config, |url| run_async(jobs_command(url, command)))
-        }
+        Command::Jobs { command } => with_database(&config, |url| {
+            run_async(jobs_command(url, config.bridge_name.clone(), command))
+        }),
         Command::Alerts {
             command: AlertsCommand::Test,
         } => run_async(alerts_test(config.alerts.targets.clone())),
@@ -308,7 +308,12 @@ fn with_database(config: &Config, command: impl FnOnce(DatabaseUrl) -> ExitCode)
     }
 }
 
-async fn jobs_command(url: DatabaseUrl, command: JobsCommand) -> anyhow::Result<()> {
+/// `jobs`: jobs enqueued here are for this bridge (`BRIDGE_NAME`).
+async fn jobs_command(
+    url: DatabaseUrl,
+    bridge: BridgeName,
+    command: JobsCommand,
+) -> anyhow::Result<()> {
     let pool = store::connect(&url, DB_CONNECT_TIMEOUT).await?;
     store::migrate(&pool).await?;
     match command {
@@ -324,7 +329,7 @@ async fn jobs_command(url: DatabaseUrl, command: JobsCommand) -> anyhow::Result<
                     Dedup::PerType
                 },
                 max_attempts,
-                ..NewJob::new(&job_type, "cli")
+                ..NewJob::new(&job_type, "cli").for_bridge(&bridge)
             };
             match store::jobs::enqueue(&pool, &job).await? {
                 Enqueued::Created(id) => println!(
@@ -360,8 +365,8 @@ pub fn render_jobs(rows: &[JobRow]) -> String {
         return "no jobs\n".into();
     }
     let mut out = format!(
-        "{:>6}  {:<22} {:<10} {:>8}  {:<20} {:<20} RESULT / LAST ERROR\n",
-        "ID", "TYPE", "STATUS", "ATTEMPTS", "CREATED", "FINISHED"
+        "{:>6}  {:<22} {:<16} {:<10} {:>8}  {:<20} {:<20} RESULT / LAST ERROR\n",
+        "ID", "TYPE", "BRIDGE", "STATUS", "ATTEMPTS", "CREATED", "FINISHED"
     );
     for r in rows {
         let detail = match (&r.last_error, &r.result) {
@@ -373,9 +378,10 @@ pub fn render_jobs(rows: &[JobRow]) -> String {
             },
         };
         out.push_str(&format!(
-            "{:>6}  {:<22} {:<10} {:>8}  {:<20} {:<20} {}\n",
+            "{:>6}  {:<22} {:<16} {:<10} {:>8}  {:<20} {:<20} {}\n",
             r.id,
             r.job_type,
+            r.bridge.as_deref().unwrap_or("any"),
             r.status,
             format!("{}/{}", r.attempts, r.max_attempts),
             utc(r.created_at),

@@ -148,7 +148,7 @@ pub async fn run(
                 ApiMode::Portal => "cpapi",
             },
         },
-        then_combos: config.portal.enabled,
+        then_combos: config.portal.enabled.then(|| config.bridge_name.clone()),
     })];
     let portal_needed = config.portal.enabled || config.api_mode == ApiMode::Portal;
     let mut portal_session = None;
@@ -177,17 +177,20 @@ pub async fn run(
     // The queue's tables exist once the schema is ready: only then do jobs start.
     tasks.spawn(when_ready(schema.clone(), shutdown.clone(), {
         let (pool, portfolio, shutdown) = (pool.clone(), portfolio.clone(), shutdown.clone());
-        let interval = config.positions_sync_interval;
+        let (interval, bridge) = (config.positions_sync_interval, config.bridge_name.clone());
         async move {
             let worker = Worker::new(
                 pool.clone(),
                 worker_name(1),
                 handlers,
-                WorkerSettings::default(),
+                WorkerSettings {
+                    bridge: bridge.clone(),
+                    ..WorkerSettings::default()
+                },
             )
             .with_streaks(streaks_tx);
             tokio::join!(
-                scheduler::run(pool, portfolio, interval, shutdown.clone()),
+                scheduler::run(pool, portfolio, bridge, interval, shutdown.clone()),
                 worker.run(shutdown),
             );
         }
@@ -391,7 +394,7 @@ pub async fn worker(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
             handlers.push(Arc::new(PositionsSync {
                 pool: pool.clone(),
                 legs: LegSource::Portal(client.clone()),
-                then_combos: config.portal.enabled,
+                then_combos: config.portal.enabled.then(|| config.bridge_name.clone()),
             }));
         }
         handlers.push(Arc::new(ComboSync {
@@ -406,7 +409,11 @@ pub async fn worker(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
              Client Portal (set IBKR_CP_ENABLED=true, or IB_API_MODE=PORTAL)"
         );
     }
-    let worker = Worker::new(pool, worker_name(1), handlers, WorkerSettings::default());
+    let settings = WorkerSettings {
+        bridge: config.bridge_name.clone(),
+        ..WorkerSettings::default()
+    };
+    let worker = Worker::new(pool, worker_name(1), handlers, settings);
     worker.run(shutdown).await;
     Ok(())
 }

@@ -967,7 +967,7 @@ pub async fn enqueue(
         } else {
             Dedup::PerType
         },
-        ..NewJob::new(job_type, source)
+        ..NewJob::new(job_type, source).for_bridge(&state.settings.bridge)
     };
     let (created, id) = match store::jobs::enqueue(&state.pool, &job).await? {
         Enqueued::Created(id) => (true, id),

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 
 use super::{COMBO_POSITIONS_SYNC, Handler, JobError, JobFuture, POSITIONS_SYNC};
 use crate::domain::contract::{Contract, SecType};
-use crate::domain::ids::AccountCode;
+use crate::domain::ids::{AccountCode, BridgeName};
 use crate::domain::portfolio::{Leg, LegValues, Portfolio, RawPayload, SharedPortfolio};
 use crate::ibkr::portal::{PortalClient, PortalError};
 use crate::store::jobs::{self as queue, Enqueued, NewJob};
@@ -38,8 +38,8 @@ pub enum LegSource {
 pub struct PositionsSync {
     pub pool: PgPool,
     pub legs: LegSource,
-    /// Enqueue `combo_positions.sync` after each success.
-    pub then_combos: bool,
+    /// Enqueue `combo_positions.sync` for this bridge after each success.
+    pub then_combos: Option<BridgeName>,
 }
 
 /// Every account's rows from a portfolio whose legs are complete.
@@ -147,8 +147,8 @@ impl PositionsSync {
             "legs_removed": removed,
             "duration_ms": started.elapsed().as_millis() as u64,
         });
-        if self.then_combos {
-            let job = NewJob::new(COMBO_POSITIONS_SYNC, POSITIONS_SYNC);
+        if let Some(bridge) = &self.then_combos {
+            let job = NewJob::new(COMBO_POSITIONS_SYNC, POSITIONS_SYNC).for_bridge(bridge);
             let id = match queue::enqueue(&self.pool, &job).await? {
                 Enqueued::Created(id) | Enqueued::AlreadyActive(id) => id,
             };

@@ -1,8 +1,9 @@
 //! Scheduler: enqueues `positions.sync` every `POSITIONS_SYNC_INTERVAL_SECONDS` while the IBKR
 //! feed has a complete set of legs. While it has not (starting up, down, reconnecting) nothing
 //! is enqueued, so the stored positions stay as last synced instead of piling up failed jobs.
-//! Several bridges on one database enqueue at most one job at a time between them (the
-//! queue's per-type dedup).
+//! Each job is for this bridge (`BRIDGE_NAME`): several bridges on one database each keep at
+//! most one of their own queued or running (the queue's per-type dedup is per bridge), and
+//! only their own workers run it, against their own gateway and accounts.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use tracing::{debug, warn};
 
 use super::POSITIONS_SYNC;
 use crate::Shutdown;
+use crate::domain::ids::BridgeName;
 use crate::domain::portfolio::SharedPortfolio;
 use crate::store::jobs::{self, Enqueued, NewJob};
 
@@ -20,6 +22,7 @@ const READY_CHECK: Duration = Duration::from_secs(1);
 pub async fn run(
     pool: PgPool,
     portfolio: SharedPortfolio,
+    bridge: BridgeName,
     interval: Duration,
     mut shutdown: Shutdown,
 ) {
@@ -31,7 +34,8 @@ pub async fn run(
                 _ = shutdown.wait() => return,
             }
         }
-        match jobs::enqueue(&pool, &NewJob::new(POSITIONS_SYNC, "scheduler")).await {
+        let job = NewJob::new(POSITIONS_SYNC, "scheduler").for_bridge(&bridge);
+        match jobs::enqueue(&pool, &job).await {
             Ok(Enqueued::Created(id)) => {
                 failing = None;
                 debug!(job = id, "positions.sync enqueued");

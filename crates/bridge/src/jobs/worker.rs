@@ -21,6 +21,7 @@ use tracing::{error, info, warn};
 
 use super::{Handler, JobError};
 use crate::Shutdown;
+use crate::domain::ids::BridgeName;
 use crate::store::jobs::{self, AfterFailure, Claimed};
 
 #[derive(Debug, Clone)]
@@ -32,6 +33,9 @@ pub struct WorkerSettings {
     /// The delay before the second attempt; it doubles with each attempt after that.
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// The bridge it works for: it claims that bridge's jobs and those for no bridge in
+    /// particular, never another bridge's (whose gateway and accounts it cannot reach).
+    pub bridge: BridgeName,
 }
 
 impl Default for WorkerSettings {
@@ -41,6 +45,7 @@ impl Default for WorkerSettings {
             idle_poll: Duration::from_secs(1),
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(300),
+            bridge: BridgeName::from_host(""),
         }
     }
 }
@@ -143,7 +148,12 @@ impl Worker {
 
     /// Claims and runs jobs until `shutdown`.
     pub async fn run(self, mut shutdown: Shutdown) {
-        info!(worker = %self.name, types = ?self.types(), "worker started");
+        info!(
+            worker = %self.name,
+            bridge = %self.settings.bridge,
+            types = ?self.types(),
+            "worker started"
+        );
         let mut db_down: Option<String> = None;
         while !shutdown.requested() {
             // Claiming is quick; a job claimed as the signal comes is handed straight back.
@@ -182,7 +192,14 @@ impl Worker {
             );
         }
         let types = self.types();
-        let Some(job) = jobs::claim(&self.pool, &self.name, &types, self.settings.lease).await?
+        let Some(job) = jobs::claim(
+            &self.pool,
+            &self.name,
+            &self.settings.bridge,
+            &types,
+            self.settings.lease,
+        )
+        .await?
         else {
             return Ok(None);
         };

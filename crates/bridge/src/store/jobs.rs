@@ -15,6 +15,8 @@ use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::types::Json;
 
+use crate::domain::ids::BridgeName;
+
 /// Whether a new job may join others of its type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dedup {
@@ -33,10 +35,14 @@ pub struct NewJob {
     /// Who asked: `scheduler`, `cli`, `api`, `positions.sync`, …
     pub source: String,
     pub max_attempts: i32,
+    /// The bridge whose gateway and accounts the job is about: only that bridge's workers
+    /// claim it. `None`: any worker that can run the type (a job another program enqueued).
+    pub bridge: Option<BridgeName>,
 }
 
 impl NewJob {
-    /// A job of `job_type` with an empty payload, three attempts and the per-type dedup rule.
+    /// A job of `job_type` with an empty payload, three attempts, the per-type dedup rule and
+    /// no bridge of its own.
     pub fn new(job_type: &str, source: &str) -> NewJob {
         NewJob {
             job_type: job_type.to_owned(),
@@ -44,6 +50,15 @@ impl NewJob {
             dedup: Dedup::PerType,
             source: source.to_owned(),
             max_attempts: 3,
+            bridge: None,
+        }
+    }
+
+    /// The same job, for `bridge`'s workers only.
+    pub fn for_bridge(self, bridge: &BridgeName) -> NewJob {
+        NewJob {
+            bridge: Some(bridge.clone()),
+            ..self
         }
     }
 }
@@ -90,6 +105,9 @@ pub struct JobRow {
     pub result: Option<Value>,
     /// The worker holding it while it runs.
     pub locked_by: Option<String>,
+    /// The bridge it is for; `None`: any that can run it.
+    #[serde(default)]
+    pub bridge: Option<String>,
 }
 
 /// A time read as Unix milliseconds.
@@ -110,17 +128,21 @@ pub enum AfterFailure {
 
 /// Enqueues `job` unless its dedup rule finds one already queued or running.
 pub async fn enqueue(pool: &PgPool, job: &NewJob) -> Result<Enqueued, sqlx::Error> {
-    let dedup_key = match job.dedup {
-        Dedup::PerType => Some(job.job_type.as_str()),
-        Dedup::Allow => None,
+    // One active job of a type per bridge: bridges sharing the database never stand in for
+    // each other's syncs.
+    let dedup_key = match (job.dedup, &job.bridge) {
+        (Dedup::PerType, None) => Some(job.job_type.clone()),
+        (Dedup::PerType, Some(bridge)) => Some(format!("{}@{bridge}", job.job_type)),
+        (Dedup::Allow, _) => None,
     };
+    let bridge = job.bridge.as_ref().map(BridgeName::as_str);
     // The active job may finish between the insert that conflicts and the look-up: then try
     // again.
     for _ in 0..3 {
         let created: Option<i32> = sqlx::query_scalar(
             "INSERT INTO jobs (job_type, status, payload, source, request_text, max_attempts,
-                               available_at, dedup_key, created_at, updated_at)
-             VALUES ($1, 'queued', $2::jsonb::json, $3, $6, $4, now(), $5, now(), now())
+                               available_at, dedup_key, bridge, created_at, updated_at)
+             VALUES ($1, 'queued', $2::jsonb::json, $3, $6, $4, now(), $5, $7, now(), now())
              ON CONFLICT (job_type, dedup_key)
                 WHERE dedup_key IS NOT NULL AND status IN ('queued', 'running')
                 DO NOTHING
@@ -130,8 +152,9 @@ pub async fn enqueue(pool: &PgPool, job: &NewJob) -> Result<Enqueued, sqlx::Erro
         .bind(Json(&job.payload))
         .bind(&job.source)
         .bind(job.max_attempts)
-        .bind(dedup_key)
+        .bind(&dedup_key)
         .bind(REQUEST_TEXT)
+        .bind(bridge)
         .fetch_optional(pool)
         .await?;
         if let Some(id) = created {
@@ -142,7 +165,7 @@ pub async fn enqueue(pool: &PgPool, job: &NewJob) -> Result<Enqueued, sqlx::Erro
               WHERE job_type = $1 AND dedup_key = $2 AND status IN ('queued', 'running')",
         )
         .bind(&job.job_type)
-        .bind(dedup_key)
+        .bind(&dedup_key)
         .fetch_optional(pool)
         .await?;
         if let Some(id) = active {
@@ -160,9 +183,11 @@ fn seconds(d: Duration) -> f64 {
 }
 
 /// Claims the oldest available job of `types` for `worker`, leased for `lease`.
+/// Claims the next job of `types` that is for `bridge` or for no bridge in particular.
 pub async fn claim(
     pool: &PgPool,
     worker: &str,
+    bridge: &BridgeName,
     types: &[&str],
     lease: Duration,
 ) -> Result<Option<Claimed>, sqlx::Error> {
@@ -174,6 +199,7 @@ pub async fn claim(
           WHERE id = (SELECT id FROM jobs
                        WHERE status = 'queued' AND available_at <= now()
                          AND archived_at IS NULL AND job_type = ANY($3)
+                         AND (bridge IS NULL OR bridge = $4)
                        ORDER BY available_at, id
                        FOR UPDATE SKIP LOCKED
                        LIMIT 1)
@@ -182,6 +208,7 @@ pub async fn claim(
     .bind(worker)
     .bind(seconds(lease))
     .bind(types)
+    .bind(bridge.as_str())
     .fetch_optional(pool)
     .await?;
     Ok(row.map(
@@ -343,6 +370,7 @@ type RawRow = (
     Option<String>,
     Option<Json<Value>>,
     Option<String>,
+    Option<String>,
 );
 
 fn job_row(r: RawRow) -> JobRow {
@@ -360,6 +388,7 @@ fn job_row(r: RawRow) -> JobRow {
         last_error: r.10,
         result: r.11.map(|Json(v)| v),
         locked_by: r.12,
+        bridge: r.13,
     }
 }
 
@@ -377,7 +406,7 @@ async fn select(
                 (extract(epoch FROM available_at) * 1000)::bigint,
                 (extract(epoch FROM started_at) * 1000)::bigint,
                 (extract(epoch FROM completed_at) * 1000)::bigint,
-                last_error, result::jsonb, locked_by
+                last_error, result::jsonb, locked_by, bridge
            FROM jobs
           WHERE ($1::int IS NULL OR id = $1) AND ($2::text IS NULL OR job_type = $2)
             AND ($3::text IS NULL OR status = $3)

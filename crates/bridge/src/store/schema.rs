@@ -218,6 +218,7 @@ pub const APP_TABLES: &[TableNeeds] = &[
             ("dedup_key", Text),
             ("locked_by", Text),
             ("locked_until", Timestamptz),
+            ("bridge", Text),
         ],
         unique_keys: &[],
     },

@@ -138,7 +138,7 @@ pub async fn spawn_app(pool: PgPool, options: AppOptions) -> TestApp {
             portfolio: portfolio.clone(),
             source: "cpapi",
         },
-        then_combos: false,
+        then_combos: None,
     };
     run(&positions, "positions.sync")
         .await

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ibkr_sim::cp::{Fault, FaultKind};
 use ibkr_sim::scenario::{ComboLegSpec, ComboSpec};
 use portfolio_bridge::Shutdown;
+use portfolio_bridge::domain::ids::BridgeName;
 use portfolio_bridge::jobs::combo_sync::ComboSync;
 use portfolio_bridge::jobs::worker::{Ran, Worker, WorkerSettings};
 use portfolio_bridge::jobs::{Handler, JobError, JobFuture};
@@ -186,6 +187,65 @@ async fn at_most_one_job_per_type_is_queued_or_running_unless_asked(pool: PgPool
     );
 }
 
+/// Two bridges on one database: each keeps its own scheduled job queued (the dedup is per
+/// bridge), and a bridge's worker runs its own jobs and those for nobody in particular, never
+/// the other bridge's, which are about a gateway and accounts it cannot reach.
+#[sqlx::test]
+async fn each_bridge_runs_its_own_jobs_and_jobs_for_anybody(pool: PgPool) {
+    processed_table(&pool).await;
+    let name = |n: &str| BridgeName::parse(n).expect("valid");
+    let (home, family) = (name("home"), name("family"));
+    let for_home = NewJob::new("test.record", "scheduler").for_bridge(&home);
+    let for_family = NewJob::new("test.record", "scheduler").for_bridge(&family);
+    let mut ids = Vec::new();
+    for job in [
+        &for_home,
+        &for_family,
+        &NewJob::new("test.record", "another program"),
+    ] {
+        match jobs::enqueue(&pool, job).await.expect("enqueue") {
+            Enqueued::Created(id) => ids.push(id),
+            other => panic!("one of each bridge's and one for anybody: {other:?}"),
+        }
+    }
+    assert_eq!(
+        jobs::enqueue(&pool, &for_home).await.expect("enqueue"),
+        Enqueued::AlreadyActive(ids[0]),
+        "home's is queued already"
+    );
+    assert_eq!(job(&pool, ids[1]).await.bridge.as_deref(), Some("family"));
+
+    let worker = Worker::new(
+        pool.clone(),
+        "home-1".to_owned(),
+        vec![Arc::new(Record {
+            pool: pool.clone(),
+            worker: "home-1".to_owned(),
+        })],
+        WorkerSettings {
+            bridge: home,
+            ..fast()
+        },
+    );
+    let (_stop, mut shutdown) = Shutdown::new();
+    for _ in 0..2 {
+        assert!(matches!(
+            worker.step(&mut shutdown).await.expect("step"),
+            Some(Ran::Completed(_))
+        ));
+    }
+    assert!(
+        worker.step(&mut shutdown).await.expect("step").is_none(),
+        "family's job is not home's to run"
+    );
+    let ran: Vec<i32> = sqlx::query_scalar("SELECT job_id FROM processed ORDER BY job_id")
+        .fetch_all(&pool)
+        .await
+        .expect("processed");
+    assert_eq!(ran, [ids[0], ids[2]]);
+    assert_eq!(job(&pool, ids[1]).await.status, "queued");
+}
+
 #[sqlx::test]
 async fn an_expired_lease_is_picked_up_again_and_the_dead_worker_cannot_finish_it(pool: PgPool) {
     processed_table(&pool).await;
@@ -196,7 +256,8 @@ async fn an_expired_lease_is_picked_up_again_and_the_dead_worker_cannot_finish_i
         panic!("created")
     };
     // A worker claims it and dies at once: its lease is already over.
-    let claimed = jobs::claim(&pool, "dead", &["test.record"], Duration::ZERO)
+    let bridge = WorkerSettings::default().bridge;
+    let claimed = jobs::claim(&pool, "dead", &bridge, &["test.record"], Duration::ZERO)
         .await
         .expect("claim")
         .expect("a job");
