@@ -24,7 +24,7 @@ use super::error::{ApiError, ErrorBody};
 use super::params::{Id, Instant, JsonBody, Limit, PathParams, Query, Text};
 use super::status::{self, StatusView};
 use super::{AppState, metrics, openapi};
-use crate::domain::ids::ConId;
+use crate::domain::ids::{BridgeName, ConId};
 use crate::domain::spreads::{self, LegQuantity};
 use crate::jobs::{COMBO_POSITIONS_SYNC, JOB_TYPES};
 use crate::store;
@@ -718,6 +718,9 @@ async fn patch_account(
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct GreeksSeries {
     pub contract: String,
+    /// The bridge whose all-accounts series this is (`BRIDGE_NAME`); rows stored before
+    /// bridges had names belong to every bridge's.
+    pub bridge: String,
     /// The account (`accounts.id`) whose series this is; `null` for every account together.
     pub account_id: Option<i32>,
     /// That account's alias, or `Account Alias {id}` without one; `null` for every account
@@ -738,6 +741,10 @@ pub struct GreeksQuery {
     /// Only this account's series (`accounts.id`); without it, every account together.
     #[param(inline)]
     pub account_id: Option<Id>,
+    /// Whose all-accounts series, when several bridges share the database: a `BRIDGE_NAME`;
+    /// default the bridge serving this API.
+    #[param(inline)]
+    pub bridge: Option<BridgeName>,
     /// Start; default an hour before `to`. A `from` after `to` is an empty range.
     #[param(inline)]
     pub from: Option<Instant>,
@@ -786,9 +793,10 @@ async fn greeks_series(
         ),
         None => None,
     };
+    let bridge = q.bridge.unwrap_or_else(|| state.settings.bridge.clone());
     let whose = account
         .as_ref()
-        .map_or(Whose::AllAccounts, |a| Whose::Account(a.id));
+        .map_or(Whose::AllAccounts(&bridge), |a| Whose::Account(a.id));
     let points = match from <= to {
         true => {
             let limit = Limit::or_default(q.limit);
@@ -798,6 +806,7 @@ async fn greeks_series(
     };
     Ok(Json(GreeksSeries {
         contract,
+        bridge: bridge.to_string(),
         account_id: account.as_ref().map(|a| a.id),
         account: account.map(|a| a.alias),
         from,

@@ -441,7 +441,7 @@ async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage,
         interval: i64::try_from(bucket.as_millis()).unwrap_or(i64::MAX),
     };
     let account_id = q.account_id.map(Id::get);
-    let whose = account_id.map_or(Whose::AllAccounts, Whose::Account);
+    let whose = account_id.map_or(Whose::AllAccounts(&state.settings.bridge), Whose::Account);
     let mut contracts = Vec::new();
     for contract in store::greeks::contracts_of(&state.pool, whose, from).await? {
         let points = match bucket > state.settings.greeks_interval {
@@ -524,9 +524,10 @@ async fn risk_view(state: &AppState) -> Result<RiskPage, ApiError> {
         ..SpreadFilter::default()
     };
     let (latest, first, accounts, spreads) = tokio::join!(
-        store::greeks::tick_rows(&state.pool, None),
+        store::greeks::tick_rows(&state.pool, &state.settings.bridge, None),
         store::greeks::tick_rows(
             &state.pool,
+            &state.settings.bridge,
             Some(crate::domain::expiry::exchange_day_start(now))
         ),
         store::greeks::accounts_now(&state.pool, now.saturating_sub(day).unwrap_or(now)),

@@ -20,6 +20,7 @@ use utoipa::openapi::{KnownFormat, RefOr, Schema, SchemaFormat};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::error::ApiError;
+use crate::domain::ids::BridgeName;
 
 /// No control characters (`char::is_control`): what [`Text`] and aliases may hold.
 pub const PRINTABLE: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
@@ -261,6 +262,19 @@ impl PartialSchema for Text {
 }
 
 impl ToSchema for Text {}
+
+impl PartialSchema for BridgeName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(BridgeName::MAX_LEN))
+            .pattern(Some("^[A-Za-z0-9][A-Za-z0-9._-]*$"))
+            .into()
+    }
+}
+
+impl ToSchema for BridgeName {}
 
 /// An RFC 3339 time such as `2026-11-21T14:00:00Z` or `2026-11-21T09:00:00.5-05:00`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

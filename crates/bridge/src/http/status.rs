@@ -407,7 +407,10 @@ pub async fn snapshot(state: &AppState) -> StatusView {
         }
         tokio::time::timeout(super::STATUS_DB_BOUND, async {
             let aliases = store::accounts::aliases_by_code(pool).await?;
-            let last_row = store::greeks::last_portfolio_row(pool).await.ok().flatten();
+            let last_row = store::greeks::last_portfolio_row(pool, &state.settings.bridge)
+                .await
+                .ok()
+                .flatten();
             let jobs = store::jobs::last_finished(pool).await.unwrap_or_default();
             let combos_synced_at = store::jobs::last_completed(pool, COMBO_POSITIONS_SYNC)
                 .await

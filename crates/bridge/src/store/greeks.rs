@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
+use crate::domain::ids::BridgeName;
 use crate::greeks::record::{GreeksRecord, RISK_COLUMNS, Record};
 
 /// Why a batch of records was not stored.
@@ -342,30 +343,19 @@ impl From<PointRow> for GreeksPoint {
 
 /// Whose series to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Whose {
-    /// Every account together: the rows without an account.
-    AllAccounts,
-    /// One account's rows, by `accounts.id`.
+pub enum Whose<'a> {
+    /// Every account of one bridge together: its rows without an account, and those stored
+    /// before bridges had names. Bridges sharing the database each have their own.
+    AllAccounts(&'a BridgeName),
+    /// One account's rows, by `accounts.id` (an account is one gateway login's).
     Account(i32),
-}
-
-/// The newest `limit` points of every account's `contract` together between `from` and `to`,
-/// oldest first.
-pub async fn series(
-    pool: &PgPool,
-    contract: &str,
-    from: Timestamp,
-    to: Timestamp,
-    limit: i64,
-) -> Result<Vec<GreeksPoint>, sqlx::Error> {
-    series_of(pool, Whose::AllAccounts, contract, from, to, limit).await
 }
 
 /// The newest `limit` points of `whose` `contract` between `from` and `to`, oldest first. An
 /// account id that names no account has no points.
 pub async fn series_of(
     pool: &PgPool,
-    whose: Whose,
+    whose: Whose<'_>,
     contract: &str,
     from: Timestamp,
     to: Timestamp,
@@ -373,7 +363,9 @@ pub async fn series_of(
 ) -> Result<Vec<GreeksPoint>, sqlx::Error> {
     // Two statements rather than one `IS NOT DISTINCT FROM`, which no index serves.
     let sql = match whose {
-        Whose::AllAccounts => series_sql!("account IS NULL"),
+        Whose::AllAccounts(_) => {
+            series_sql!("account IS NULL AND (bridge = $5 OR bridge IS NULL)")
+        }
         Whose::Account(_) => {
             series_sql!("account = (SELECT a.account FROM accounts a WHERE a.id = $5)")
         }
@@ -384,7 +376,7 @@ pub async fn series_of(
         .bind(to.as_millisecond())
         .bind(limit);
     let query = match whose {
-        Whose::AllAccounts => query,
+        Whose::AllAccounts(bridge) => query.bind(bridge.as_str()),
         Whose::Account(id) => query.bind(id),
     };
     let mut rows: Vec<PointRow> = query.fetch_all(pool).await?;
@@ -397,7 +389,7 @@ pub async fn series_of(
 /// no row has no point, so gaps stay gaps.
 pub async fn series_binned(
     pool: &PgPool,
-    whose: Whose,
+    whose: Whose<'_>,
     contract: &str,
     from: Timestamp,
     to: Timestamp,
@@ -420,7 +412,9 @@ pub async fn series_binned(
         };
     }
     let query = match whose {
-        Whose::AllAccounts => sqlx::query_as(binned_sql!("account IS NULL")),
+        Whose::AllAccounts(_) => sqlx::query_as(binned_sql!(
+            "account IS NULL AND (bridge = $5 OR bridge IS NULL)"
+        )),
         Whose::Account(_) => sqlx::query_as(binned_sql!(
             "account = (SELECT a.account FROM accounts a WHERE a.id = $5)"
         )),
@@ -430,7 +424,7 @@ pub async fn series_binned(
     .bind(to.as_millisecond())
     .bind(bucket.as_secs_f64());
     let query = match whose {
-        Whose::AllAccounts => query,
+        Whose::AllAccounts(bridge) => query.bind(bridge.as_str()),
         Whose::Account(id) => query.bind(id),
     };
     let rows: Vec<PointRow> = query.fetch_all(pool).await?;
@@ -441,7 +435,7 @@ pub async fn series_binned(
 /// underlyings.
 pub async fn contracts_of(
     pool: &PgPool,
-    whose: Whose,
+    whose: Whose<'_>,
     since: Timestamp,
 ) -> Result<Vec<String>, sqlx::Error> {
     macro_rules! contracts_sql {
@@ -456,9 +450,11 @@ pub async fn contracts_of(
         };
     }
     match whose {
-        Whose::AllAccounts => {
-            sqlx::query_scalar(contracts_sql!("account IS NULL")).bind(since.as_millisecond())
-        }
+        Whose::AllAccounts(bridge) => sqlx::query_scalar(contracts_sql!(
+            "account IS NULL AND (bridge = $2 OR bridge IS NULL)"
+        ))
+        .bind(since.as_millisecond())
+        .bind(bridge.as_str()),
         Whose::Account(id) => sqlx::query_scalar(contracts_sql!(
             "account = (SELECT a.account FROM accounts a WHERE a.id = $2)"
         ))
@@ -469,24 +465,30 @@ pub async fn contracts_of(
     .await
 }
 
-/// The newest all-accounts row of `PORTFOLIO`, if any.
-pub async fn last_portfolio_row(pool: &PgPool) -> Result<Option<GreeksPoint>, sqlx::Error> {
+/// `bridge`'s newest all-accounts row of `PORTFOLIO`, if any.
+pub async fn last_portfolio_row(
+    pool: &PgPool,
+    bridge: &BridgeName,
+) -> Result<Option<GreeksPoint>, sqlx::Error> {
     // Without `account IS NULL` the newest row of a tick would be its last account's.
     let row: Option<PointRow> = sqlx::query_as(concat!(
         "SELECT ",
         point_columns!(),
-        r#" FROM portfolio_greeks WHERE account IS NULL AND contract = 'PORTFOLIO'
+        r#" FROM portfolio_greeks
+            WHERE account IS NULL AND contract = 'PORTFOLIO' AND (bridge = $1 OR bridge IS NULL)
             ORDER BY "timestamp" DESC, id DESC LIMIT 1"#
     ))
+    .bind(bridge.as_str())
     .fetch_optional(pool)
     .await?;
     Ok(row.map(GreeksPoint::from))
 }
 
-/// The all-accounts rows of one tick, by contract (`PORTFOLIO` first): the newest tick when
-/// `at_or_after` is `None`, else the first tick at or after it.
+/// `bridge`'s all-accounts rows of one tick, by contract (`PORTFOLIO` first): the newest tick
+/// when `at_or_after` is `None`, else the first tick at or after it.
 pub async fn tick_rows(
     pool: &PgPool,
+    bridge: &BridgeName,
     at_or_after: Option<Timestamp>,
 ) -> Result<Vec<(String, GreeksPoint)>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
@@ -503,9 +505,10 @@ pub async fn tick_rows(
                 "SELECT contract, ",
                 point_columns!(),
                 r#" FROM portfolio_greeks
-                    WHERE account IS NULL
+                    WHERE account IS NULL AND (bridge = $1 OR bridge IS NULL)
                       AND "timestamp" = (SELECT "timestamp" FROM portfolio_greeks
-                                          WHERE account IS NULL AND contract = 'PORTFOLIO' "#,
+                                          WHERE account IS NULL AND contract = 'PORTFOLIO'
+                                            AND (bridge = $1 OR bridge IS NULL) "#,
                 $pick,
                 r#" LIMIT 1)
                     ORDER BY contract <> 'PORTFOLIO', contract"#
@@ -513,11 +516,12 @@ pub async fn tick_rows(
         };
     }
     let rows: Vec<Row> = match at_or_after {
-        None => sqlx::query_as(tick_sql!(r#"ORDER BY "timestamp" DESC"#)),
+        None => sqlx::query_as(tick_sql!(r#"ORDER BY "timestamp" DESC"#)).bind(bridge.as_str()),
         Some(t) => sqlx::query_as(tick_sql!(
-            r#"AND "timestamp" >= to_timestamp($1::double precision / 1000)
+            r#"AND "timestamp" >= to_timestamp($2::double precision / 1000)
                ORDER BY "timestamp" ASC"#
         ))
+        .bind(bridge.as_str())
         .bind(t.as_millisecond()),
     }
     .fetch_all(pool)

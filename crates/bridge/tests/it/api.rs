@@ -796,9 +796,18 @@ async fn a_long_greeks_window_is_read_whole_at_a_charts_resolution(pool: PgPool)
         .saturating_sub(jiff::SignedDuration::from_hours(72))
         .expect("in range");
     let bucket = std::time::Duration::from_secs(72 * 3600 / 2000);
-    let points = series_binned(&pool, Whose::AllAccounts, "PORTFOLIO", from, to, bucket)
-        .await
-        .expect("binned");
+    // Rows from before bridges had names are every bridge's.
+    let anyone = portfolio_bridge::domain::ids::BridgeName::parse("any").expect("valid");
+    let points = series_binned(
+        &pool,
+        Whose::AllAccounts(&anyone),
+        "PORTFOLIO",
+        from,
+        to,
+        bucket,
+    )
+    .await
+    .expect("binned");
     assert!(
         points.len() <= 2000 && points.len() > 900,
         "{}",
@@ -807,9 +816,16 @@ async fn a_long_greeks_window_is_read_whole_at_a_charts_resolution(pool: PgPool)
     // The oldest row's stretch is there: the window is drawn whole, not its newest 20,000 rows.
     let oldest = points.first().expect("points").timestamp;
     assert!(to.duration_since(oldest).as_hours() >= 39, "{oldest}");
-    let capped = series_of(&pool, Whose::AllAccounts, "PORTFOLIO", from, to, 20_000)
-        .await
-        .expect("capped");
+    let capped = series_of(
+        &pool,
+        Whose::AllAccounts(&anyone),
+        "PORTFOLIO",
+        from,
+        to,
+        20_000,
+    )
+    .await
+    .expect("capped");
     assert!(
         to.duration_since(capped[0].timestamp).as_hours() < 39,
         "the newest 20,000 rows stop short"

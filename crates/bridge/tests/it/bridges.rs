@@ -79,6 +79,33 @@ async fn two_bridges_store_every_row_of_both_and_a_third_with_a_taken_name_is_re
         .expect("json");
     assert_eq!(status["bridge"], "home");
 
+    // Each bridge's all-accounts series is its own: before, the two bridges' rows interleaved
+    // (two points a tick); another bridge's is there for the asking.
+    for (asked, want) in [("", "home"), ("&bridge=family", "family")] {
+        let series: serde_json::Value = reqwest::get(format!(
+            "http://{home_at}/api/v1/greeks?contract=PORTFOLIO{asked}"
+        ))
+        .await
+        .expect("the series")
+        .json()
+        .await
+        .expect("json");
+        assert_eq!(series["bridge"], want);
+        let times: Vec<&str> = series["points"]
+            .as_array()
+            .expect("points")
+            .iter()
+            .filter_map(|p| p["timestamp"].as_str())
+            .collect();
+        let distinct: std::collections::BTreeSet<&&str> = times.iter().collect();
+        assert!(times.len() >= 3, "{series}");
+        assert_eq!(distinct.len(), times.len(), "one point a tick: {series}");
+    }
+    let bad = reqwest::get(format!("http://{home_at}/api/v1/greeks?bridge=a:b"))
+        .await
+        .expect("an answer");
+    assert_eq!(bad.status(), 400);
+
     // A third bridge given a name a running bridge holds stops, saying why and what to do
     // (a spool of its own: two bridges never share one).
     let elsewhere = tempfile::tempdir().expect("temp dir");
