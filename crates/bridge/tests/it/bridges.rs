@@ -4,7 +4,10 @@
 
 use sqlx::PgPool;
 
-use crate::helpers::{Bridge, database_url_of, eventually, exited, sim_config, start_sim, stop};
+use crate::helpers::{
+    Bridge, database_url_of, eventually, exited, rows_made, sim_config, spooled_keys, start_sim,
+    stop, stored_once, until_spool_empty,
+};
 
 fn named(name: &str, sim: &ibkr_sim::Simulator, url: &str, dir: &std::path::Path) -> Bridge {
     Bridge::new()
@@ -136,4 +139,108 @@ async fn two_bridges_store_every_row_of_both_and_a_third_with_a_taken_name_is_re
     .expect("the heartbeat row");
     assert_eq!(held, "running");
     drop((back, family));
+}
+
+/// The tick times (ms) of `bridge`'s all-accounts `PORTFOLIO` rows, in order.
+async fn ticks_of(pool: &PgPool, bridge: &str) -> Vec<i64> {
+    sqlx::query_scalar(
+        r#"SELECT (extract(epoch FROM "timestamp") * 1000)::bigint FROM portfolio_greeks
+            WHERE contract = 'PORTFOLIO' AND account IS NULL AND bridge = $1
+            ORDER BY "timestamp""#,
+    )
+    .bind(bridge)
+    .fetch_all(pool)
+    .await
+    .expect("ticks")
+}
+
+/// How many greeks rows of `bridge` are stored.
+async fn rows_of(pool: &PgPool, bridge: &str) -> usize {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM portfolio_greeks WHERE bridge = $1")
+        .bind(bridge)
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    usize::try_from(n).expect("a count")
+}
+
+/// The issue's proof: three bridges, each with its own simulator, into one database. One of
+/// them cannot reach PostgreSQL (a wrong port), fills its spool, is killed outright and
+/// restarted with the right URL: its spooled rows are stored once, and the two others never
+/// miss a tick meanwhile.
+#[sqlx::test]
+async fn three_bridges_one_killed_with_its_spool_full_lose_and_duplicate_nothing(pool: PgPool) {
+    let url = database_url_of(&pool).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sims = [
+        start_sim(sim_config()).await,
+        start_sim(sim_config()).await,
+        start_sim(sim_config()).await,
+    ];
+    let home = named("home", &sims[0], &url, dir.path()).spawn(&["run"]);
+    let family = named("family", &sims[1], &url, dir.path()).spawn(&["run"]);
+    // A port nobody listens on: the office bridge spools everything.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let unreachable = format!("postgres://postgres@127.0.0.1:{}/none", closed.port());
+    let office = named("office", &sims[2], &unreachable, dir.path());
+    let spool = dir.path().join("office.jsonl");
+    let running = office.spawn(&["run"]);
+    eventually("the office spool holding 8 ticks", || async {
+        spooled_keys(&spool)
+            .iter()
+            .filter(|k| k.ends_with(":PORTFOLIO"))
+            .count()
+            >= 8
+    })
+    .await;
+    running.kill().await;
+    let kept = spooled_keys(&spool);
+
+    let again = named("office", &sims[2], &url, dir.path()).spawn(&["run"]);
+    until_spool_empty(&spool).await;
+    stored_once(&pool, &kept).await;
+    let restarted = *ticks_of(&pool, "office")
+        .await
+        .last()
+        .expect("office's rows");
+    eventually("three ticks of office after its restart", || async {
+        ticks_of(&pool, "office")
+            .await
+            .iter()
+            .filter(|t| **t > restarted)
+            .count()
+            >= 3
+    })
+    .await;
+    let last = *ticks_of(&pool, "office")
+        .await
+        .last()
+        .expect("office's rows");
+    eventually("home and family past office's last tick", || async {
+        let mut past = true;
+        for b in ["home", "family"] {
+            past &= ticks_of(&pool, b).await.last().is_some_and(|t| *t > last);
+        }
+        past
+    })
+    .await;
+
+    // Every row each bridge made is stored, once: what its closing account counts.
+    for (b, running) in [("home", home), ("family", family)] {
+        let (code, stderr) = stop(running, "TERM").await;
+        assert!(code.success(), "{stderr}");
+        assert_eq!(rows_of(&pool, b).await, rows_made(&stderr), "{b}");
+    }
+    let (code, stderr) = stop(again, "TERM").await;
+    assert!(code.success(), "{stderr}");
+    assert_eq!(
+        rows_of(&pool, "office").await,
+        kept.len() + rows_made(&stderr),
+        "office: what the killed run spooled and what the restarted one made"
+    );
+    let (every, most) = shared_ticks(&pool, &["home", "family", "office"]).await;
+    assert!(every >= 3, "ticks with all three bridges' rows: {every}");
+    assert_eq!(most, 1, "no bridge stored a tick's row twice");
 }

@@ -8,8 +8,8 @@ use portfolio_bridge::greeks::record::{GreeksRecord, RISK_COLUMNS};
 use sqlx::PgPool;
 
 use crate::helpers::{
-    Bridge, OwnCluster, Spawned, TinyFs, eventually, sim_config, start_sim, stop, stored_greeks,
-    within,
+    Bridge, OwnCluster, Spawned, TinyFs, eventually, rows_made, sim_config, spooled_keys,
+    start_sim, stop, stored_greeks, stored_once, until_spool_empty, within,
 };
 
 /// Ticks every quarter second, drains every half second.
@@ -57,16 +57,6 @@ async fn until_rows(pool: &PgPool, at_least: usize) {
     .await;
 }
 
-/// Complete records waiting in the spool file (by key).
-fn spooled_keys(path: &std::path::Path) -> Vec<String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["kind"] == "greeks")
-        .filter_map(|v| v["key"].as_str().map(str::to_owned))
-        .collect()
-}
-
 async fn until_spooled(path: &std::path::Path, at_least: usize) {
     within("records in the spool", async {
         while spooled_keys(path).len() < at_least {
@@ -74,36 +64,6 @@ async fn until_spooled(path: &std::path::Path, at_least: usize) {
         }
     })
     .await;
-}
-
-async fn until_spool_empty(path: &std::path::Path) {
-    within("an empty spool", async {
-        while std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) > 0 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-}
-
-async fn stored_once(pool: &PgPool, keys: &[String]) {
-    let counts: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT row_key, count(*) FROM portfolio_greeks WHERE row_key = ANY($1) GROUP BY row_key",
-    )
-    .bind(keys)
-    .fetch_all(pool)
-    .await
-    .expect("counts");
-    assert_eq!(counts.len(), keys.len(), "every kept row is stored");
-    assert!(
-        counts.iter().all(|(_, n)| *n == 1),
-        "none twice: {counts:?}"
-    );
-    let dupes: i64 =
-        sqlx::query_scalar("SELECT count(*) - count(DISTINCT row_key) FROM portfolio_greeks")
-            .fetch_one(pool)
-            .await
-            .expect("dupes");
-    assert_eq!(dupes, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,17 +202,6 @@ async fn killed_after_a_drain_commit_before_the_spool_is_trimmed_duplicates_noth
     assert!(status.success(), "{stderr}");
     stored_once(&pool, &kept).await;
     cluster.stop().await;
-}
-
-/// The number in the bridge's closing account: "stopped: N greeks rows made since start".
-fn rows_made(stderr: &str) -> usize {
-    let (_, after) = stderr
-        .split_once("stopped: ")
-        .unwrap_or_else(|| panic!("no closing account in:\n{stderr}"));
-    after
-        .split_once(' ')
-        .and_then(|(n, _)| n.parse().ok())
-        .unwrap_or_else(|| panic!("no row count in:\n{stderr}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

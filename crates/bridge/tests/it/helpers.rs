@@ -660,3 +660,55 @@ pub async fn stored_greeks(pool: &PgPool, tail: &str) -> Result<Vec<GreeksRecord
         })
         .collect())
 }
+
+/// Complete records waiting in the spool file (by key).
+pub fn spooled_keys(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["kind"] == "greeks")
+        .filter_map(|v| v["key"].as_str().map(str::to_owned))
+        .collect()
+}
+
+pub async fn until_spool_empty(path: &std::path::Path) {
+    within("an empty spool", async {
+        while std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+/// Every key of `keys` is stored exactly once, and no key of `portfolio_greeks` twice.
+pub async fn stored_once(pool: &PgPool, keys: &[String]) {
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT row_key, count(*) FROM portfolio_greeks WHERE row_key = ANY($1) GROUP BY row_key",
+    )
+    .bind(keys)
+    .fetch_all(pool)
+    .await
+    .expect("counts");
+    assert_eq!(counts.len(), keys.len(), "every kept row is stored");
+    assert!(
+        counts.iter().all(|(_, n)| *n == 1),
+        "none twice: {counts:?}"
+    );
+    let dupes: i64 =
+        sqlx::query_scalar("SELECT count(*) - count(DISTINCT row_key) FROM portfolio_greeks")
+            .fetch_one(pool)
+            .await
+            .expect("dupes");
+    assert_eq!(dupes, 0);
+}
+
+/// The number in the bridge's closing account: "stopped: N greeks rows made since start".
+pub fn rows_made(stderr: &str) -> usize {
+    let (_, after) = stderr
+        .split_once("stopped: ")
+        .unwrap_or_else(|| panic!("no closing account in:\n{stderr}"));
+    after
+        .split_once(' ')
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no row count in:\n{stderr}"))
+}
