@@ -718,8 +718,8 @@ async fn patch_account(
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct GreeksSeries {
     pub contract: String,
-    /// The bridge whose all-accounts series this is (`BRIDGE_NAME`); rows stored before
-    /// bridges had names belong to every bridge's.
+    /// The bridge whose all-accounts series this is (`BRIDGE_NAME`; rows stored before
+    /// bridges had names belong to every bridge's); empty for every bridge together.
     pub bridge: String,
     /// The account (`accounts.id`) whose series this is; `null` for every account together.
     pub account_id: Option<i32>,
@@ -745,6 +745,12 @@ pub struct GreeksQuery {
     /// default the bridge serving this API.
     #[param(inline)]
     pub bridge: Option<BridgeName>,
+    /// Every bridge's accounts together: at each tick the sum of the bridges' all-accounts
+    /// rows, and no point at a tick where a bridge that wrote before and after it has none.
+    /// `bridge` is then not used; `account_id` takes precedence (an account's series is its
+    /// own, whichever bridge wrote it).
+    #[param(inline, default = false)]
+    pub all_bridges: Option<bool>,
     /// Start; default an hour before `to`. A `from` after `to` is an empty range.
     #[param(inline)]
     pub from: Option<Instant>,
@@ -793,10 +799,15 @@ async fn greeks_series(
         ),
         None => None,
     };
+    // An account's series is its own whichever bridge wrote it; every bridge together
+    // includes any one bridge.
+    let all_bridges = q.all_bridges.unwrap_or(false) && account.is_none();
     let bridge = q.bridge.unwrap_or_else(|| state.settings.bridge.clone());
-    let whose = account
-        .as_ref()
-        .map_or(Whose::AllAccounts(&bridge), |a| Whose::Account(a.id));
+    let whose = match (&account, all_bridges) {
+        (Some(a), _) => Whose::Account(a.id),
+        (None, true) => Whose::AllBridges,
+        (None, false) => Whose::AllAccounts(&bridge),
+    };
     let points = match from <= to {
         true => {
             let limit = Limit::or_default(q.limit);
@@ -806,7 +817,10 @@ async fn greeks_series(
     };
     Ok(Json(GreeksSeries {
         contract,
-        bridge: bridge.to_string(),
+        bridge: match all_bridges {
+            true => String::new(),
+            false => bridge.to_string(),
+        },
         account_id: account.as_ref().map(|a| a.id),
         account: account.map(|a| a.alias),
         from,

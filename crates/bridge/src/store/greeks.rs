@@ -349,6 +349,69 @@ pub enum Whose<'a> {
     AllAccounts(&'a BridgeName),
     /// One account's rows, by `accounts.id` (an account is one gateway login's).
     Account(i32),
+    /// Every account of every bridge together: at each tick, the sum of each bridge's
+    /// all-accounts row (the rule is `merged_ticks!`'s).
+    AllBridges,
+}
+
+/// The all-accounts rows of every bridge summed per tick, as `merged` (`"timestamp"` and a
+/// [`PointRow`]'s columns), for `$1` the contract and `$2`..`$3` the range (ms). A bridge is
+/// expected at every tick between its first and its last row in the range (rows stored before
+/// bridges had names count as one bridge), and a tick missing an expected bridge has no
+/// point: a partial sum would pass for the whole. A figure is the sum only when every bridge
+/// knows it; the underlying price only when all agree on it.
+macro_rules! merged_ticks {
+    () => {
+        r#"WITH r AS (
+                SELECT "timestamp", COALESCE(bridge, '') AS b, delta, gamma, vega, theta,
+                       underlying_price, delta_dollars, gamma_dollars, vega_lt30, vega_30_90,
+                       vega_gt90, theta_lt30, theta_30_90, theta_gt90
+                  FROM portfolio_greeks
+                 WHERE account IS NULL AND contract = $1
+                   AND "timestamp" >= to_timestamp($2::double precision / 1000)
+                   AND "timestamp" <= to_timestamp($3::double precision / 1000)),
+            span AS (SELECT b, min("timestamp") AS first, max("timestamp") AS last
+                       FROM r GROUP BY b),
+            merged AS (
+                SELECT "timestamp", count(*) AS have,
+                       (extract(epoch FROM "timestamp") * 1000)::bigint AS at_ms,
+                       CASE WHEN count(delta) = count(*) THEN sum(delta) END AS delta,
+                       CASE WHEN count(gamma) = count(*) THEN sum(gamma) END AS gamma,
+                       CASE WHEN count(vega) = count(*) THEN sum(vega) END AS vega,
+                       CASE WHEN count(theta) = count(*) THEN sum(theta) END AS theta,
+                       CASE WHEN count(underlying_price) = count(*)
+                             AND min(underlying_price) = max(underlying_price)
+                            THEN min(underlying_price) END AS underlying_price,
+                       CASE WHEN count(delta_dollars) = count(*) THEN sum(delta_dollars) END
+                           AS delta_dollars,
+                       CASE WHEN count(gamma_dollars) = count(*) THEN sum(gamma_dollars) END
+                           AS gamma_dollars,
+                       CASE WHEN count(vega_lt30) = count(*) THEN sum(vega_lt30) END AS vega_lt30,
+                       CASE WHEN count(vega_30_90) = count(*) THEN sum(vega_30_90) END
+                           AS vega_30_90,
+                       CASE WHEN count(vega_gt90) = count(*) THEN sum(vega_gt90) END AS vega_gt90,
+                       CASE WHEN count(theta_lt30) = count(*) THEN sum(theta_lt30) END
+                           AS theta_lt30,
+                       CASE WHEN count(theta_30_90) = count(*) THEN sum(theta_30_90) END
+                           AS theta_30_90,
+                       CASE WHEN count(theta_gt90) = count(*) THEN sum(theta_gt90) END
+                           AS theta_gt90
+                  FROM r GROUP BY "timestamp"
+                HAVING count(*) = count(DISTINCT b)),
+            complete AS (
+                SELECT * FROM merged m
+                 WHERE m.have = (SELECT count(*) FROM span
+                                  WHERE m."timestamp" BETWEEN span.first AND span.last))
+        "#
+    };
+}
+
+/// The columns of a [`PointRow`] from `complete`.
+macro_rules! merged_columns {
+    () => {
+        r#"at_ms, delta, gamma, vega, theta, underlying_price, delta_dollars, gamma_dollars,
+           vega_lt30, vega_30_90, vega_gt90, theta_lt30, theta_30_90, theta_gt90"#
+    };
 }
 
 /// The newest `limit` points of `whose` `contract` between `from` and `to`, oldest first. An
@@ -369,6 +432,12 @@ pub async fn series_of(
         Whose::Account(_) => {
             series_sql!("account = (SELECT a.account FROM accounts a WHERE a.id = $5)")
         }
+        Whose::AllBridges => concat!(
+            merged_ticks!(),
+            "SELECT ",
+            merged_columns!(),
+            r#" FROM complete ORDER BY "timestamp" DESC LIMIT $4"#
+        ),
     };
     let query = sqlx::query_as(sql)
         .bind(contract)
@@ -378,6 +447,7 @@ pub async fn series_of(
     let query = match whose {
         Whose::AllAccounts(bridge) => query.bind(bridge.as_str()),
         Whose::Account(id) => query.bind(id),
+        Whose::AllBridges => query,
     };
     let mut rows: Vec<PointRow> = query.fetch_all(pool).await?;
     rows.reverse();
@@ -418,6 +488,14 @@ pub async fn series_binned(
         Whose::Account(_) => sqlx::query_as(binned_sql!(
             "account = (SELECT a.account FROM accounts a WHERE a.id = $5)"
         )),
+        Whose::AllBridges => sqlx::query_as(concat!(
+            merged_ticks!(),
+            r#"SELECT DISTINCT ON (date_bin(make_interval(secs => $4), "timestamp", 'epoch')) "#,
+            merged_columns!(),
+            r#" FROM complete
+              ORDER BY date_bin(make_interval(secs => $4), "timestamp", 'epoch'),
+                       "timestamp" DESC"#
+        )),
     }
     .bind(contract)
     .bind(from.as_millisecond())
@@ -426,6 +504,7 @@ pub async fn series_binned(
     let query = match whose {
         Whose::AllAccounts(bridge) => query.bind(bridge.as_str()),
         Whose::Account(id) => query.bind(id),
+        Whose::AllBridges => query,
     };
     let rows: Vec<PointRow> = query.fetch_all(pool).await?;
     Ok(rows.into_iter().map(GreeksPoint::from).collect())
@@ -460,6 +539,9 @@ pub async fn contracts_of(
         ))
         .bind(since.as_millisecond())
         .bind(id),
+        Whose::AllBridges => {
+            sqlx::query_scalar(contracts_sql!("account IS NULL")).bind(since.as_millisecond())
+        }
     }
     .fetch_all(pool)
     .await

@@ -108,6 +108,38 @@ async fn two_bridges_store_every_row_of_both_and_a_third_with_a_taken_name_is_re
         .await
         .expect("an answer");
     assert_eq!(bad.status(), 400);
+    // Both bridges together: at a tick, home's delta plus family's.
+    let get = |q: &'static str| {
+        let url = format!("http://{home_at}/api/v1/greeks?contract=PORTFOLIO{q}");
+        async move {
+            reqwest::get(url)
+                .await
+                .expect("the series")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let both = get("&all_bridges=true").await;
+    let (home_series, family_series) = (get("").await, get("&bridge=family").await);
+    assert_eq!(both["bridge"], "");
+    let delta_at = |series: &serde_json::Value, at: &serde_json::Value| {
+        series["points"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| &p["timestamp"] == at))
+            .and_then(|p| p["delta"].as_f64())
+    };
+    let merged = both["points"].as_array().expect("merged points");
+    assert!(!merged.is_empty(), "{both}");
+    // (Read first, so every merged tick is in both later reads; a tick before one bridge's
+    // first row has the other's alone.)
+    for p in merged {
+        let at = &p["timestamp"];
+        let (h, f) = (delta_at(&home_series, at), delta_at(&family_series, at));
+        assert!(h.is_some() || f.is_some(), "{at}");
+        let sum = h.unwrap_or(0.0) + f.unwrap_or(0.0);
+        assert_eq!(p["delta"].as_f64(), Some(sum), "{at}");
+    }
 
     // A third bridge given a name a running bridge holds stops, saying why and what to do
     // (a spool of its own: two bridges never share one).
@@ -243,4 +275,68 @@ async fn three_bridges_one_killed_with_its_spool_full_lose_and_duplicate_nothing
     let (every, most) = shared_ticks(&pool, &["home", "family", "office"]).await;
     assert!(every >= 3, "ticks with all three bridges' rows: {every}");
     assert_eq!(most, 1, "no bridge stored a tick's row twice");
+}
+
+/// Every bridge together: a tick's point sums each bridge's all-accounts row; a bridge is
+/// expected from its first row to its last, so a tick it missed has no point (a partial sum
+/// would pass for the whole) while the ticks before it started are complete without it; a
+/// figure one bridge does not know is unknown; rows from before names count as one bridge.
+#[sqlx::test]
+async fn every_bridge_together_sums_complete_ticks_only(pool: PgPool) {
+    use portfolio_bridge::store::greeks::{Whose, series_of};
+    let t0 = 1_790_000_000_000_i64;
+    // (tick, bridge, delta, delta_dollars)
+    let rows: [(i64, Option<&str>, f64, Option<f64>); 9] = [
+        (0, None, 1.0, Some(1.0)),
+        (1, None, 1.0, Some(1.0)),
+        (2, Some("a"), 10.0, Some(100.0)),
+        (3, Some("a"), 10.0, Some(100.0)),
+        (4, Some("a"), 10.0, Some(100.0)),
+        (5, Some("a"), 10.0, Some(100.0)),
+        (3, Some("b"), 20.0, Some(5.0)),
+        // b missed tick 4.
+        (5, Some("b"), 20.0, None),
+        (5, Some("other-contract-b"), 99.0, None),
+    ];
+    for (i, (tick, bridge, delta, dollars)) in rows.iter().enumerate() {
+        let contract = if i == 8 { "CL" } else { "PORTFOLIO" };
+        sqlx::query(
+            r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, gamma, vega, theta,
+                                             delta_dollars, bridge, row_key)
+               VALUES (to_timestamp($1::double precision / 1000), $2, $3, 0, 0, 0, $4, $5, $6)"#,
+        )
+        .bind(t0 + tick * 5000)
+        .bind(contract)
+        .bind(delta)
+        .bind(dollars)
+        .bind(bridge)
+        .bind(format!("k{i}"))
+        .execute(&pool)
+        .await
+        .expect("a row");
+    }
+    let at = |tick: i64| jiff::Timestamp::from_millisecond(t0 + tick * 5000).expect("valid");
+    let points = series_of(&pool, Whose::AllBridges, "PORTFOLIO", at(0), at(5), 100)
+        .await
+        .expect("the merged series");
+    let got: Vec<(i64, Option<f64>, Option<f64>)> = points
+        .iter()
+        .map(|p| {
+            (
+                (p.timestamp.as_millisecond() - t0) / 5000,
+                p.delta,
+                p.delta_dollars,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, Some(1.0), Some(1.0)),
+            (1, Some(1.0), Some(1.0)),
+            (2, Some(10.0), Some(100.0)),
+            (3, Some(30.0), Some(105.0)),
+            (5, Some(30.0), None),
+        ]
+    );
 }
