@@ -500,9 +500,13 @@ async fn keep_name(
     state: &tokio::sync::watch::Sender<SchemaState>,
     mut shutdown: Shutdown,
 ) {
+    // The claim itself was the first mark: the cadence starts one period later.
+    let start = tokio::time::Instant::now() + heartbeat::EVERY;
+    let mut every = tokio::time::interval_at(start, heartbeat::EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(heartbeat::EVERY) => {}
+            _ = every.tick() => {}
             _ = shutdown.wait() => break,
         }
         match heartbeat::beat(pool, name, me).await {

@@ -671,11 +671,11 @@ pub fn spooled_keys(path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// Until the bridge process has drained `path` (another process's file: no event to await
+/// but its length, checked through the suite's one poll, [`eventually`]).
 pub async fn until_spool_empty(path: &std::path::Path) {
-    within("an empty spool", async {
-        while std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+    eventually("an empty spool", || async {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) == 0
     })
     .await;
 }
