@@ -8,7 +8,9 @@ pub mod accounts;
 pub mod api_logs;
 pub mod combos;
 pub mod greeks;
+pub mod history;
 pub mod jobs;
+pub mod partitions;
 pub mod positions;
 pub mod schema;
 
@@ -60,6 +62,8 @@ pub enum StoreError {
     },
     #[error("database query failed: {}", describe(.0))]
     Query(#[from] sqlx::Error),
+    #[error("partitioning portfolio_greeks: {0}")]
+    Partition(#[from] partitions::PartitionError),
 }
 
 impl From<MigrateError> for StoreError {
@@ -212,6 +216,28 @@ pub struct MigrationReport {
     pub applied: Vec<(i64, String)>,
     /// The newest version the database now has.
     pub current: i64,
+    /// Whether an empty `portfolio_greeks` was partitioned by day just now.
+    pub partitioned: bool,
+    /// How `portfolio_greeks` is laid out now.
+    pub greeks_layout: partitions::Layout,
+}
+
+impl MigrationReport {
+    /// What the operator should do about the greeks table's layout, if anything.
+    pub fn greeks_advice(&self) -> Option<&'static str> {
+        match self.greeks_layout {
+            partitions::Layout::Unpartitioned => Some(
+                "portfolio_greeks is one unpartitioned table (it had rows before this version): \
+                 it works, but reads and retention slow down as it grows. Run `portfolio-bridge \
+                 greeks partition` (safe while bridges run) to partition it by day",
+            ),
+            partitions::Layout::Partitioned { moving: true } => Some(
+                "a `portfolio-bridge greeks partition` did not finish: rows wait in \
+                 portfolio_greeks_unpartitioned, out of reads. Run it again to move the rest",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// Applies the pending migrations and checks that every table the bridge uses can serve it.
@@ -272,7 +298,15 @@ async fn migrate_locked(conn: &mut PgConnection) -> Result<MigrationReport, Stor
         .map(|m| (m.version, m.description.to_string()))
         .collect();
     let current = MIGRATOR.iter().map(|m| m.version).max().unwrap_or_default();
-    Ok(MigrationReport { applied, current })
+    let today = partitions::utc_day(jiff::Timestamp::now());
+    let partitioned = partitions::partition_if_empty(conn, today).await?;
+    let greeks_layout = partitions::layout(conn).await?;
+    Ok(MigrationReport {
+        applied,
+        current,
+        partitioned,
+        greeks_layout,
+    })
 }
 
 async fn applied_versions(conn: &mut PgConnection) -> Result<Vec<i64>, sqlx::Error> {

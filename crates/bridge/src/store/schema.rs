@@ -71,7 +71,7 @@ pub struct TableNeeds {
 
 use Kind::{Bytes, Float, Int, Json, Text, Timestamptz};
 
-/// `portfolio_greeks` and `api_logs`.
+/// `portfolio_greeks`, `api_logs`, and the greeks history's rollups.
 pub const GREEKS_TABLES: &[TableNeeds] = &[
     TableNeeds {
         table: "portfolio_greeks",
@@ -110,6 +110,61 @@ pub const GREEKS_TABLES: &[TableNeeds] = &[
             ("bridge", Text),
         ],
         unique_keys: &[&["row_key"]],
+    }, // Created by the bridge (migration 0009); the greeks writer and `greeks.history` use them.
+    TableNeeds {
+        table: "portfolio_greeks_1m",
+        columns: &[
+            ("contract", Text),
+            ("account", Text),
+            ("bridge", Text),
+            ("bucket", Timestamptz),
+            ("n_rows", Int),
+            ("delta", Float),
+            ("delta_min", Float),
+            ("delta_max", Float),
+            ("gamma", Float),
+            ("gamma_min", Float),
+            ("gamma_max", Float),
+            ("vega", Float),
+            ("vega_min", Float),
+            ("vega_max", Float),
+            ("theta", Float),
+            ("theta_min", Float),
+            ("theta_max", Float),
+            ("underlying_price", Float),
+            ("underlying_price_min", Float),
+            ("underlying_price_max", Float),
+            ("delta_dollars", Float),
+            ("delta_dollars_min", Float),
+            ("delta_dollars_max", Float),
+            ("gamma_dollars", Float),
+            ("gamma_dollars_min", Float),
+            ("gamma_dollars_max", Float),
+            ("vega_lt30", Float),
+            ("vega_lt30_min", Float),
+            ("vega_lt30_max", Float),
+            ("vega_30_90", Float),
+            ("vega_30_90_min", Float),
+            ("vega_30_90_max", Float),
+            ("vega_gt90", Float),
+            ("vega_gt90_min", Float),
+            ("vega_gt90_max", Float),
+            ("theta_lt30", Float),
+            ("theta_lt30_min", Float),
+            ("theta_lt30_max", Float),
+            ("theta_30_90", Float),
+            ("theta_30_90_min", Float),
+            ("theta_30_90_max", Float),
+            ("theta_gt90", Float),
+            ("theta_gt90_min", Float),
+            ("theta_gt90_max", Float),
+        ],
+        unique_keys: &[&["contract", "account", "bridge", "bucket"]],
+    },
+    TableNeeds {
+        table: "greeks_rollup_pending",
+        columns: &[("id", Int), ("lo", Timestamptz), ("hi", Timestamptz)],
+        unique_keys: &[],
     },
 ];
 
@@ -242,6 +297,9 @@ pub struct SchemaError {
 pub struct Catalog {
     columns: BTreeMap<(String, String), String>,
     unique_keys: BTreeMap<String, Vec<BTreeSet<String>>>,
+    /// The partition key columns of partitioned tables: PostgreSQL makes every unique index
+    /// of such a table include them.
+    partition_keys: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Compares `needs` with `catalog` and lists every problem, in table order.
@@ -274,9 +332,14 @@ pub fn problems<'a>(
             .get(t.table)
             .map(Vec::as_slice)
             .unwrap_or_default();
+        let partition_key = catalog.partition_keys.get(t.table);
         for key in t.unique_keys {
             let wanted: BTreeSet<String> = key.iter().map(|c| (*c).to_owned()).collect();
-            if !indexes.contains(&wanted) {
+            // On a partitioned table, the key with the partition key added is the same rule
+            // wherever the partition key follows from the key (a greeks row_key names its tick).
+            let widened: Option<BTreeSet<String>> =
+                partition_key.map(|p| wanted.union(p).cloned().collect());
+            if !indexes.contains(&wanted) && !widened.is_some_and(|w| indexes.contains(&w)) {
                 out.push(format!(
                     "table {} has no unique constraint on ({})",
                     t.table,
@@ -313,7 +376,25 @@ pub async fn read_catalog(pool: &PgPool, tables: &[&str]) -> Result<Catalog, sql
     .fetch_all(pool)
     .await?;
 
+    let partitioned: Vec<(String, Vec<String>)> = sqlx::query_as(
+        "SELECT t.relname::text, array_agg(a.attname::text)
+           FROM pg_partitioned_table p
+           JOIN pg_class t ON t.oid = p.partrelid
+           JOIN pg_namespace n ON n.oid = t.relnamespace
+           JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY (p.partattrs)
+          WHERE n.nspname = current_schema() AND t.relname = ANY($1)
+          GROUP BY t.relname",
+    )
+    .bind(&tables)
+    .fetch_all(pool)
+    .await?;
+
     let mut catalog = Catalog::default();
+    for (table, cols) in partitioned {
+        catalog
+            .partition_keys
+            .insert(table, cols.into_iter().collect());
+    }
     for (table, column, ty) in columns {
         catalog.columns.insert((table, column), ty);
     }

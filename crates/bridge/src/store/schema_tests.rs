@@ -130,3 +130,22 @@ fn a_greeks_table_from_before_the_risk_view_is_told_to_migrate() {
         .map(|column| format!("column portfolio_greeks.{column} is missing"))
     );
 }
+
+#[test]
+fn a_partitioned_table_s_unique_key_may_include_its_partition_key() {
+    let mut c = catalog(
+        &[
+            ("id", "bigint"),
+            ("name", "text"),
+            ("seen_at", "timestamp with time zone"),
+        ],
+        &[&["id", "name", "seen_at"]],
+    );
+    assert_eq!(
+        problems(NEEDS, &c),
+        vec!["table things has no unique constraint on (name, id)"]
+    );
+    c.partition_keys
+        .insert("things".into(), BTreeSet::from(["seen_at".to_owned()]));
+    assert_eq!(problems(NEEDS, &c), Vec::<String>::new());
+}

@@ -292,12 +292,15 @@ async fn migrate_then_config_work_against_a_database(pool: PgPool) {
     let first = bridge.run(&["migrate"]);
     assert_eq!(first.code(), Some(0), "{}", first.stderr());
     assert!(
-        first.stdout().contains("schema at version 8"),
+        first.stdout().contains("schema at version 9"),
         "{}",
         first.stdout()
     );
     assert!(
-        first.stdout().contains("8 migration(s) applied now"),
+        first.stdout().contains("9 migration(s) applied now")
+            && first
+                .stdout()
+                .contains("portfolio_greeks was empty and is now partitioned by day"),
         "{}",
         first.stdout()
     );
