@@ -84,11 +84,30 @@ pub enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// The greeks history (portfolio_greeks): partition an existing table by day
+    Greeks {
+        #[command(subcommand)]
+        command: GreeksCommand,
+    },
     /// Alerts (ALERT_WEBHOOK_URL, ALERT_COMMAND): send a test alert
     Alerts {
         #[command(subcommand)]
         command: AlertsCommand,
     },
+}
+
+#[derive(Subcommand)]
+pub enum GreeksCommand {
+    /// Partition an existing portfolio_greeks by day, moving its rows without losing any
+    ///
+    /// A database the bridge created is partitioned already; one whose portfolio_greeks had
+    /// rows before this version (the existing application's, an earlier bridge's) is converted
+    /// by this command. The table is swapped for a partitioned one in a transaction that waits
+    /// at most 5 s for its lock (the bridge's writer pauses for at most that long, and keeps
+    /// writing into the new table), then the old rows move over in batches of 20,000, each one
+    /// transaction: interrupted, nothing is lost, and running it again resumes. Until it ends,
+    /// charts and the API show the old rows as they arrive. Safe to run while bridges run.
+    Partition,
 }
 
 #[derive(Subcommand)]
@@ -106,6 +125,7 @@ impl Command {
             | Command::Migrate
             | Command::Worker
             | Command::Jobs { .. }
+            | Command::Greeks { .. }
             | Command::Spool {
                 command: SpoolCommand::Drain,
             } => DatabaseNeed::Required,
@@ -232,6 +252,9 @@ pub fn main() -> ExitCode {
         Command::Jobs { command } => with_database(&config, |url| {
             run_async(jobs_command(url, config.bridge_name.clone(), command))
         }),
+        Command::Greeks {
+            command: GreeksCommand::Partition,
+        } => with_database(&config, |url| run_async(greeks_partition(url))),
         Command::Alerts {
             command: AlertsCommand::Test,
         } => run_async(alerts_test(config.alerts.targets.clone())),
@@ -329,7 +352,7 @@ async fn jobs_command(
                     Dedup::PerType
                 },
                 max_attempts,
-                ..NewJob::new(&job_type, "cli").for_bridge(&bridge)
+                ..jobs::job_for(&job_type, "cli", &bridge)
             };
             match store::jobs::enqueue(&pool, &job).await? {
                 Enqueued::Created(id) => println!(
@@ -551,6 +574,21 @@ async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
     }
 }
 
+async fn greeks_partition(url: DatabaseUrl) -> anyhow::Result<()> {
+    let pool = store::connect(&url, DB_CONNECT_TIMEOUT).await?;
+    store::migrate(&pool).await?;
+    let moved = store::partitions::partition_existing(&pool, jiff::Timestamp::now(), |m| {
+        info!("{} rows moved", m.rows + m.already_there)
+    })
+    .await?;
+    println!(
+        "portfolio_greeks is partitioned by day: {} rows moved now, {} already there (the same \
+         row_key), none lost",
+        moved.rows, moved.already_there
+    );
+    Ok(())
+}
+
 async fn migrate(url: DatabaseUrl) -> anyhow::Result<()> {
     let pool = store::connect(&url, DB_CONNECT_TIMEOUT).await?;
     let report = store::migrate(&pool).await?;
@@ -562,5 +600,11 @@ async fn migrate(url: DatabaseUrl) -> anyhow::Result<()> {
         report.current,
         report.applied.len()
     );
+    if report.partitioned {
+        println!("portfolio_greeks was empty and is now partitioned by day");
+    }
+    if let Some(advice) = report.greeks_advice() {
+        println!("{advice}");
+    }
     Ok(())
 }

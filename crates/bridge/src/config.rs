@@ -144,6 +144,11 @@ pub struct RawConfig {
     #[arg(long, env = "POSITIONS_SYNC_INTERVAL_SECONDS", value_name = "SECONDS")]
     pub positions_sync_interval_seconds: Option<String>,
 
+    /// Days the 5-second greeks rows are kept (whole days, once rolled up into 1-minute rows,
+    /// which are kept for good); 0 keeps them for good too [default: 30]
+    #[arg(long, env = "GREEKS_RAW_RETENTION_DAYS", value_name = "DAYS")]
+    pub greeks_raw_retention_days: Option<String>,
+
     /// Address of the read API and web page; anything but loopback needs BRIDGE_API_TOKEN
     /// [default: 127.0.0.1:8080]
     #[arg(long, env = "BRIDGE_HTTP_ADDR", value_name = "IP:PORT")]
@@ -224,7 +229,7 @@ pub struct RawConfig {
 
 impl RawConfig {
     /// Every variable with its raw value, in the order the documentation lists them.
-    pub fn vars(&self) -> [(&'static str, Option<&str>); 33] {
+    pub fn vars(&self) -> [(&'static str, Option<&str>); 34] {
         fn v(s: &Option<String>) -> Option<&str> {
             s.as_deref().map(str::trim).filter(|s| !s.is_empty())
         }
@@ -267,6 +272,10 @@ impl RawConfig {
             (
                 "POSITIONS_SYNC_INTERVAL_SECONDS",
                 v(&self.positions_sync_interval_seconds),
+            ),
+            (
+                "GREEKS_RAW_RETENTION_DAYS",
+                v(&self.greeks_raw_retention_days),
             ),
             ("BRIDGE_HTTP_ADDR", v(&self.bridge_http_addr)),
             ("BRIDGE_API_TOKEN", v(&self.bridge_api_token)),
@@ -553,6 +562,8 @@ pub struct Config {
     pub buffer_flush_interval: Duration,
     pub watchdog_interval: Duration,
     pub positions_sync_interval: Duration,
+    /// How long 5-second greeks rows are kept; `None`: for good.
+    pub greeks_raw_retention: Option<Duration>,
     pub http: HttpConfig,
     pub alerts: AlertConfig,
 }
@@ -768,6 +779,19 @@ pub fn default_market_data_client_id(client_id: i32) -> i32 {
     client_id.checked_add(1).unwrap_or(client_id - 1)
 }
 
+const DAY_SECS: u64 = 86_400;
+/// A hundred years: anything longer is a typo.
+const MAX_RETENTION_DAYS: u64 = 36_500;
+
+/// Days of retention: `0` is "for good".
+fn parse_retention_days(s: &str) -> Option<Option<Duration>> {
+    match s.trim().parse::<u64>().ok()? {
+        0 => Some(None),
+        d if d <= MAX_RETENTION_DAYS => Some(Some(Duration::from_secs(d * DAY_SECS))),
+        _ => None,
+    }
+}
+
 fn parse_seconds(s: &str) -> Option<Duration> {
     let secs: f64 = s.parse().ok()?;
     (secs.is_finite() && secs > 0.0 && secs <= MAX_SECONDS).then(|| Duration::from_secs_f64(secs))
@@ -973,6 +997,15 @@ impl Config {
         let buffer_flush_interval = p.seconds("BUFFER_FLUSH_INTERVAL_SECONDS", 60);
         let watchdog_interval = p.seconds("WATCHDOG_INTERVAL_SECONDS", 30);
         let positions_sync_interval = p.seconds("POSITIONS_SYNC_INTERVAL_SECONDS", 60);
+        let greeks_raw_retention = p.field(
+            "GREEKS_RAW_RETENTION_DAYS",
+            Some(Duration::from_secs(30 * DAY_SECS)),
+            &format!(
+                "a whole number of days from 0 (keep for good) to {MAX_RETENTION_DAYS}, e.g. \
+                 GREEKS_RAW_RETENTION_DAYS=30"
+            ),
+            parse_retention_days,
+        );
 
         let default_http =
             parse_http_addr(DEFAULT_HTTP_ADDR).expect("the default address is valid");
@@ -1047,6 +1080,7 @@ impl Config {
             buffer_flush_interval,
             watchdog_interval,
             positions_sync_interval,
+            greeks_raw_retention,
             http: HttpConfig {
                 addr: http_addr,
                 api_token,
@@ -1077,7 +1111,7 @@ impl Config {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let values: [(&str, String); 33] = [
+        let values: [(&str, String); 34] = [
             ("IB_API_MODE", self.api_mode.to_string()),
             ("IB_SOCKET_ADDR", self.socket.addr.to_string()),
             ("IB_CLIENT_ID", self.socket.client_id.to_string()),
@@ -1128,6 +1162,11 @@ impl Config {
             (
                 "POSITIONS_SYNC_INTERVAL_SECONDS",
                 secs(self.positions_sync_interval),
+            ),
+            (
+                "GREEKS_RAW_RETENTION_DAYS",
+                self.greeks_raw_retention
+                    .map_or_else(|| "0".into(), |d| (d.as_secs() / DAY_SECS).to_string()),
             ),
             ("BRIDGE_HTTP_ADDR", self.http.addr.to_string()),
             (

@@ -33,6 +33,7 @@ fn raw(pairs: &[(&str, &str)]) -> RawConfig {
             "BUFFER_FLUSH_INTERVAL_SECONDS" => &mut r.buffer_flush_interval_seconds,
             "WATCHDOG_INTERVAL_SECONDS" => &mut r.watchdog_interval_seconds,
             "POSITIONS_SYNC_INTERVAL_SECONDS" => &mut r.positions_sync_interval_seconds,
+            "GREEKS_RAW_RETENTION_DAYS" => &mut r.greeks_raw_retention_days,
             "BRIDGE_HTTP_ADDR" => &mut r.bridge_http_addr,
             "BRIDGE_API_TOKEN" => &mut r.bridge_api_token,
             "BRIDGE_ALLOWED_HOSTS" => &mut r.bridge_allowed_hosts,
@@ -782,4 +783,31 @@ fn the_bridge_is_named_after_the_host_unless_bridge_name_says_otherwise() {
             .starts_with("BRIDGE_NAME=\"home:gw\" is not valid: expected 1 to 63 letters"),
         "{bad}"
     );
+}
+
+#[test]
+fn raw_retention_is_days_with_0_for_good_and_anything_else_named() {
+    let day = Duration::from_secs(86_400);
+    assert_eq!(parse(&[]).unwrap().greeks_raw_retention, Some(30 * day));
+    assert_eq!(
+        parse(&[("GREEKS_RAW_RETENTION_DAYS", "7")])
+            .unwrap()
+            .greeks_raw_retention,
+        Some(7 * day)
+    );
+    assert_eq!(
+        parse(&[("GREEKS_RAW_RETENTION_DAYS", "0")])
+            .unwrap()
+            .greeks_raw_retention,
+        None
+    );
+    for bad in ["-1", "1.5", "thirty", "36501"] {
+        let e = parse(&[("GREEKS_RAW_RETENTION_DAYS", bad)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("GREEKS_RAW_RETENTION_DAYS") && e.contains("GREEKS_RAW_RETENTION_DAYS=30"),
+            "{e}"
+        );
+    }
 }

@@ -28,6 +28,7 @@ use crate::ibkr::portal::{PortalClient, PortalSource, SessionKeeper};
 use crate::ibkr::socket::{SocketSettings, SocketSource};
 use crate::jobs::Handler;
 use crate::jobs::combo_sync::ComboSync;
+use crate::jobs::greeks_history::GreeksHistory;
 use crate::jobs::positions_sync::{LegSource, PositionsSync};
 use crate::jobs::scheduler;
 use crate::jobs::worker::{Streaks, Worker, WorkerSettings, worker_name};
@@ -150,6 +151,7 @@ pub async fn run(
         },
         then_combos: config.portal.enabled.then(|| config.bridge_name.clone()),
     })];
+    handlers.push(greeks_history(&pool, &config));
     let portal_needed = config.portal.enabled || config.api_mode == ApiMode::Portal;
     let mut portal_session = None;
     if portal_needed {
@@ -190,7 +192,14 @@ pub async fn run(
             )
             .with_streaks(streaks_tx);
             tokio::join!(
-                scheduler::run(pool, portfolio, bridge, interval, shutdown.clone()),
+                scheduler::run(
+                    pool.clone(),
+                    portfolio,
+                    bridge.clone(),
+                    interval,
+                    shutdown.clone()
+                ),
+                scheduler::history(pool, bridge, shutdown.clone()),
                 worker.run(shutdown),
             );
         }
@@ -379,6 +388,14 @@ async fn when_ready(
     }
 }
 
+/// The `greeks.history` handler, which any worker can run.
+fn greeks_history(pool: &sqlx::PgPool, config: &Config) -> Arc<dyn Handler> {
+    Arc::new(GreeksHistory {
+        pool: pool.clone(),
+        raw_retention: config.greeks_raw_retention,
+    })
+}
+
 /// Runs `portfolio-bridge worker` until `shutdown`: the job types this configuration can run
 /// without the live feed — `combo_positions.sync` with the Client Portal, and `positions.sync`
 /// in PORTAL mode (read from the Client Portal). In SOCKET mode `positions.sync` needs the
@@ -387,7 +404,7 @@ pub async fn worker(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let url = config.database_url()?.clone();
     let pool = store::connect(&url, DB_CONNECT_TIMEOUT).await?;
     store::migrate(&pool).await?;
-    let mut handlers: Vec<Arc<dyn Handler>> = Vec::new();
+    let mut handlers: Vec<Arc<dyn Handler>> = vec![greeks_history(&pool, &config)];
     if config.portal.enabled || config.api_mode == ApiMode::Portal {
         let client = PortalClient::new(&config.portal).context("Client Portal")?;
         if config.api_mode == ApiMode::Portal {
@@ -402,13 +419,13 @@ pub async fn worker(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
             client,
         }));
     }
-    if handlers.is_empty() {
-        anyhow::bail!(
-            "this worker has nothing to run: positions.sync in SOCKET mode needs the live TWS \
-             feed, which only `portfolio-bridge run` holds, and combo_positions.sync needs the \
-             Client Portal (set IBKR_CP_ENABLED=true, or IB_API_MODE=PORTAL)"
-        );
-    }
+    let types: Vec<&str> = handlers.iter().map(|h| h.job_type()).collect();
+    info!(
+        "this worker runs {}; positions.sync in SOCKET mode needs the live TWS feed, which only \
+         `portfolio-bridge run` holds, and combo_positions.sync the Client Portal \
+         (IBKR_CP_ENABLED=true, or IB_API_MODE=PORTAL)",
+        types.join(", ")
+    );
     let settings = WorkerSettings {
         bridge: config.bridge_name.clone(),
         ..WorkerSettings::default()
@@ -458,6 +475,9 @@ async fn migrate_when_up(
                     bridge = %name,
                     "schema ready"
                 );
+                if let Some(advice) = report.greeks_advice() {
+                    warn!("{advice}");
+                }
                 state.send_replace(SchemaState::Ready);
                 keep_name(&pool, &name, &me, &state, shutdown).await;
                 return;

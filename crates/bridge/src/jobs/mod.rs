@@ -6,11 +6,13 @@
 //! - [`scheduler`]: enqueues `positions.sync` every `POSITIONS_SYNC_INTERVAL_SECONDS`.
 //! - [`positions_sync`]: the active source's legs → `positions`.
 //! - [`combo_sync`]: Client Portal native combos → `combo_positions`, `combo_position_legs`.
+//! - [`greeks_history`]: partitions ahead, 1-minute rollups, retention of `portfolio_greeks`.
 //!
 //! The queue's SQL is in `store::jobs`. A handler never leaves a half-written account: it reads
 //! everything first and writes each account in one transaction.
 
 pub mod combo_sync;
+pub mod greeks_history;
 pub mod positions_sync;
 pub mod scheduler;
 pub mod worker;
@@ -20,15 +22,28 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
+use crate::domain::ids::BridgeName;
 use crate::ibkr::portal::PortalError;
-use crate::store::jobs::Claimed;
+use crate::store::jobs::{Claimed, NewJob};
 
 /// `positions.sync`.
 pub const POSITIONS_SYNC: &str = "positions.sync";
 /// `combo_positions.sync`, the first spec's `sync_combo_positions_once`.
 pub const COMBO_POSITIONS_SYNC: &str = "combo_positions.sync";
+/// `greeks.history`: partitions, rollups and retention of the greeks history.
+pub const GREEKS_HISTORY: &str = "greeks.history";
 /// Every job type the bridge runs.
-pub const JOB_TYPES: &[&str] = &[POSITIONS_SYNC, COMBO_POSITIONS_SYNC];
+pub const JOB_TYPES: &[&str] = &[POSITIONS_SYNC, COMBO_POSITIONS_SYNC, GREEKS_HISTORY];
+
+/// A job of `job_type` that `source` enqueues for `bridge`: for its workers only when the job
+/// uses its gateway or accounts, for any worker when it is about the database alone.
+pub fn job_for(job_type: &str, source: &str, bridge: &BridgeName) -> NewJob {
+    let job = NewJob::new(job_type, source);
+    match job_type {
+        GREEKS_HISTORY => job,
+        _ => job.for_bridge(bridge),
+    }
+}
 
 /// Why a job failed, and whether another attempt could do better.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -84,6 +99,12 @@ impl JobError {
             | PortalError::Setup(_) => JobError::permanent(message),
             _ => JobError::transient(message),
         }
+    }
+}
+
+impl From<crate::store::partitions::PartitionError> for JobError {
+    fn from(e: crate::store::partitions::PartitionError) -> JobError {
+        JobError::transient(format!("database: {e}"))
     }
 }
 

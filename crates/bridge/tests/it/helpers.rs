@@ -712,3 +712,28 @@ pub fn rows_made(stderr: &str) -> usize {
         .and_then(|(n, _)| n.parse().ok())
         .unwrap_or_else(|| panic!("no row count in:\n{stderr}"))
 }
+
+/// A `PORTFOLIO` all-accounts greeks row of `bridge` at `at_ms` with `delta`, keyed as the
+/// bridge keys it.
+pub fn portfolio_row(bridge: &str, at_ms: i64, delta: f64) -> GreeksRecord {
+    GreeksRecord {
+        key: format!("{at_ms}@{bridge}:PORTFOLIO"),
+        at_ms,
+        contract: "PORTFOLIO".into(),
+        delta,
+        gamma: 0.5,
+        vega: 10.0,
+        theta: -3.0,
+        underlying_price: None,
+        account: None,
+        delta_dollars: Some(delta * 100.0),
+        gamma_dollars: None,
+        vega_lt30: None,
+        vega_30_90: None,
+        vega_gt90: None,
+        theta_lt30: None,
+        theta_30_90: None,
+        theta_gt90: None,
+        bridge: BridgeName::parse(bridge),
+    }
+}

@@ -16,7 +16,9 @@ use portfolio_bridge::store::jobs::{self, Claimed, Dedup, Enqueued, NewJob};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{Bridge, client, database_url_of, sim_config, start_sim, stop, within};
+use crate::helpers::{
+    Bridge, client, database_url_of, eventually, sim_config, start_sim, stop, within,
+};
 
 /// Records each run in `processed`, whose primary key catches a job run twice.
 struct Record {
@@ -905,17 +907,61 @@ async fn a_portal_mode_worker_syncs_positions_read_from_the_client_portal(pool: 
     );
 }
 
+/// A worker with only the database runs `greeks.history` (and says why not the syncs): a job
+/// enqueued from the command line rolls up what the writer marked, whichever bridge asks.
 #[sqlx::test(migrations = false)]
-async fn a_worker_with_nothing_to_run_says_why(pool: PgPool) {
+async fn a_worker_with_only_the_database_runs_the_greeks_history(pool: PgPool) {
     let url = database_url_of(&pool).await;
-    let out = Bridge::new().env("DATABASE_URL", &url).run(&["worker"]);
-    assert_eq!(out.code(), Some(1));
+    let bridge = Bridge::new().env("DATABASE_URL", &url);
+    let worker = bridge.spawn(&["worker"]);
+    worker
+        .wait_for_stderr("this worker runs greeks.history;")
+        .await;
     assert!(
-        out.stderr().contains("needs the live TWS feed")
-            && out.stderr().contains("IBKR_CP_ENABLED=true"),
+        worker.stderr().contains("needs the live TWS feed")
+            && worker.stderr().contains("IBKR_CP_ENABLED=true"),
         "{}",
-        out.stderr()
+        worker.stderr()
     );
+    let at = jiff::Timestamp::now().as_millisecond();
+    let rows: Vec<portfolio_bridge::greeks::record::Record> = (0..3)
+        .map(|i| {
+            let r = crate::helpers::portfolio_row("home", at + i * 5000, i as f64);
+            portfolio_bridge::greeks::record::Record::Greeks(r)
+        })
+        .collect();
+    portfolio_bridge::store::greeks::insert_records(&pool, &rows)
+        .await
+        .expect("written");
+    let enqueued = bridge
+        .env("BRIDGE_NAME", "another")
+        .run_off_runtime(&["jobs", "enqueue", "greeks.history"])
+        .await;
+    assert_eq!(enqueued.code(), Some(0), "{}", enqueued.stderr());
+    let done = "SELECT result FROM jobs WHERE job_type = 'greeks.history' AND status = 'completed'";
+    eventually("greeks.history completed", || async {
+        sqlx::query(done)
+            .fetch_optional(&pool)
+            .await
+            .expect("jobs")
+            .is_some()
+    })
+    .await;
+    let result: Value = sqlx::query_scalar(done)
+        .fetch_one(&pool)
+        .await
+        .expect("the result");
+    assert!(
+        result["minutes_rolled_up"].as_u64().is_some_and(|n| n >= 1),
+        "{result}"
+    );
+    let rolled: i64 = sqlx::query_scalar("SELECT sum(n_rows)::bigint FROM portfolio_greeks_1m")
+        .fetch_one(&pool)
+        .await
+        .expect("rollups");
+    assert_eq!(rolled, 3);
+    let (code, stderr) = stop(worker, "TERM").await;
+    assert!(code.success(), "{stderr}");
 }
 
 #[sqlx::test]

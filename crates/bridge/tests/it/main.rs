@@ -14,6 +14,7 @@
 //! - `drain`: the drain's bulk path into PostgreSQL — rows partly stored already, values that
 //!   must come back exactly.
 //! - `greeks`: the greeks series through database outages and crashes, with a cluster of its own.
+//! - `history`: partitioning an existing greeks table under a live writer, rollups, retention.
 //! - `jobs`: the job queue (racing workers, leases, retries) and the position and combo syncs.
 //! - `packaging`: the systemd unit, verified by systemd-analyze.
 //! - `security`: the `Host` and `Origin` checks, sign-in redirects, the bearer scheme, the
@@ -34,6 +35,7 @@ mod demo;
 mod drain;
 mod greeks;
 mod helpers;
+mod history;
 mod jobs;
 mod packaging;
 mod portal;
