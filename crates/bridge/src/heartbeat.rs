@@ -199,3 +199,14 @@ pub async fn release(pool: &PgPool, name: &BridgeName, me: &Holder) -> Result<()
 #[cfg(test)]
 #[path = "heartbeat_tests.rs"]
 mod tests;
+
+/// Every bridge name that ever held a row here (running or not), in order.
+pub async fn names(pool: &PgPool) -> Result<Vec<BridgeName>, sqlx::Error> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT substr(worker_type, length('portfolio-bridge:') + 1) FROM worker_heartbeats
+          WHERE worker_type LIKE 'portfolio-bridge:%' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().filter_map(|n| BridgeName::parse(n)).collect())
+}

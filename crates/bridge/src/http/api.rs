@@ -30,7 +30,7 @@ use crate::jobs::{COMBO_POSITIONS_SYNC, JOB_TYPES};
 use crate::store;
 use crate::store::accounts::AccountView;
 use crate::store::combos::{SpreadFilter, SpreadLeg, SpreadRow};
-use crate::store::greeks::{GreeksPoint, Whose};
+use crate::store::greeks::{GreeksPoint, Resolution, Whose};
 use crate::store::jobs::{Dedup, Enqueued, JobRow, NewJob};
 use crate::store::positions::{PositionFilter, PositionView};
 
@@ -728,6 +728,8 @@ pub struct GreeksSeries {
     pub account: Option<String>,
     pub from: Timestamp,
     pub to: Timestamp,
+    /// Which rows the points are: one per tick, or one per minute.
+    pub resolution: Resolution,
     /// Oldest first; empty when `from` is after `to`.
     pub points: Vec<GreeksPoint>,
 }
@@ -760,6 +762,11 @@ pub struct GreeksQuery {
     /// How many points at most: the newest in the range.
     #[param(inline)]
     pub limit: Option<Limit<2000, 20000>>,
+    /// `raw`: one point per tick (kept for `GREEKS_RAW_RETENTION_DAYS`); `1m`: one per minute
+    /// (the minute's last tick, kept for good). Default: `1m` for a range longer than a day,
+    /// else `raw`.
+    #[param(inline)]
+    pub resolution: Option<Resolution>,
 }
 
 /// The series of the whole portfolio.
@@ -808,10 +815,14 @@ async fn greeks_series(
         (None, true) => Whose::AllBridges,
         (None, false) => Whose::AllAccounts(&bridge),
     };
+    let resolution = q
+        .resolution
+        .unwrap_or_else(|| Resolution::for_window(from, to));
     let points = match from <= to {
         true => {
             let limit = Limit::or_default(q.limit);
-            store::greeks::series_of(&state.pool, whose, &contract, from, to, limit).await?
+            let read = (whose, resolution);
+            store::greeks::series_of(&state.pool, read, &contract, from, to, limit).await?
         }
         false => Vec::new(),
     };
@@ -825,6 +836,7 @@ async fn greeks_series(
         account: account.map(|a| a.alias),
         from,
         to,
+        resolution,
         points,
     }))
 }
@@ -990,7 +1002,7 @@ pub async fn enqueue(
         } else {
             Dedup::PerType
         },
-        ..NewJob::new(job_type, source).for_bridge(&state.settings.bridge)
+        ..crate::jobs::job_for(job_type, source, &state.settings.bridge)
     };
     let (created, id) = match store::jobs::enqueue(&state.pool, &job).await? {
         Enqueued::Created(id) => (true, id),

@@ -27,10 +27,12 @@ use super::auth::{self, COOKIE, SignIn};
 use super::error::ApiError;
 use super::params::{FormQuery, Id, Limit, Text};
 use super::status::{self, Attention};
+use crate::domain::ids::BridgeName;
+use crate::heartbeat;
 use crate::jobs::COMBO_POSITIONS_SYNC;
 use crate::store;
 use crate::store::combos::SpreadFilter;
-use crate::store::greeks::{GreeksPoint, Whose};
+use crate::store::greeks::{GreeksPoint, Resolution, Whose};
 use crate::store::positions::{PositionFilter, PositionView};
 
 mod chart;
@@ -398,8 +400,33 @@ pub struct ContractCharts {
 struct GreeksPage {
     frame: Frame,
     hours: i64,
+    bridges: Vec<BridgeOption>,
     accounts: Vec<AccountOption>,
     contracts: Vec<ContractCharts>,
+}
+
+/// This bridge first, the other bridges that ever ran on the database, every bridge together.
+fn bridge_options(
+    own: &BridgeName,
+    known: &[BridgeName],
+    chosen: Option<&BridgeChoice>,
+) -> Vec<BridgeOption> {
+    let mut options = vec![BridgeOption {
+        value: String::new(),
+        label: format!("{own} (this bridge)"),
+        selected: chosen.is_none_or(|c| *c == BridgeChoice::One(own.clone())),
+    }];
+    options.extend(known.iter().filter(|n| *n != own).map(|n| BridgeOption {
+        value: n.to_string(),
+        label: n.to_string(),
+        selected: chosen == Some(&BridgeChoice::One(n.clone())),
+    }));
+    options.push(BridgeOption {
+        value: "*".into(),
+        label: "All bridges".into(),
+        selected: chosen == Some(&BridgeChoice::All),
+    });
+    options
 }
 
 /// The greeks page's window and whose series.
@@ -411,6 +438,38 @@ struct GreeksPageQuery {
     /// One account's series (`accounts.id`); all accounts together when absent.
     #[param(inline)]
     account_id: Option<Id>,
+    /// Whose all-accounts series: a `BRIDGE_NAME`, or `*` for every bridge's summed; this
+    /// bridge's when absent.
+    #[param(value_type = Option<String>)]
+    bridge: Option<BridgeChoice>,
+}
+
+/// The greeks page's bridge: one by name, or every bridge together.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+enum BridgeChoice {
+    One(BridgeName),
+    All,
+}
+
+impl TryFrom<String> for BridgeChoice {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<BridgeChoice, String> {
+        match s.as_str() {
+            "*" => Ok(BridgeChoice::All),
+            name => BridgeName::parse(name)
+                .map(BridgeChoice::One)
+                .ok_or_else(|| format!("{name:?} is neither a bridge name nor *")),
+        }
+    }
+}
+
+/// An option of the page's bridge chooser.
+pub struct BridgeOption {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
 }
 
 async fn greeks_page(
@@ -441,7 +500,13 @@ async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage,
         interval: i64::try_from(bucket.as_millis()).unwrap_or(i64::MAX),
     };
     let account_id = q.account_id.map(Id::get);
-    let whose = account_id.map_or(Whose::AllAccounts(&state.settings.bridge), Whose::Account);
+    let own = &state.settings.bridge;
+    let whose = match (account_id, &q.bridge) {
+        (Some(id), _) => Whose::Account(id),
+        (None, None) => Whose::AllAccounts(own),
+        (None, Some(BridgeChoice::One(name))) => Whose::AllAccounts(name),
+        (None, Some(BridgeChoice::All)) => Whose::AllBridges,
+    };
     let mut contracts = Vec::new();
     for contract in store::greeks::contracts_of(&state.pool, whose, from).await? {
         let points = match bucket > state.settings.greeks_interval {
@@ -450,7 +515,8 @@ async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage,
                     .await?
             }
             false => {
-                store::greeks::series_of(&state.pool, whose, &contract, from, to, 20_000).await?
+                let read = (whose, Resolution::Raw);
+                store::greeks::series_of(&state.pool, read, &contract, from, to, 20_000).await?
             }
         };
         let unit = price_unit(&contract, "FUT").unwrap_or("units");
@@ -494,9 +560,12 @@ async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage,
             alias: a.alias,
         })
         .collect();
+    let others = heartbeat::names(&state.pool).await?;
+    let bridges = bridge_options(own, &others, q.bridge.as_ref());
     Ok(GreeksPage {
         frame: frame(state, "greeks").await,
         hours,
+        bridges,
         accounts,
         contracts,
     })

@@ -56,7 +56,9 @@ const COPY_CHUNK: usize = 256 * 1024;
 /// whole batch of the spool at once), with every value exactly as it is held. Their keys are
 /// normally new, so they are copied straight into `portfolio_greeks`. The transaction is run
 /// again with the rows copied into a temporary table first and moved by one `INSERT … ON
-/// CONFLICT (row_key) DO NOTHING`, which skips exactly the stored ones and converts each value
+/// CONFLICT DO NOTHING` (the key is `row_key`, or `(row_key, "timestamp")` where the table is
+/// partitioned: the same rule, since a key names its tick), which skips exactly the stored
+/// ones and converts each value
 /// to its column's type, when the straight COPY is refused: a key is there already (a replay
 /// after a crash, a write whose commit was not acknowledged), or a column is not of the type
 /// the binary format carries (a table that predates the bridge with `real` figures).
@@ -99,13 +101,27 @@ pub async fn insert_records(pool: &PgPool, records: &[Record]) -> Result<(), Ins
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO portfolio_greeks ({columns})
                      SELECT {columns} FROM pb_greeks_batch ORDER BY n
-                     ON CONFLICT (row_key) DO NOTHING"
+                     ON CONFLICT DO NOTHING"
                 )))
                 .execute(&mut *tx)
                 .await?;
             }
             Err(e) => return Err(e),
         }
+        // The rows' time range, for the rollups (`store::history`): visible exactly when
+        // the rows are.
+        let (lo, hi) = greeks.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
+            (lo.min(r.at_ms), hi.max(r.at_ms))
+        });
+        sqlx::query(
+            "INSERT INTO greeks_rollup_pending (lo, hi)
+             VALUES (to_timestamp($1::double precision / 1000),
+                     to_timestamp($2::double precision / 1000))",
+        )
+        .bind(lo)
+        .bind(hi)
+        .execute(&mut *tx)
+        .await?;
     }
     if !l.keys.is_empty() {
         sqlx::query(
@@ -293,17 +309,26 @@ struct PointRow {
     theta_gt90: Option<f64>,
 }
 
-/// The select list of a [`PointRow`], a literal so that `concat!` keeps each statement one.
+/// The select list of a [`PointRow`], a literal so that `concat!` keeps each statement one;
+/// `$at` is the time column (`"timestamp"`, or a rollup's `bucket`).
 macro_rules! point_columns {
     () => {
-        r#"(extract(epoch FROM "timestamp") * 1000)::bigint AS at_ms, delta, gamma, vega, theta,
+        point_columns!(r#""timestamp""#)
+    };
+    ($at:literal) => {
+        concat!(
+            "(extract(epoch FROM ",
+            $at,
+            r#") * 1000)::bigint AS at_ms, delta, gamma, vega, theta,
            underlying_price, delta_dollars, gamma_dollars, vega_lt30, vega_30_90, vega_gt90,
            theta_lt30, theta_30_90, theta_gt90"#
+        )
     };
 }
 
 /// The statement of a series: `$whose` says whose rows, `$1` is the contract, `$2` and `$3`
-/// the range (ms), `$4` how many of the newest.
+/// the range (ms), `$4` how many of the newest. From the 5-second rows, or with `minutes`
+/// from the 1-minute rollups.
 macro_rules! series_sql {
     ($whose:literal) => {
         concat!(
@@ -315,6 +340,19 @@ macro_rules! series_sql {
               AND "timestamp" >= to_timestamp($2::double precision / 1000)
               AND "timestamp" <= to_timestamp($3::double precision / 1000)
             ORDER BY "timestamp" DESC, id DESC
+            LIMIT $4"#
+        )
+    };
+    (minutes $whose:literal) => {
+        concat!(
+            "SELECT ",
+            point_columns!("bucket"),
+            " FROM portfolio_greeks_1m WHERE ",
+            $whose,
+            r#" AND contract = $1
+              AND bucket >= to_timestamp($2::double precision / 1000)
+              AND bucket <= to_timestamp($3::double precision / 1000)
+            ORDER BY bucket DESC
             LIMIT $4"#
         )
     };
@@ -362,14 +400,29 @@ pub enum Whose<'a> {
 /// knows it; the underlying price only when all agree on it.
 macro_rules! merged_ticks {
     () => {
-        r#"WITH r AS (
-                SELECT "timestamp", COALESCE(bridge, '') AS b, delta, gamma, vega, theta,
-                       underlying_price, delta_dollars, gamma_dollars, vega_lt30, vega_30_90,
-                       vega_gt90, theta_lt30, theta_30_90, theta_gt90
-                  FROM portfolio_greeks
-                 WHERE account IS NULL AND contract = $1
-                   AND "timestamp" >= to_timestamp($2::double precision / 1000)
-                   AND "timestamp" <= to_timestamp($3::double precision / 1000)),
+        merged_ticks!(
+            r#"SELECT "timestamp", COALESCE(bridge, '') AS b, delta, gamma, vega, theta,
+                      underlying_price, delta_dollars, gamma_dollars, vega_lt30, vega_30_90,
+                      vega_gt90, theta_lt30, theta_30_90, theta_gt90
+                 FROM portfolio_greeks
+                WHERE account IS NULL AND contract = $1
+                  AND "timestamp" >= to_timestamp($2::double precision / 1000)
+                  AND "timestamp" <= to_timestamp($3::double precision / 1000)"#
+        )
+    };
+    (minutes) => {
+        merged_ticks!(
+            r#"SELECT bucket AS "timestamp", bridge AS b, delta, gamma, vega, theta,
+                      underlying_price, delta_dollars, gamma_dollars, vega_lt30, vega_30_90,
+                      vega_gt90, theta_lt30, theta_30_90, theta_gt90
+                 FROM portfolio_greeks_1m
+                WHERE account = '' AND contract = $1
+                  AND bucket >= to_timestamp($2::double precision / 1000)
+                  AND bucket <= to_timestamp($3::double precision / 1000)"#
+        )
+    };
+    ($rows:literal) => {
+        concat!("WITH r AS (", $rows, r#"),
             span AS (SELECT b, min("timestamp") AS first, max("timestamp") AS last
                        FROM r GROUP BY b),
             merged AS (
@@ -402,7 +455,7 @@ macro_rules! merged_ticks {
                 SELECT * FROM merged m
                  WHERE m.have = (SELECT count(*) FROM span
                                   WHERE m."timestamp" BETWEEN span.first AND span.last))
-        "#
+        "#)
     };
 }
 
@@ -414,30 +467,71 @@ macro_rules! merged_columns {
     };
 }
 
-/// The newest `limit` points of `whose` `contract` between `from` and `to`, oldest first. An
-/// account id that names no account has no points.
+/// Which rows a series is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Resolution {
+    /// The rows the bridge writes, one per tick (`GREEKS_INTERVAL_SECONDS`, 5 s by default);
+    /// kept for `GREEKS_RAW_RETENTION_DAYS`.
+    #[serde(rename = "raw")]
+    Raw,
+    /// The 1-minute rollups, kept for good: each point is the minute's last row, stamped with
+    /// the minute's start. The current minute appears once `greeks.history` has run (every
+    /// minute).
+    #[serde(rename = "1m")]
+    Minute,
+}
+
+impl Resolution {
+    /// The resolution a window is read at unless one is asked for: 1-minute rollups when it
+    /// is longer than a day.
+    pub fn for_window(from: Timestamp, to: Timestamp) -> Resolution {
+        match to.duration_since(from) > jiff::SignedDuration::from_hours(24) {
+            true => Resolution::Minute,
+            false => Resolution::Raw,
+        }
+    }
+}
+
+/// The newest `limit` points of `whose` `contract` between `from` and `to`, oldest first, at
+/// `resolution`. An account id that names no account has no points.
 pub async fn series_of(
     pool: &PgPool,
-    whose: Whose<'_>,
+    (whose, resolution): (Whose<'_>, Resolution),
     contract: &str,
     from: Timestamp,
     to: Timestamp,
     limit: i64,
 ) -> Result<Vec<GreeksPoint>, sqlx::Error> {
+    macro_rules! newest {
+        () => {
+            r#" FROM complete ORDER BY "timestamp" DESC LIMIT $4"#
+        };
+    }
     // Two statements rather than one `IS NOT DISTINCT FROM`, which no index serves.
-    let sql = match whose {
-        Whose::AllAccounts(_) => {
+    let sql = match (whose, resolution) {
+        (Whose::AllAccounts(_), Resolution::Raw) => {
             series_sql!("account IS NULL AND (bridge = $5 OR bridge IS NULL)")
         }
-        Whose::Account(_) => {
+        (Whose::AllAccounts(_), Resolution::Minute) => {
+            series_sql!(minutes "account = '' AND bridge IN ($5, '')")
+        }
+        (Whose::Account(_), Resolution::Raw) => {
             series_sql!("account = (SELECT a.account FROM accounts a WHERE a.id = $5)")
         }
-        Whose::AllBridges => concat!(
-            merged_ticks!(),
-            "SELECT ",
-            merged_columns!(),
-            r#" FROM complete ORDER BY "timestamp" DESC LIMIT $4"#
-        ),
+        (Whose::Account(_), Resolution::Minute) => {
+            series_sql!(minutes "account = (SELECT a.account FROM accounts a WHERE a.id = $5)")
+        }
+        (Whose::AllBridges, Resolution::Raw) => {
+            concat!(merged_ticks!(), "SELECT ", merged_columns!(), newest!())
+        }
+        (Whose::AllBridges, Resolution::Minute) => {
+            concat!(
+                merged_ticks!(minutes),
+                "SELECT ",
+                merged_columns!(),
+                newest!()
+            )
+        }
     };
     let query = sqlx::query_as(sql)
         .bind(contract)
@@ -455,8 +549,9 @@ pub async fn series_of(
 }
 
 /// The last point of each `bucket`-wide stretch of `whose` `contract` between `from` and
-/// `to`, oldest first: a long window read at the resolution a chart can show. A stretch with
-/// no row has no point, so gaps stay gaps.
+/// `to`, oldest first: a long window read at the resolution a chart can show, from the
+/// 1-minute rollups when a stretch is a minute or more. A stretch with no row has no point, so
+/// gaps stay gaps.
 pub async fn series_binned(
     pool: &PgPool,
     whose: Whose<'_>,
@@ -466,41 +561,76 @@ pub async fn series_binned(
     bucket: std::time::Duration,
 ) -> Result<Vec<GreeksPoint>, sqlx::Error> {
     macro_rules! binned_sql {
-        ($whose:literal) => {
+        ($table:literal, $at:literal, $tiebreak:literal, $whose:literal) => {
             concat!(
-                "SELECT DISTINCT ON (date_bin(make_interval(secs => $4), \"timestamp\", \
-                 'epoch')) ",
-                point_columns!(),
-                " FROM portfolio_greeks WHERE ",
+                "SELECT DISTINCT ON (date_bin(make_interval(secs => $4), ",
+                $at,
+                ", 'epoch')) ",
+                point_columns!($at),
+                " FROM ",
+                $table,
+                " WHERE ",
                 $whose,
-                r#" AND contract = $1
-                  AND "timestamp" >= to_timestamp($2::double precision / 1000)
-                  AND "timestamp" <= to_timestamp($3::double precision / 1000)
-                ORDER BY date_bin(make_interval(secs => $4), "timestamp", 'epoch'),
-                         "timestamp" DESC, id DESC"#
+                " AND contract = $1 AND ",
+                $at,
+                " >= to_timestamp($2::double precision / 1000) AND ",
+                $at,
+                " <= to_timestamp($3::double precision / 1000)
+                ORDER BY date_bin(make_interval(secs => $4), ",
+                $at,
+                ", 'epoch'), ",
+                $at,
+                " DESC",
+                $tiebreak
             )
         };
     }
-    let query = match whose {
-        Whose::AllAccounts(_) => sqlx::query_as(binned_sql!(
-            "account IS NULL AND (bridge = $5 OR bridge IS NULL)"
-        )),
-        Whose::Account(_) => sqlx::query_as(binned_sql!(
-            "account = (SELECT a.account FROM accounts a WHERE a.id = $5)"
-        )),
-        Whose::AllBridges => sqlx::query_as(concat!(
-            merged_ticks!(),
-            r#"SELECT DISTINCT ON (date_bin(make_interval(secs => $4), "timestamp", 'epoch')) "#,
-            merged_columns!(),
-            r#" FROM complete
-              ORDER BY date_bin(make_interval(secs => $4), "timestamp", 'epoch'),
-                       "timestamp" DESC"#
-        )),
+    macro_rules! merged_binned {
+        ($ticks:expr) => {
+            concat!(
+                $ticks,
+                r#"SELECT DISTINCT ON (date_bin(make_interval(secs => $4), "timestamp", 'epoch')) "#,
+                merged_columns!(),
+                r#" FROM complete
+                  ORDER BY date_bin(make_interval(secs => $4), "timestamp", 'epoch'),
+                           "timestamp" DESC"#
+            )
+        };
     }
-    .bind(contract)
-    .bind(from.as_millisecond())
-    .bind(to.as_millisecond())
-    .bind(bucket.as_secs_f64());
+    let minutes = bucket >= std::time::Duration::from_secs(60);
+    let sql = match (whose, minutes) {
+        (Whose::AllAccounts(_), false) => binned_sql!(
+            "portfolio_greeks",
+            r#""timestamp""#,
+            ", id DESC",
+            "account IS NULL AND (bridge = $5 OR bridge IS NULL)"
+        ),
+        (Whose::AllAccounts(_), true) => binned_sql!(
+            "portfolio_greeks_1m",
+            "bucket",
+            "",
+            "account = '' AND bridge IN ($5, '')"
+        ),
+        (Whose::Account(_), false) => binned_sql!(
+            "portfolio_greeks",
+            r#""timestamp""#,
+            ", id DESC",
+            "account = (SELECT a.account FROM accounts a WHERE a.id = $5)"
+        ),
+        (Whose::Account(_), true) => binned_sql!(
+            "portfolio_greeks_1m",
+            "bucket",
+            "",
+            "account = (SELECT a.account FROM accounts a WHERE a.id = $5)"
+        ),
+        (Whose::AllBridges, false) => merged_binned!(merged_ticks!()),
+        (Whose::AllBridges, true) => merged_binned!(merged_ticks!(minutes)),
+    };
+    let query = sqlx::query_as(sql)
+        .bind(contract)
+        .bind(from.as_millisecond())
+        .bind(to.as_millisecond())
+        .bind(bucket.as_secs_f64());
     let query = match whose {
         Whose::AllAccounts(bridge) => query.bind(bridge.as_str()),
         Whose::Account(id) => query.bind(id),

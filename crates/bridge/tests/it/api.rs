@@ -780,17 +780,23 @@ async fn every_documented_route_is_served(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_long_greeks_window_is_read_whole_at_a_charts_resolution(pool: PgPool) {
-    use portfolio_bridge::store::greeks::{Whose, series_binned, series_of};
-    // 40 hours at 5 s, with the bridge stopped for 2 hours in the middle.
-    sqlx::query(
+    use portfolio_bridge::store::greeks::{Resolution, Whose, series_binned, series_of};
+    // 40 hours at 5 s, with the bridge stopped for 2 hours in the middle, rolled up into
+    // minutes (stretches of a minute or more are read from the rollups).
+    sqlx::raw_sql(
         r#"INSERT INTO portfolio_greeks ("timestamp", contract, delta, gamma, vega, theta)
            SELECT now() - make_interval(secs => n * 5), 'PORTFOLIO', n, 0, 0, 0
              FROM generate_series(0, 28800) AS n
-            WHERE n NOT BETWEEN 10000 AND 11440"#,
+            WHERE n NOT BETWEEN 10000 AND 11440;
+           INSERT INTO greeks_rollup_pending (lo, hi)
+           SELECT min("timestamp"), max("timestamp") FROM portfolio_greeks"#,
     )
     .execute(&pool)
     .await
     .expect("rows");
+    portfolio_bridge::store::history::roll_up_pending(&pool)
+        .await
+        .expect("rolled up");
     let to = jiff::Timestamp::now();
     let from = to
         .saturating_sub(jiff::SignedDuration::from_hours(72))
@@ -818,7 +824,7 @@ async fn a_long_greeks_window_is_read_whole_at_a_charts_resolution(pool: PgPool)
     assert!(to.duration_since(oldest).as_hours() >= 39, "{oldest}");
     let capped = series_of(
         &pool,
-        Whose::AllAccounts(&anyone),
+        (Whose::AllAccounts(&anyone), Resolution::Raw),
         "PORTFOLIO",
         from,
         to,

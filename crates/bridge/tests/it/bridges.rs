@@ -140,6 +140,43 @@ async fn two_bridges_store_every_row_of_both_and_a_third_with_a_taken_name_is_re
         let sum = h.unwrap_or(0.0) + f.unwrap_or(0.0);
         assert_eq!(p["delta"].as_f64(), Some(sum), "{at}");
     }
+    // The page chooses the same way: this bridge by default, another, or all of them.
+    let page = |q: &'static str| {
+        let url = format!("http://{home_at}/greeks{q}");
+        async move {
+            let answer = reqwest::get(url).await.expect("the page");
+            assert_eq!(answer.status(), 200);
+            answer.text().await.expect("html")
+        }
+    };
+    let own = page("").await;
+    assert!(
+        own.contains(r#"<option value="" selected>home (this bridge)</option>"#)
+            && own.contains(r#"<option value="family" >family</option>"#)
+            && own.contains("<h2>PORTFOLIO"),
+        "{own}"
+    );
+    let all = page("?bridge=*").await;
+    assert!(
+        all.contains(r#"<option value="*" selected>All bridges</option>"#)
+            && all.contains("<h2>PORTFOLIO"),
+        "{all}"
+    );
+    let other = page("?bridge=family").await;
+    assert!(
+        other.contains(r#"<option value="family" selected>family</option>"#),
+        "{other}"
+    );
+    let bad = reqwest::get(format!("http://{home_at}/greeks?bridge=a%3Ab"))
+        .await
+        .expect("an answer");
+    assert_eq!(bad.status(), 400);
+    assert!(
+        bad.text()
+            .await
+            .expect("html")
+            .contains("neither a bridge name")
+    );
 
     // A third bridge given a name a running bridge holds stops, saying why and what to do
     // (a spool of its own: two bridges never share one).
@@ -283,7 +320,7 @@ async fn three_bridges_one_killed_with_its_spool_full_lose_and_duplicate_nothing
 /// figure one bridge does not know is unknown; rows from before names count as one bridge.
 #[sqlx::test]
 async fn every_bridge_together_sums_complete_ticks_only(pool: PgPool) {
-    use portfolio_bridge::store::greeks::{Whose, series_of};
+    use portfolio_bridge::store::greeks::{Resolution, Whose, series_of};
     let t0 = 1_790_000_000_000_i64;
     // (tick, bridge, delta, delta_dollars)
     let rows: [(i64, Option<&str>, f64, Option<f64>); 9] = [
@@ -316,9 +353,16 @@ async fn every_bridge_together_sums_complete_ticks_only(pool: PgPool) {
         .expect("a row");
     }
     let at = |tick: i64| jiff::Timestamp::from_millisecond(t0 + tick * 5000).expect("valid");
-    let points = series_of(&pool, Whose::AllBridges, "PORTFOLIO", at(0), at(5), 100)
-        .await
-        .expect("the merged series");
+    let points = series_of(
+        &pool,
+        (Whose::AllBridges, Resolution::Raw),
+        "PORTFOLIO",
+        at(0),
+        at(5),
+        100,
+    )
+    .await
+    .expect("the merged series");
     let got: Vec<(i64, Option<f64>, Option<f64>)> = points
         .iter()
         .map(|p| {
