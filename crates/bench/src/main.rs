@@ -10,6 +10,8 @@
 //!   memory-over-time chart, drawn by [`svg`]); start-up to the first greeks row.
 //! - [`criterion`]: the in-process benches (`cargo bench`: ticker, combo read), read from
 //!   `target/criterion`.
+//! - [`history`]: greeks reads over 100 M generated rows, partitioned and rolled up against one
+//!   unpartitioned table; insert rates of both.
 //! - [`ticks`]: tick ingestion over the TWS socket against a bare `ibapi` client ([`tap`]),
 //!   and the greeks ticks' lateness under a firehose.
 //!
@@ -20,6 +22,7 @@ mod combos;
 mod criterion;
 mod drain;
 mod footprint;
+mod history;
 mod procs;
 mod report;
 mod scenarios;
@@ -47,7 +50,7 @@ pub struct Env {
 /// The memory-over-time chart's file, beside `docs/benchmarks.md`.
 const CHART: &str = "benchmarks-memory.svg";
 
-const USAGE: &str = "usage: pb-bench [--runs N] [--only drain|combos|footprint|ticks|criterion] [--out FILE]
+const USAGE: &str = "usage: pb-bench [--runs N] [--only drain|combos|footprint|ticks|history|criterion] [--out FILE]
        pb-bench --scenario combos|streaming   print a generated ibkr-sim scenario (to profile by hand)
        pb-bench --tap ADDR                    the bare ibapi client of the tick benchmark
 
@@ -118,6 +121,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("ticks") {
         figures.extend(ticks::run(&env).await?);
+    }
+    if wanted("history") {
+        figures.extend(history::run(&env).await?);
     }
     if wanted("criterion") {
         // The binaries sit in target/release.

@@ -389,3 +389,7 @@ pub async fn partition_existing(
     tx.commit().await?;
     Ok(total)
 }
+
+#[cfg(test)]
+#[path = "partitions_tests.rs"]
+mod tests;

@@ -257,6 +257,26 @@ async fn rollups_keep_each_minute_and_retention_drops_only_what_is_rolled_up(poo
     .await
     .expect("read");
     assert_eq!(merged, points, "one bridge merged is itself");
+    // A row of a day without a partition waits in the default one; making the day's
+    // partition moves it there.
+    insert_records(&pool, &[Record::Greeks(row(day(45), 2.0))])
+        .await
+        .expect("a row of day 45");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM portfolio_greeks_default").await,
+        1
+    );
+    let day_45 = partitions::utc_day(Timestamp::from_millisecond(day(45)).expect("valid"));
+    let made = partitions::make_days(&pool, &[day_45]).await.expect("made");
+    assert_eq!(made, ["portfolio_greeks_p20270104"]);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM portfolio_greeks_default").await,
+        0
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM portfolio_greeks_p20270104").await,
+        1
+    );
     let one_day = to
         .saturating_sub(SignedDuration::from_hours(24))
         .expect("valid");

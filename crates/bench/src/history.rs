@@ -1,0 +1,227 @@
+//! The greeks history at scale: N generated `portfolio_greeks` rows (100,000,000 unless
+//! `PB_BENCH_HISTORY_ROWS` says otherwise) in a database the bridge migrated (partitioned by
+//! day, rolled up into minutes) and the same rows in the layout before partitioning (one
+//! table, migrations only). The reads are `store::greeks::series_of`, the statement
+//! `GET /api/v1/greeks` runs, timed many times over the same windows on both.
+//!
+//! Rows: 20 series (PORTFOLIO and four underlyings, every account together and three accounts
+//! each) at 5 s, ending now, so the span is N / 20 ticks.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use jiff::{SignedDuration, Timestamp};
+use portfolio_bridge::domain::ids::BridgeName;
+use portfolio_bridge::store::greeks::{Resolution, Whose, series_of};
+use portfolio_bridge::store::{self, history, partitions};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::Env;
+use crate::procs::fresh_database;
+use crate::report::Figure;
+use crate::stats::percentile;
+
+const SERIES: i64 = 20;
+const BRIDGE: &str = "bench";
+/// Reads per window and layout.
+const READS: usize = 200;
+
+fn rows() -> i64 {
+    std::env::var("PB_BENCH_HISTORY_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000_000)
+}
+
+/// Inserts ticks `first..last` (5 s apart, ending at `end_s`) of every series.
+async fn generate(pool: &PgPool, end_s: i64, first: i64, last: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        r#"INSERT INTO portfolio_greeks ("timestamp", contract, account, bridge, row_key, delta,
+               gamma, vega, theta, underlying_price, delta_dollars, gamma_dollars, vega_lt30,
+               vega_30_90, vega_gt90, theta_lt30, theta_30_90, theta_gt90)
+           SELECT to_timestamp($1 - t * 5), c, a, 'bench',
+                  (($1 - t * 5) * 1000)::text || '@bench:' || COALESCE(a || ':', '') || c,
+                  sin(t / 100.0) * 50, 0.01, 150 + t % 7, -80, 71.4, sin(t / 100.0) * 3570, 12,
+                  50, 100, 0, -60, -20, 0
+             FROM generate_series($2::bigint, $3::bigint - 1) AS t,
+                  unnest(ARRAY['PORTFOLIO', 'CL', 'ES', 'NQ', 'GC']) AS c,
+                  unnest(ARRAY[NULL, 'U1', 'U2', 'U3']) AS a"#,
+    )
+    .bind(end_s)
+    .bind(first)
+    .bind(last)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Fills `pool`'s `portfolio_greeks` with `n` rows ending at `end_s`, a day at a time.
+async fn fill(pool: &PgPool, n: i64, end_s: i64, what: &str) -> anyhow::Result<f64> {
+    let ticks = n / SERIES;
+    let per_day = 86_400 / 5;
+    let started = Instant::now();
+    let mut t = 0;
+    while t < ticks {
+        let to = (t + per_day).min(ticks);
+        generate(pool, end_s, t, to).await?;
+        t = to;
+        eprintln!("{what}: {} of {n} rows", t * SERIES);
+    }
+    sqlx::query("VACUUM ANALYZE portfolio_greeks")
+        .execute(pool)
+        .await?;
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn pool_of(url: &str) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new().max_connections(2).connect(url).await?)
+}
+
+/// The p99 (ms) of [`READS`] reads of the newest `limit` PORTFOLIO points in `window` up to
+/// `to`.
+async fn p99(
+    pool: &PgPool,
+    resolution: Resolution,
+    to: Timestamp,
+    window: SignedDuration,
+    limit: i64,
+) -> anyhow::Result<(f64, usize)> {
+    let bridge = BridgeName::parse(BRIDGE).context("name")?;
+    let from = to.checked_sub(window)?;
+    let mut took = Vec::with_capacity(READS);
+    let mut points = 0;
+    for _ in 0..READS {
+        let started = Instant::now();
+        let got = series_of(
+            pool,
+            (Whose::AllAccounts(&bridge), resolution),
+            "PORTFOLIO",
+            from,
+            to,
+            limit,
+        )
+        .await?;
+        took.push(started.elapsed().as_secs_f64() * 1000.0);
+        points = got.len();
+    }
+    Ok((percentile(&mut took, 99.0), points))
+}
+
+pub async fn run(env: &Env) -> anyhow::Result<Vec<Figure>> {
+    let n = rows();
+    let end = Timestamp::now();
+    let end_s = end.as_second();
+    let span_days = (n / SERIES * 5) as f64 / 86_400.0;
+
+    // The bridge's layout: migrated (partitioned), a partition per day, rolled up.
+    let url = fresh_database(env, "pb_bench_history").await?;
+    let parted = pool_of(&url).await?;
+    store::migrate(&parted).await?;
+    let first_day =
+        partitions::utc_day(end.checked_sub(SignedDuration::from_secs((n / SERIES * 5) + 86_400))?);
+    let mut days = Vec::new();
+    let mut d = first_day;
+    while d <= partitions::utc_day(end) {
+        days.push(d);
+        d = d.tomorrow()?;
+    }
+    partitions::make_days(&parted, &days).await?;
+    let insert_parted = fill(&parted, n, end_s, "partitioned").await?;
+    sqlx::query(
+        r#"INSERT INTO greeks_rollup_pending (lo, hi)
+           SELECT min("timestamp"), max("timestamp") FROM portfolio_greeks"#,
+    )
+    .execute(&parted)
+    .await?;
+    let started = Instant::now();
+    history::roll_up_pending(&parted).await?;
+    let rollup_rate = n as f64 / started.elapsed().as_secs_f64();
+    sqlx::query("VACUUM ANALYZE portfolio_greeks_1m")
+        .execute(&parted)
+        .await?;
+
+    // The layout before: one table, as the migrations alone make it.
+    let url = fresh_database(env, "pb_bench_history_flat").await?;
+    let flat = pool_of(&url).await?;
+    store::MIGRATOR.run(&flat).await?;
+    let insert_flat = fill(&flat, n, end_s, "unpartitioned").await?;
+
+    let day = SignedDuration::from_hours(24);
+    let month = SignedDuration::from_hours(24 * 30);
+    let (day_parted, day_points) = p99(&parted, Resolution::Raw, end, day, 2000).await?;
+    let (day_flat, _) = p99(&flat, Resolution::Raw, end, day, 2000).await?;
+    let (month_raw_parted, month_raw_points) =
+        p99(&parted, Resolution::Raw, end, month, 20_000).await?;
+    let (month_raw_flat, _) = p99(&flat, Resolution::Raw, end, month, 20_000).await?;
+    let (month_parted, month_points) = p99(&parted, Resolution::Minute, end, month, 20_000).await?;
+    let size = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c
+              WHERE c.relname LIKE 'portfolio_greeks%' AND c.relkind IN ('r', 'p')",
+        )
+        .fetch_one(&pool)
+        .await
+    };
+    let (size_parted, size_flat) = (size(parted.clone()).await?, size(flat.clone()).await?);
+    let setting = format!(
+        "{n} generated rows ({SERIES} series at 5 s, {span_days:.1} days ending at the run; \
+         PB_BENCH_HISTORY_ROWS): the bridge's layout (partitioned by day, rolled up; {:.1} GiB \
+         with the rollups) against one unpartitioned table ({:.1} GiB). `series_of` as GET \
+         /api/v1/greeks calls it, {READS} reads each",
+        size_parted as f64 / f64::from(1 << 30),
+        size_flat as f64 / f64::from(1 << 30),
+    );
+    Ok(vec![
+        Figure {
+            what: "Greeks read, 1 day (raw) p99",
+            value: day_parted,
+            unit: "ms",
+            reference: Some(("unpartitioned", day_flat)),
+            target: "no slower than unpartitioned",
+            met: Some(day_parted <= day_flat * 1.1),
+            runs: vec![day_parted],
+            note: format!("{setting}: the newest 2,000 points ({day_points}) of the last day."),
+        },
+        Figure {
+            what: "Greeks read, 30 days (raw) p99",
+            value: month_raw_parted,
+            unit: "ms",
+            reference: Some(("unpartitioned", month_raw_flat)),
+            target: "no slower than unpartitioned",
+            met: Some(month_raw_parted <= month_raw_flat * 1.1),
+            runs: vec![month_raw_parted],
+            note: format!(
+                "The newest 20,000 5-second points ({month_raw_points}) of the last 30 days, \
+                 `resolution=raw`."
+            ),
+        },
+        Figure {
+            what: "Greeks read, 30 days (1-minute rollups, the default) p99",
+            value: month_parted,
+            unit: "ms",
+            reference: Some(("unpartitioned, raw", month_raw_flat)),
+            target: "—",
+            met: None,
+            runs: vec![month_parted],
+            note: format!(
+                "What GET /api/v1/greeks reads for a window longer than a day: the newest \
+                 20,000 minutes ({month_points} points) from the rollups."
+            ),
+        },
+        Figure {
+            what: "Greeks insert, generated rows",
+            value: insert_parted,
+            unit: "rows/s",
+            reference: Some(("unpartitioned", insert_flat)),
+            target: "unchanged",
+            met: Some(insert_parted >= insert_flat * 0.9),
+            runs: vec![insert_parted],
+            note: format!(
+                "INSERT … SELECT of a day of ticks per statement, with every index; the \
+                 writer's own path is the spool drain above (migrated, partitioned). Rollup \
+                 of all of them afterwards: {rollup_rate:.0} rows/s."
+            ),
+        },
+    ])
+}
