@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::Extension;
@@ -511,8 +511,12 @@ async fn greeks_view(state: &AppState, q: GreeksPageQuery) -> Result<GreeksPage,
     for contract in store::greeks::contracts_of(&state.pool, whose, from).await? {
         let points = match bucket > state.settings.greeks_interval {
             true => {
-                store::greeks::series_binned(&state.pool, whose, &contract, from, to, bucket)
-                    .await?
+                // Stretches of a minute or more: the rollups hold their last rows.
+                let read = match bucket >= Duration::from_secs(60) {
+                    true => (whose, Resolution::Minute),
+                    false => (whose, Resolution::Raw),
+                };
+                store::greeks::series_binned(&state.pool, read, &contract, from, to, bucket).await?
             }
             false => {
                 let read = (whose, Resolution::Raw);

@@ -549,12 +549,11 @@ pub async fn series_of(
 }
 
 /// The last point of each `bucket`-wide stretch of `whose` `contract` between `from` and
-/// `to`, oldest first: a long window read at the resolution a chart can show, from the
-/// 1-minute rollups when a stretch is a minute or more. A stretch with no row has no point, so
-/// gaps stay gaps.
+/// `to`, oldest first, from the rows of `resolution`: a long window read at the resolution a
+/// chart can show. A stretch with no row has no point, so gaps stay gaps.
 pub async fn series_binned(
     pool: &PgPool,
-    whose: Whose<'_>,
+    (whose, resolution): (Whose<'_>, Resolution),
     contract: &str,
     from: Timestamp,
     to: Timestamp,
@@ -597,7 +596,7 @@ pub async fn series_binned(
             )
         };
     }
-    let minutes = bucket >= std::time::Duration::from_secs(60);
+    let minutes = resolution == Resolution::Minute;
     let sql = match (whose, minutes) {
         (Whose::AllAccounts(_), false) => binned_sql!(
             "portfolio_greeks",

@@ -806,7 +806,7 @@ async fn a_long_greeks_window_is_read_whole_at_a_charts_resolution(pool: PgPool)
     let anyone = portfolio_bridge::domain::ids::BridgeName::parse("any").expect("valid");
     let points = series_binned(
         &pool,
-        Whose::AllAccounts(&anyone),
+        (Whose::AllAccounts(&anyone), Resolution::Minute),
         "PORTFOLIO",
         from,
         to,
