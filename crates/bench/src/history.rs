@@ -1,8 +1,9 @@
 //! The greeks history at scale: N generated `portfolio_greeks` rows (100,000,000 unless
 //! `PB_BENCH_HISTORY_ROWS` says otherwise) in a database the bridge migrated (partitioned by
 //! day, rolled up into minutes) and the same rows in the layout before partitioning (one
-//! table, migrations only). The reads are `store::greeks::series_of`, the statement
-//! `GET /api/v1/greeks` runs, timed many times over the same windows on both.
+//! table, migrations only), one after the other so that each has the disk and the cache to
+//! itself. The reads are `store::greeks::series_of` and `series_binned`, the statements
+//! `GET /api/v1/greeks` and the page run, timed many times over the same windows on both.
 //!
 //! Rows: 20 series (PORTFOLIO and four underlyings, every account together and three accounts
 //! each) at 5 s, ending now, so the span is N / 20 ticks.
@@ -26,9 +27,9 @@ const SERIES: i64 = 20;
 const BRIDGE: &str = "bench";
 /// Reads per window and layout.
 const READS: usize = 200;
-/// Disk both layouts take per generated row, rollups and indexes included (10,000,000 rows
-/// took 4.2 GiB partitioned and 3.6 GiB unpartitioned), with a margin.
-const BYTES_PER_ROW: u64 = 900;
+/// Disk the larger layout takes per generated row, rollups and indexes included (10,000,000
+/// rows took 4.2 GiB partitioned and 3.6 GiB unpartitioned), with a margin for the WAL.
+const BYTES_PER_ROW: u64 = 520;
 
 fn rows() -> i64 {
     std::env::var("PB_BENCH_HISTORY_ROWS")
@@ -104,31 +105,39 @@ impl Read {
     }
 }
 
-/// The p99 (ms) of [`READS`] reads of `ours` on `parted` and of `theirs` on `flat`, taken in
-/// turn after a warm-up of each, so that caches treat both alike; and the points each gave.
-async fn p99s(
-    (parted, ours): (&PgPool, Read),
-    (flat, theirs): (&PgPool, Read),
-    to: Timestamp,
-) -> anyhow::Result<[(f64, usize); 2]> {
+/// The p99 (ms) of [`READS`] reads of each of `reads` on `pool`, taken in turn after 20
+/// warm-up reads of each; and the points each gave.
+async fn p99s(pool: &PgPool, reads: &[Read], to: Timestamp) -> anyhow::Result<Vec<(f64, usize)>> {
     for _ in 0..20 {
-        ours.once(parted, to).await?;
-        theirs.once(flat, to).await?;
+        for r in reads {
+            r.once(pool, to).await?;
+        }
     }
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    let mut points = [0, 0];
+    let mut times = vec![Vec::new(); reads.len()];
+    let mut points = vec![0; reads.len()];
     for _ in 0..READS {
-        let started = Instant::now();
-        points[0] = ours.once(parted, to).await?;
-        a.push(started.elapsed().as_secs_f64() * 1000.0);
-        let started = Instant::now();
-        points[1] = theirs.once(flat, to).await?;
-        b.push(started.elapsed().as_secs_f64() * 1000.0);
+        for (i, r) in reads.iter().enumerate() {
+            let started = Instant::now();
+            points[i] = r.once(pool, to).await?;
+            times[i].push(started.elapsed().as_secs_f64() * 1000.0);
+        }
     }
-    Ok([
-        (percentile(&mut a, 99.0), points[0]),
-        (percentile(&mut b, 99.0), points[1]),
-    ])
+    Ok(times
+        .iter_mut()
+        .zip(points)
+        .map(|(t, p)| (percentile(t, 99.0), p))
+        .collect())
+}
+
+/// Disk the greeks tables of `pool` take, in GiB.
+async fn size_gib(pool: &PgPool) -> anyhow::Result<f64> {
+    let bytes: i64 = sqlx::query_scalar(
+        "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c
+          WHERE c.relname LIKE 'portfolio_greeks%' AND c.relkind IN ('r', 'p')",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(bytes as f64 / f64::from(1 << 30))
 }
 
 /// Refuses to start what would fill the disk under PostgreSQL (which then stops writing,
@@ -151,7 +160,7 @@ async fn enough_disk(pool: &PgPool, n: i64) -> anyhow::Result<()> {
     let gib = |kib: u64| kib as f64 / f64::from(1 << 20);
     anyhow::ensure!(
         need_kib < free_kib,
-        "the greeks history of {n} rows needs about {:.0} GiB for its two layouts and {dir} has \
+        "the greeks history of {n} rows needs about {:.0} GiB for its larger layout and {dir} has \
          {:.0} GiB free: set PB_BENCH_HISTORY_ROWS lower (each 10,000,000 rows take about \
          {:.1} GiB)",
         gib(need_kib),
@@ -166,13 +175,41 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Figure>> {
     let end = Timestamp::now();
     let end_s = end.as_second();
     let span_days = (n / SERIES * 5) as f64 / 86_400.0;
+    let day = SignedDuration::from_hours(24);
+    let month = SignedDuration::from_hours(24 * 30);
+    let read = |resolution, window, limit, bucket| Read {
+        resolution,
+        window,
+        limit,
+        bucket,
+    };
+    // The page's chart of a window: 2,000 stretches.
+    let bucket = Some(std::time::Duration::from_secs(30 * 86_400 / 2000));
+    let raw_day = read(Resolution::Raw, day, 2000, None);
+    let raw_month = read(Resolution::Raw, month, 20_000, None);
 
-    // Both databases first, so a previous run's rows are gone before the disk is measured.
-    let parted = pool_of(&fresh_database(env, "pb_bench_history").await?).await?;
-    let flat = pool_of(&fresh_database(env, "pb_bench_history_flat").await?).await?;
-    enough_disk(&parted, n).await?;
+    // One layout at a time, each alone on the disk and in the cache: the layout before
+    // partitioning first (one table, as the migrations alone make it), dropped before the
+    // bridge's is made. Both databases are emptied first, so that a previous run's rows are
+    // gone before the disk is measured.
+    let flat_url = fresh_database(env, "pb_bench_history_flat").await?;
+    let parted_url = fresh_database(env, "pb_bench_history").await?;
+    let flat = pool_of(&flat_url).await?;
+    enough_disk(&flat, n).await?;
+    store::MIGRATOR.run(&flat).await?;
+    let insert_flat = fill(&flat, n, end_s, "unpartitioned").await?;
+    let flat_p99 = p99s(
+        &flat,
+        &[raw_day, raw_month, read(Resolution::Raw, month, 0, bucket)],
+        end,
+    )
+    .await?;
+    let size_flat = size_gib(&flat).await?;
+    flat.close().await;
+    fresh_database(env, "pb_bench_history_flat").await?;
 
     // The bridge's layout: migrated (partitioned), a partition per day, rolled up.
+    let parted = pool_of(&parted_url).await?;
     store::migrate(&parted).await?;
     let first_day =
         partitions::utc_day(end.checked_sub(SignedDuration::from_secs((n / SERIES * 5) + 86_400))?);
@@ -196,55 +233,45 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Figure>> {
     sqlx::query("VACUUM ANALYZE portfolio_greeks_1m")
         .execute(&parted)
         .await?;
-
-    // The layout before: one table, as the migrations alone make it.
-    store::MIGRATOR.run(&flat).await?;
-    let insert_flat = fill(&flat, n, end_s, "unpartitioned").await?;
-
-    let day = SignedDuration::from_hours(24);
-    let month = SignedDuration::from_hours(24 * 30);
-    let read = |resolution, window, limit, bucket| Read {
-        resolution,
-        window,
-        limit,
-        bucket,
-    };
-    let raw_day = read(Resolution::Raw, day, 2000, None);
-    let [(day_parted, day_points), (day_flat, _)] =
-        p99s((&parted, raw_day), (&flat, raw_day), end).await?;
-    let raw_month = read(Resolution::Raw, month, 20_000, None);
-    let [(month_raw_parted, month_raw_points), (month_raw_flat, _)] =
-        p99s((&parted, raw_month), (&flat, raw_month), end).await?;
-    let minute_month = read(Resolution::Minute, month, 20_000, None);
-    let [(month_parted, month_points), (month_flat, _)] =
-        p99s((&parted, minute_month), (&flat, raw_month), end).await?;
-    // The page's chart of a window: 2,000 stretches.
-    let bucket = Some(std::time::Duration::from_secs(30 * 86_400 / 2000));
-    let [
-        (chart_parted, chart_points),
-        (chart_flat, chart_flat_points),
-    ] = p99s(
-        (&parted, read(Resolution::Minute, month, 0, bucket)),
-        (&flat, read(Resolution::Raw, month, 0, bucket)),
+    let parted_p99 = p99s(
+        &parted,
+        &[
+            raw_day,
+            raw_month,
+            read(Resolution::Minute, month, 20_000, None),
+            read(Resolution::Minute, month, 0, bucket),
+        ],
         end,
     )
     .await?;
-    let size = |pool: PgPool| async move {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c
-              WHERE c.relname LIKE 'portfolio_greeks%' AND c.relkind IN ('r', 'p')",
-        )
-        .fetch_one(&pool)
-        .await
+    let size_parted = size_gib(&parted).await?;
+
+    let [
+        (day_parted, day_points),
+        (month_raw_parted, month_raw_points),
+        (month_parted, month_points),
+        (chart_parted, chart_points),
+    ] = parted_p99[..]
+    else {
+        anyhow::bail!("four reads, four figures");
     };
-    let (size_parted, size_flat) = (size(parted.clone()).await?, size(flat.clone()).await?);
+    let [
+        (day_flat, _),
+        (month_raw_flat, _),
+        (chart_flat, chart_flat_points),
+    ] = flat_p99[..]
+    else {
+        anyhow::bail!("three reads, three figures");
+    };
+    // GET /api/v1/greeks on the table before partitioning reads 5-second rows for any window.
+    let month_flat = month_raw_flat;
     let setting = format!(
         "{n} generated rows ({SERIES} series at 5 s, {span_days:.1} days ending at the run; \
-         PB_BENCH_HISTORY_ROWS): the bridge's layout (partitioned by day, rolled up; {:.1} GiB \
-         with the rollups) against one unpartitioned table ({:.1} GiB). `series_of` as GET \
-         /api/v1/greeks calls it, {READS} reads each",
-        size_parted as f64 / f64::from(1 << 30),
-        size_flat as f64 / f64::from(1 << 30),
+         PB_BENCH_HISTORY_ROWS): the bridge's layout (partitioned by day, rolled up; \
+         {size_parted:.1} GiB with the rollups) against one unpartitioned table \
+         ({size_flat:.1} GiB), each alone on the server (the unpartitioned one first, dropped \
+         before the other is made). `series_of` as GET /api/v1/greeks calls it, {READS} reads \
+         of each kind in turn after 20 warm-up reads of each",
     );
     Ok(vec![
         Figure {
