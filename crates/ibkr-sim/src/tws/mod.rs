@@ -1,12 +1,15 @@
-//! TWS socket side: a listener that speaks the protobuf TWS API as IB Gateway 10.35+ does,
+//! TWS socket side: a listener that speaks the TWS API as IB Gateway does to any client from
+//! v100 up — the text protocol below the protobuf versions, protobuf from them (10.35+) —
 //! and the gateway-level faults — restart windows that drop every connection and refuse new
 //! ones, accept-then-close, stalls, and connectivity notices (1100, then 1101 or 1102).
 //!
 //! Per-connection protocol lives in [`session`]; this module owns the listener and what all
 //! sessions share. It never changes the world; it only reads it.
 
+pub mod fields;
 pub mod proto;
 mod session;
+pub mod text;
 pub mod wire;
 
 use std::collections::HashSet;

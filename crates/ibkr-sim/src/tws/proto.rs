@@ -25,6 +25,22 @@ pub mod incoming {
     pub const REQ_PNL_SINGLE: i32 = 94;
     pub const CANCEL_PNL_SINGLE: i32 = 95;
     pub const CANCEL_CONTRACT_DATA: i32 = 106;
+    pub const PLACE_ORDER: i32 = 3;
+    pub const CANCEL_ORDER: i32 = 4;
+    pub const REQ_OPEN_ORDERS: i32 = 5;
+    pub const REQ_EXECUTIONS: i32 = 7;
+    pub const REQ_AUTO_OPEN_ORDERS: i32 = 15;
+    pub const REQ_ALL_OPEN_ORDERS: i32 = 16;
+    pub const REQ_GLOBAL_CANCEL: i32 = 58;
+    pub const REQ_ACCOUNT_SUMMARY: i32 = 62;
+    pub const CANCEL_ACCOUNT_SUMMARY: i32 = 63;
+    pub const REQ_POSITIONS_MULTI: i32 = 74;
+    pub const CANCEL_POSITIONS_MULTI: i32 = 75;
+    pub const REQ_ACCOUNT_UPDATES_MULTI: i32 = 76;
+    pub const CANCEL_ACCOUNT_UPDATES_MULTI: i32 = 77;
+    pub const REQ_SEC_DEF_OPT_PARAMS: i32 = 78;
+    pub const REQ_COMPLETED_ORDERS: i32 = 99;
+    pub const REQ_CURRENT_TIME_IN_MILLIS: i32 = 105;
 }
 
 /// Message ids the server sends (before the +200 protobuf offset).
@@ -49,6 +65,18 @@ pub mod outgoing {
     pub const TICK_REQ_PARAMS: i32 = 81;
     pub const PNL: i32 = 94;
     pub const PNL_SINGLE: i32 = 95;
+    pub const OPEN_ORDER_END: i32 = 53;
+    pub const EXECUTION_DATA_END: i32 = 55;
+    pub const ACCOUNT_SUMMARY: i32 = 63;
+    pub const ACCOUNT_SUMMARY_END: i32 = 64;
+    pub const POSITION_MULTI: i32 = 71;
+    pub const POSITION_MULTI_END: i32 = 72;
+    pub const ACCOUNT_UPDATE_MULTI: i32 = 73;
+    pub const ACCOUNT_UPDATE_MULTI_END: i32 = 74;
+    pub const SEC_DEF_OPT_PARAMETER: i32 = 75;
+    pub const SEC_DEF_OPT_PARAMETER_END: i32 = 76;
+    pub const COMPLETED_ORDERS_END: i32 = 102;
+    pub const CURRENT_TIME_IN_MILLIS: i32 = 109;
 }
 
 /// A message with its TWS id, so the writer can frame it.
@@ -83,6 +111,18 @@ outgoing! {
     TickReqParams = outgoing::TICK_REQ_PARAMS,
     PnL = outgoing::PNL,
     PnLSingle = outgoing::PNL_SINGLE,
+    OpenOrdersEnd = outgoing::OPEN_ORDER_END,
+    ExecutionDetailsEnd = outgoing::EXECUTION_DATA_END,
+    AccountSummary = outgoing::ACCOUNT_SUMMARY,
+    AccountSummaryEnd = outgoing::ACCOUNT_SUMMARY_END,
+    PositionMulti = outgoing::POSITION_MULTI,
+    PositionMultiEnd = outgoing::POSITION_MULTI_END,
+    AccountUpdateMulti = outgoing::ACCOUNT_UPDATE_MULTI,
+    AccountUpdateMultiEnd = outgoing::ACCOUNT_UPDATE_MULTI_END,
+    SecDefOptParameter = outgoing::SEC_DEF_OPT_PARAMETER,
+    SecDefOptParameterEnd = outgoing::SEC_DEF_OPT_PARAMETER_END,
+    CompletedOrdersEnd = outgoing::COMPLETED_ORDERS_END,
+    CurrentTimeInMillis = outgoing::CURRENT_TIME_IN_MILLIS,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -193,7 +233,155 @@ pub struct ContractDataRequest {
     pub contract: Option<Contract>,
 }
 
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AccountSummaryRequest {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(string, optional, tag = "2")]
+    pub group: Option<String>,
+    #[prost(string, optional, tag = "3")]
+    pub tags: Option<String>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PositionsMultiRequest {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(string, optional, tag = "2")]
+    pub account: Option<String>,
+    #[prost(string, optional, tag = "3")]
+    pub model_code: Option<String>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AccountUpdatesMultiRequest {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(string, optional, tag = "2")]
+    pub account: Option<String>,
+    #[prost(string, optional, tag = "3")]
+    pub model_code: Option<String>,
+    #[prost(bool, optional, tag = "4")]
+    pub ledger_and_nlv: Option<bool>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SecDefOptParamsRequest {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(string, optional, tag = "2")]
+    pub underlying_symbol: Option<String>,
+    #[prost(string, optional, tag = "3")]
+    pub fut_fop_exchange: Option<String>,
+    #[prost(string, optional, tag = "4")]
+    pub underlying_sec_type: Option<String>,
+    #[prost(int32, optional, tag = "5")]
+    pub underlying_con_id: Option<i32>,
+}
+
+/// Only the request id: the filter (field 2) does not matter to a gateway without executions.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExecutionRequest {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+}
+
 // ---- server → client ----
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AccountSummary {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(string, optional, tag = "2")]
+    pub account: Option<String>,
+    #[prost(string, optional, tag = "3")]
+    pub tag: Option<String>,
+    #[prost(string, optional, tag = "4")]
+    pub value: Option<String>,
+    #[prost(string, optional, tag = "5")]
+    pub currency: Option<String>,
+}
+
+/// End markers that carry only the request id: one type each, as each has its own id.
+macro_rules! ends_by_id {
+    ($($name:ident),*) => {$(
+        #[derive(Clone, PartialEq, prost::Message)]
+        pub struct $name {
+            #[prost(int32, optional, tag = "1")]
+            pub req_id: Option<i32>,
+        }
+    )*};
+}
+
+ends_by_id!(
+    ExecutionDetailsEnd,
+    AccountSummaryEnd,
+    PositionMultiEnd,
+    AccountUpdateMultiEnd,
+    SecDefOptParameterEnd
+);
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PositionMulti {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(string, optional, tag = "2")]
+    pub account: Option<String>,
+    #[prost(message, optional, tag = "3")]
+    pub contract: Option<Contract>,
+    #[prost(string, optional, tag = "4")]
+    pub position: Option<String>,
+    #[prost(double, optional, tag = "5")]
+    pub avg_cost: Option<f64>,
+    #[prost(string, optional, tag = "6")]
+    pub model_code: Option<String>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AccountUpdateMulti {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(string, optional, tag = "2")]
+    pub account: Option<String>,
+    #[prost(string, optional, tag = "3")]
+    pub model_code: Option<String>,
+    #[prost(string, optional, tag = "4")]
+    pub key: Option<String>,
+    #[prost(string, optional, tag = "5")]
+    pub value: Option<String>,
+    #[prost(string, optional, tag = "6")]
+    pub currency: Option<String>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SecDefOptParameter {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(string, optional, tag = "2")]
+    pub exchange: Option<String>,
+    #[prost(int32, optional, tag = "3")]
+    pub underlying_con_id: Option<i32>,
+    #[prost(string, optional, tag = "4")]
+    pub trading_class: Option<String>,
+    #[prost(string, optional, tag = "5")]
+    pub multiplier: Option<String>,
+    #[prost(string, repeated, tag = "6")]
+    pub expirations: Vec<String>,
+    #[prost(double, repeated, tag = "7")]
+    pub strikes: Vec<f64>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OpenOrdersEnd {}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CompletedOrdersEnd {}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CurrentTimeInMillis {
+    #[prost(int64, optional, tag = "1")]
+    pub current_time_in_millis: Option<i64>,
+}
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct NextValidId {

@@ -1,10 +1,13 @@
 //! One TWS API connection: the handshake, then requests answered from the world and
 //! subscriptions kept up to date — positions, account updates, PnL, market data with model
-//! option computations, contract details, current time.
+//! option computations, contract details, account summaries, positions and account updates by
+//! request, option chains, current time — in the text protocol or protobuf as the negotiated
+//! version has each message. Every other request gets an answer too: the empty ends of open
+//! orders, executions and completed orders (the simulator has none), IBKR's read-only refusal
+//! (321) for orders, and an error naming any request it does not serve — never silence.
 //!
 //! Request ids are echoed exactly. A session writes nothing while the gateway is stalled and
 //! sends no market data or PnL while connectivity is lost. It never changes the world.
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,14 +16,14 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use jiff::Timestamp;
-use prost::Message;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info};
 
-use super::proto::{self, Outgoing, incoming};
+use super::proto::{self, incoming};
+use super::text::{self, Text};
 use super::wire::{self, Frame};
 use super::{Command, Shared};
 use crate::Shutdown;
@@ -53,6 +56,23 @@ mod tick {
     pub const DELAYED_MODEL_OPTION: i32 = 83;
 }
 
+/// What a positions stream last said per (account, conid), to send closes as 0.
+type SentPositions = BTreeMap<(String, i32), f64>;
+
+/// A positions-multi subscription: its account (None: every account) and what it last said.
+struct PositionsMulti {
+    account: Option<String>,
+    sent: SentPositions,
+}
+
+/// An option chain as `reqSecDefOptParams` reports it, per exchange, trading class and
+/// multiplier.
+#[derive(Default)]
+struct Chain {
+    expiries: Vec<String>,
+    strikes: Vec<f64>,
+}
+
 /// A live market-data subscription.
 struct MarketSub {
     conid: i32,
@@ -64,6 +84,8 @@ struct MarketSub {
 struct Session {
     shared: Arc<Shared>,
     client_id: i32,
+    /// The negotiated server version: which messages go as text, and their layouts.
+    version: i32,
     out: BytesMut,
     market_data_type: i32,
     positions: bool,
@@ -71,10 +93,14 @@ struct Session {
     pnl: BTreeMap<i32, String>,
     pnl_single: BTreeMap<i32, (String, i32)>,
     market: BTreeMap<i32, MarketSub>,
-    /// What the positions stream last said per (account, conid), to send closes as 0.
-    sent_positions: BTreeMap<(String, i32), f64>,
+    sent_positions: SentPositions,
     /// What account updates last said per conid, for the subscribed account.
     sent_portfolio: BTreeMap<i32, f64>,
+    /// Account summary subscriptions: request id → tags asked for.
+    summaries: BTreeMap<i32, Vec<String>>,
+    positions_multi: BTreeMap<i32, PositionsMulti>,
+    /// Account-updates-multi subscriptions: request id → account.
+    updates_multi: BTreeMap<i32, String>,
     firehose_cursor: usize,
 }
 
@@ -131,7 +157,9 @@ async fn run(
         let Some(version) = wire::negotiate(range) else {
             info!(
                 ?range,
-                "refusing a client without protobuf support (needs server version 213+)"
+                "refusing a client outside the versions a gateway accepts ({}..{})",
+                wire::MIN_SERVER_VERSION,
+                wire::MAX_SERVER_VERSION
             );
             return Ok(None);
         };
@@ -144,13 +172,16 @@ async fn run(
 
         // Nothing is answered before StartApi, as in TWS.
         loop {
-            let Some(frame) = wire::read_frame(&mut reader).await? else {
+            let Some(frame) = wire::read_frame(&mut reader, version).await? else {
                 return Ok(None);
             };
             if frame.id == incoming::START_API {
-                let start = proto::StartApiRequest::decode(frame.payload.as_slice())
+                let start: proto::StartApiRequest = text::decode(&frame, version)
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-                return Ok::<_, std::io::Error>(Some(start.client_id.unwrap_or_default()));
+                return Ok::<_, std::io::Error>(Some((
+                    start.client_id.unwrap_or_default(),
+                    version,
+                )));
             }
         }
     };
@@ -163,7 +194,7 @@ async fn run(
             }
         }
     };
-    let client_id = tokio::select! {
+    let (client_id, version) = tokio::select! {
         shaken = handshake => match shaken? {
             Some(id) => id,
             None => return Ok(None),
@@ -179,6 +210,7 @@ async fn run(
     let mut session = Session {
         shared: shared.clone(),
         client_id,
+        version,
         out: BytesMut::with_capacity(16 * 1024),
         market_data_type: 1,
         positions: false,
@@ -188,6 +220,9 @@ async fn run(
         market: BTreeMap::new(),
         sent_positions: BTreeMap::new(),
         sent_portfolio: BTreeMap::new(),
+        summaries: BTreeMap::new(),
+        positions_multi: BTreeMap::new(),
+        updates_multi: BTreeMap::new(),
         firehose_cursor: 0,
     };
     if !fresh {
@@ -203,7 +238,7 @@ async fn run(
         write_half.write_all(&session.out).await?;
         return Ok(None);
     }
-    info!(client_id, "TWS client connected");
+    info!(client_id, version, "TWS client connected");
     let result = session
         .main_loop(reader, &mut write_half, &mut commands, shutdown)
         .await;
@@ -217,11 +252,14 @@ async fn run(
 }
 
 /// Reads frames on their own task, so a half-read frame is never lost to a `select!`.
-fn spawn_reader(mut reader: BufReader<OwnedReadHalf>) -> mpsc::Receiver<std::io::Result<Frame>> {
+fn spawn_reader(
+    mut reader: BufReader<OwnedReadHalf>,
+    version: i32,
+) -> mpsc::Receiver<std::io::Result<Frame>> {
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
         loop {
-            match wire::read_frame(&mut reader).await {
+            match wire::read_frame(&mut reader, version).await {
                 Ok(Some(frame)) => {
                     if tx.send(Ok(frame)).await.is_err() {
                         return;
@@ -250,7 +288,7 @@ impl Session {
         let settings = world.scenario().market.clone();
         let mut events = world.subscribe();
         let mut mode = self.shared.mode.subscribe();
-        let mut frames = spawn_reader(reader);
+        let mut frames = spawn_reader(reader, self.version);
         let mut pnl_timer = tokio::time::interval(Duration::from_secs_f64(settings.pnl_seconds));
         let mut portfolio_timer =
             tokio::time::interval(Duration::from_secs_f64(settings.account_update_seconds));
@@ -299,7 +337,10 @@ impl Session {
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                 },
                 _ = pnl_timer.tick(), if flowing => self.push_pnl(),
-                _ = portfolio_timer.tick() => self.push_portfolio(true),
+                _ = portfolio_timer.tick() => {
+                    self.push_portfolio(true);
+                    self.push_account_multi();
+                }
                 _ = firehose.tick(), if flowing && self.firehose_batch() > 0 => self.push_firehose(),
             }
             if !self.out.is_empty() {
@@ -309,8 +350,8 @@ impl Session {
         }
     }
 
-    fn send<M: Outgoing>(&mut self, msg: &M) {
-        wire::encode_into(msg, &mut self.out);
+    fn send<M: Text>(&mut self, msg: &M) {
+        wire::encode_into(msg, self.version, &mut self.out);
     }
 
     fn error(&mut self, id: i32, code: i32, message: &str) {
@@ -344,9 +385,12 @@ impl Session {
         });
     }
 
+    fn decode<R: text::Request>(&self, frame: &Frame) -> Result<R, text::RequestError> {
+        text::decode(frame, self.version)
+    }
+
     fn handle(&mut self, frame: Frame) {
-        let p = frame.payload.as_slice();
-        let result: Result<(), prost::DecodeError> = (|| {
+        let result: Result<(), text::RequestError> = (|| {
             match frame.id {
                 incoming::REQ_IDS => {
                     let id = self.shared.next_order_id.load(Ordering::Relaxed);
@@ -359,46 +403,117 @@ impl Session {
                         current_time: Some(now),
                     });
                 }
+                incoming::REQ_CURRENT_TIME_IN_MILLIS => {
+                    let now = Timestamp::now().as_millisecond();
+                    self.send(&proto::CurrentTimeInMillis {
+                        current_time_in_millis: Some(now),
+                    });
+                }
                 incoming::REQ_POSITIONS => self.start_positions(),
                 incoming::CANCEL_POSITIONS => self.positions = false,
                 incoming::REQ_ACCOUNT_DATA => {
-                    let req = proto::AccountDataRequest::decode(p)?;
+                    let req = self.decode(&frame)?;
                     self.account_data(req);
                 }
                 incoming::REQ_PNL => {
-                    let req = proto::PnLRequest::decode(p)?;
+                    let req = self.decode(&frame)?;
                     self.start_pnl(req);
                 }
                 incoming::CANCEL_PNL => {
-                    let req = proto::CancelById::decode(p)?;
+                    let req: proto::CancelById = self.decode(&frame)?;
                     self.pnl.remove(&req.req_id.unwrap_or_default());
                 }
                 incoming::REQ_PNL_SINGLE => {
-                    let req = proto::PnLSingleRequest::decode(p)?;
+                    let req = self.decode(&frame)?;
                     self.start_pnl_single(req);
                 }
                 incoming::CANCEL_PNL_SINGLE => {
-                    let req = proto::CancelById::decode(p)?;
+                    let req: proto::CancelById = self.decode(&frame)?;
                     self.pnl_single.remove(&req.req_id.unwrap_or_default());
                 }
                 incoming::REQ_MARKET_DATA_TYPE => {
-                    let req = proto::MarketDataTypeRequest::decode(p)?;
+                    let req: proto::MarketDataTypeRequest = self.decode(&frame)?;
                     self.market_data_type = req.market_data_type.unwrap_or(1).clamp(1, 4);
                 }
                 incoming::REQ_MKT_DATA => {
-                    let req = proto::MarketDataRequest::decode(p)?;
+                    let req = self.decode(&frame)?;
                     self.start_market_data(req);
                 }
                 incoming::CANCEL_MKT_DATA => {
-                    let req = proto::CancelById::decode(p)?;
+                    let req: proto::CancelById = self.decode(&frame)?;
                     self.forget_market_data(Some(req.req_id.unwrap_or_default()));
                 }
                 incoming::REQ_CONTRACT_DATA => {
-                    let req = proto::ContractDataRequest::decode(p)?;
+                    let req = self.decode(&frame)?;
                     self.contract_data(req);
                 }
-                incoming::CANCEL_CONTRACT_DATA | incoming::START_API => {}
-                other => debug!(client_id = self.client_id, id = other, "ignoring request"),
+                // Nothing to read or to order: the simulator has no orders or executions, and
+                // its API is read-only.
+                incoming::REQ_OPEN_ORDERS | incoming::REQ_ALL_OPEN_ORDERS => {
+                    self.send(&proto::OpenOrdersEnd {});
+                }
+                incoming::REQ_COMPLETED_ORDERS => self.send(&proto::CompletedOrdersEnd {}),
+                incoming::REQ_EXECUTIONS => {
+                    let req: proto::ExecutionRequest = self.decode(&frame)?;
+                    self.send(&proto::ExecutionDetailsEnd { req_id: req.req_id });
+                }
+                incoming::PLACE_ORDER | incoming::CANCEL_ORDER | incoming::REQ_GLOBAL_CANCEL => {
+                    let id = text::request_id(&frame, self.version);
+                    self.error(
+                        id,
+                        321,
+                        "Error validating request.-'bY' : cause - The API interface is currently \
+                         in Read-Only mode.",
+                    );
+                }
+                incoming::REQ_ACCOUNT_SUMMARY => {
+                    let req = self.decode(&frame)?;
+                    self.start_account_summary(req);
+                }
+                incoming::CANCEL_ACCOUNT_SUMMARY => {
+                    let req: proto::CancelById = self.decode(&frame)?;
+                    self.summaries.remove(&req.req_id.unwrap_or_default());
+                }
+                incoming::REQ_POSITIONS_MULTI => {
+                    let req = self.decode(&frame)?;
+                    self.start_positions_multi(req);
+                }
+                incoming::CANCEL_POSITIONS_MULTI => {
+                    let req: proto::CancelById = self.decode(&frame)?;
+                    self.positions_multi.remove(&req.req_id.unwrap_or_default());
+                }
+                incoming::REQ_ACCOUNT_UPDATES_MULTI => {
+                    let req = self.decode(&frame)?;
+                    self.start_account_multi(req);
+                }
+                incoming::CANCEL_ACCOUNT_UPDATES_MULTI => {
+                    let req: proto::CancelById = self.decode(&frame)?;
+                    self.updates_multi.remove(&req.req_id.unwrap_or_default());
+                }
+                incoming::REQ_SEC_DEF_OPT_PARAMS => {
+                    let req = self.decode(&frame)?;
+                    self.option_chains(req);
+                }
+                incoming::CANCEL_CONTRACT_DATA
+                | incoming::START_API
+                | incoming::REQ_AUTO_OPEN_ORDERS => {}
+                other => {
+                    // Never silence: a client waiting on this request learns it will not come.
+                    let id = text::request_id(&frame, self.version);
+                    info!(
+                        client_id = self.client_id,
+                        id = other,
+                        "refusing a request the simulator does not serve"
+                    );
+                    self.error(
+                        id,
+                        321,
+                        &format!(
+                            "Error validating request.-'ib' : cause - request {other} is not \
+                             served by ibkr-sim"
+                        ),
+                    );
+                }
             }
             Ok(())
         })();
@@ -407,6 +522,12 @@ impl Session {
                 client_id = self.client_id,
                 id = frame.id,
                 "undecodable request: {e}"
+            );
+            let id = text::request_id(&frame, self.version);
+            self.error(
+                id,
+                320,
+                &format!("Error reading request.-'ib' : cause - {e}"),
             );
         }
     }
@@ -473,6 +594,18 @@ impl Session {
         {
             self.push_portfolio(false);
         }
+        for id in self.positions_multi.keys().copied().collect::<Vec<_>>() {
+            self.push_positions_multi(id);
+        }
+        let touched: Vec<i32> = self
+            .updates_multi
+            .iter()
+            .filter(|(_, a)| account.is_none_or(|x| x == a.as_str()))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in touched {
+            self.push_account_multi_of(id);
+        }
     }
 
     // ---- account updates ----
@@ -518,37 +651,14 @@ impl Session {
         };
         let world = self.shared.world.clone();
         let now = Timestamp::now();
-        let Some(summary) = world.account_summary(&account, now) else {
+        let Some(values) = account_values(&world, &account, now) else {
             return;
         };
-        let currency = world
-            .scenario()
-            .accounts
-            .iter()
-            .find(|a| a.id == account)
-            .map(|a| a.currency.clone())
-            .unwrap_or_default();
-        let cur = currency.as_str();
-        let mut values = vec![
-            ("AccountCode", account.clone(), ""),
-            ("AccountType", "INDIVIDUAL".to_owned(), ""),
-            ("Currency", currency.clone(), cur),
-            ("ExchangeRate", "1.00".to_owned(), cur),
-        ];
-        for (key, amount) in [
-            ("NetLiquidation", summary.net_liquidation),
-            ("TotalCashValue", summary.cash),
-            ("GrossPositionValue", summary.gross_position_value),
-            ("UnrealizedPnL", summary.unrealized_pnl),
-            ("RealizedPnL", summary.realized_pnl),
-        ] {
-            values.push((key, format!("{amount:.2}"), cur));
-        }
-        for (key, value, cur) in values {
+        for v in values {
             self.send(&proto::AccountValue {
-                key: Some(key.into()),
-                value: Some(value),
-                currency: Some(cur.into()),
+                key: Some(v.key.into()),
+                value: Some(v.value),
+                currency: Some(v.currency),
                 account_name: Some(account.clone()),
             });
         }
@@ -590,6 +700,214 @@ impl Session {
         self.send(&proto::AccountUpdateTime {
             time_stamp: Some(time),
         });
+    }
+
+    // ---- account summary, positions and account updates by request ----
+
+    fn start_account_summary(&mut self, req: proto::AccountSummaryRequest) {
+        let id = req.req_id.unwrap_or_default();
+        let tags: Vec<String> = req
+            .tags
+            .unwrap_or_default()
+            .split(',')
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        self.summaries.insert(id, tags);
+        self.push_account_summary(id);
+        self.send(&proto::AccountSummaryEnd { req_id: Some(id) });
+    }
+
+    /// Every account's values for the tags subscription `id` asked for.
+    fn push_account_summary(&mut self, id: i32) {
+        let Some(tags) = self.summaries.get(&id).cloned() else {
+            return;
+        };
+        let world = self.shared.world.clone();
+        let now = Timestamp::now();
+        for account in world.account_ids() {
+            for v in account_values(&world, &account, now).unwrap_or_default() {
+                if tags.iter().any(|t| t == v.key) {
+                    self.send(&proto::AccountSummary {
+                        req_id: Some(id),
+                        account: Some(account.clone()),
+                        tag: Some(v.key.into()),
+                        value: Some(v.value),
+                        currency: Some(v.currency),
+                    });
+                }
+            }
+        }
+    }
+
+    /// `account` of a multi request: a managed account, or None for "every account".
+    fn multi_account(&mut self, id: i32, account: Option<String>) -> Result<Option<String>, ()> {
+        let account = account.filter(|a| !a.is_empty() && a != "All");
+        match account {
+            Some(a) if !self.shared.world.account_ids().contains(&a) => {
+                self.error(
+                    id,
+                    321,
+                    &format!("Error validating request.-'bB' : cause - Invalid account code {a}"),
+                );
+                Err(())
+            }
+            a => Ok(a),
+        }
+    }
+
+    fn start_positions_multi(&mut self, req: proto::PositionsMultiRequest) {
+        let id = req.req_id.unwrap_or_default();
+        let Ok(account) = self.multi_account(id, req.account) else {
+            return;
+        };
+        self.positions_multi.insert(
+            id,
+            PositionsMulti {
+                account,
+                sent: SentPositions::new(),
+            },
+        );
+        self.push_positions_multi(id);
+        self.send(&proto::PositionMultiEnd { req_id: Some(id) });
+    }
+
+    /// What changed for positions-multi subscription `id` since it last said (everything the
+    /// first time); a position that closed is sent once as 0.
+    fn push_positions_multi(&mut self, id: i32) {
+        let Some(PositionsMulti { account, mut sent }) = self.positions_multi.remove(&id) else {
+            return;
+        };
+        let world = self.shared.world.clone();
+        let now = Timestamp::now();
+        let legs = match &account {
+            Some(a) => world.legs(a, now),
+            None => world.all_legs(now),
+        };
+        let current: BTreeMap<(String, i32), &Leg> = legs
+            .iter()
+            .map(|l| ((l.account.clone(), l.instrument.conid), l))
+            .collect();
+        let closed: Vec<(String, i32)> = sent
+            .keys()
+            .filter(|k| !current.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in closed {
+            sent.remove(&key);
+            if let Some(inst) = world.instrument(key.1) {
+                let p = position_message(&key.0, inst, 0.0, 0.0);
+                self.send(&position_multi(id, p));
+            }
+        }
+        for (key, leg) in current {
+            if sent.get(&key) != Some(&leg.quantity) {
+                sent.insert(key, leg.quantity);
+                let p =
+                    position_message(&leg.account, &leg.instrument, leg.quantity, leg.avg_cost());
+                self.send(&position_multi(id, p));
+            }
+        }
+        self.positions_multi
+            .insert(id, PositionsMulti { account, sent });
+    }
+
+    fn start_account_multi(&mut self, req: proto::AccountUpdatesMultiRequest) {
+        let id = req.req_id.unwrap_or_default();
+        let Ok(account) = self.multi_account(id, req.account) else {
+            return;
+        };
+        // "Every account" is only for advisors' groups; one account is what a client names.
+        let account = account.or_else(|| self.shared.world.account_ids().into_iter().next());
+        let Some(account) = account else { return };
+        self.updates_multi.insert(id, account);
+        self.push_account_multi_of(id);
+        self.send(&proto::AccountUpdateMultiEnd { req_id: Some(id) });
+    }
+
+    fn push_account_multi_of(&mut self, id: i32) {
+        let Some(account) = self.updates_multi.get(&id).cloned() else {
+            return;
+        };
+        let values =
+            account_values(&self.shared.world, &account, Timestamp::now()).unwrap_or_default();
+        for v in values {
+            self.send(&proto::AccountUpdateMulti {
+                req_id: Some(id),
+                account: Some(account.clone()),
+                model_code: Some(String::new()),
+                key: Some(v.key.into()),
+                value: Some(v.value),
+                currency: Some(v.currency),
+            });
+        }
+    }
+
+    /// Every by-request subscription's values again (IB refreshes them every few minutes).
+    fn push_account_multi(&mut self) {
+        for id in self.updates_multi.keys().copied().collect::<Vec<_>>() {
+            self.push_account_multi_of(id);
+        }
+        for id in self.summaries.keys().copied().collect::<Vec<_>>() {
+            self.push_account_summary(id);
+        }
+    }
+
+    // ---- option chains ----
+
+    /// The scenario's options on the underlying, one row per exchange and trading class with
+    /// their expiries and strikes, as `reqSecDefOptParams` answers.
+    fn option_chains(&mut self, req: proto::SecDefOptParamsRequest) {
+        let id = req.req_id.unwrap_or_default();
+        let world = self.shared.world.clone();
+        let conid = req.underlying_con_id.unwrap_or_default();
+        let symbol = req.underlying_symbol.unwrap_or_default();
+        let exchange = req.fut_fop_exchange.unwrap_or_default();
+        // Keyed by underlying conid, exchange, trading class and multiplier.
+        let mut chains: BTreeMap<(i32, String, String, String), Chain> = BTreeMap::new();
+        for inst in world.scenario().instruments.values() {
+            if !inst.sec_type.is_option() {
+                continue;
+            }
+            let Some(und) = inst.underlying_conid.and_then(|c| world.instrument(c)) else {
+                continue;
+            };
+            let on_it = und.conid == conid || (conid == 0 && und.symbol == symbol);
+            if !on_it || !(exchange.is_empty() || exchange.eq_ignore_ascii_case(&inst.exchange)) {
+                continue;
+            }
+            let key = (
+                und.conid,
+                inst.exchange.clone(),
+                inst.trading_class.clone(),
+                format_number(inst.multiplier),
+            );
+            let chain = chains.entry(key).or_default();
+            if let Some(e) = inst.expiry_yyyymmdd()
+                && !chain.expiries.contains(&e)
+            {
+                chain.expiries.push(e);
+            }
+            if let Some(k) = inst.strike
+                && !chain.strikes.contains(&k)
+            {
+                chain.strikes.push(k);
+            }
+        }
+        for ((und, exchange, trading_class, multiplier), mut chain) in chains {
+            chain.expiries.sort();
+            chain.strikes.sort_by(f64::total_cmp);
+            self.send(&proto::SecDefOptParameter {
+                req_id: Some(id),
+                exchange: Some(exchange),
+                underlying_con_id: Some(und),
+                trading_class: Some(trading_class),
+                multiplier: Some(multiplier),
+                expirations: chain.expiries,
+                strikes: chain.strikes,
+            });
+        }
+        self.send(&proto::SecDefOptParameterEnd { req_id: Some(id) });
     }
 
     // ---- PnL ----
@@ -945,6 +1263,62 @@ impl Session {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+/// One account value: a key, its value as text and its currency (empty for non-money).
+struct AccountValue {
+    key: &'static str,
+    value: String,
+    currency: String,
+}
+
+/// An account's values as account updates, account updates by request and the account
+/// summary report them; None for an unknown account.
+fn account_values(
+    world: &crate::world::World,
+    account: &str,
+    now: Timestamp,
+) -> Option<Vec<AccountValue>> {
+    let summary = world.account_summary(account, now)?;
+    let currency = world
+        .scenario()
+        .accounts
+        .iter()
+        .find(|a| a.id == account)
+        .map(|a| a.currency.clone())
+        .unwrap_or_default();
+    let value = |key, value: String, currency: &str| AccountValue {
+        key,
+        value,
+        currency: currency.to_owned(),
+    };
+    let mut values = vec![
+        value("AccountCode", account.to_owned(), ""),
+        value("AccountType", "INDIVIDUAL".to_owned(), ""),
+        value("Currency", currency.clone(), &currency),
+        value("ExchangeRate", "1.00".to_owned(), &currency),
+    ];
+    for (key, amount) in [
+        ("NetLiquidation", summary.net_liquidation),
+        ("TotalCashValue", summary.cash),
+        ("GrossPositionValue", summary.gross_position_value),
+        ("UnrealizedPnL", summary.unrealized_pnl),
+        ("RealizedPnL", summary.realized_pnl),
+    ] {
+        values.push(value(key, format!("{amount:.2}"), &currency));
+    }
+    Some(values)
+}
+
+fn position_multi(req_id: i32, p: proto::Position) -> proto::PositionMulti {
+    proto::PositionMulti {
+        req_id: Some(req_id),
+        account: p.account,
+        contract: p.contract,
+        position: p.position,
+        avg_cost: p.avg_cost,
+        model_code: Some(String::new()),
+    }
 }
 
 /// The instrument a request's contract names: by conid, else by its descriptive fields.

@@ -1,6 +1,7 @@
 //! The TWS wire format: the `API\0` greeting with the client's version range, the text
-//! handshake reply, and length-prefixed frames whose body opens with a 4-byte big-endian
-//! message id (protobuf payloads carry id + 200).
+//! handshake reply, and length-prefixed frames. Below server version 201 a frame's message id
+//! is its first text field; from 201 it is a 4-byte big-endian integer, with protobuf payloads
+//! carrying id + 200.
 //!
 //! Knows bytes, not meanings: it never decides what to answer.
 
@@ -9,14 +10,16 @@ use std::io;
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::proto::Outgoing;
+use super::fields::{Fields, Reader};
+use super::text::{Text, version};
 
 /// Protobuf message ids travel with this offset added.
 pub const PROTOBUF_OFFSET: i32 = 200;
 /// Frames longer than this are a desynchronised stream, as in TWS and ibapi.
 pub const MAX_FRAME: usize = 0x00FF_FFFF;
-/// The protobuf-only server versions the simulator speaks (TWS API 10.35+).
-pub const MIN_SERVER_VERSION: i32 = 213;
+/// The server versions the simulator speaks: every client version a gateway accepts, up to
+/// TWS API 10.40's.
+pub const MIN_SERVER_VERSION: i32 = version::MIN_CLIENT;
 pub const MAX_SERVER_VERSION: i32 = 226;
 
 /// One frame from the client: its message id (without the protobuf offset) and payload.
@@ -83,11 +86,29 @@ async fn read_body<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Option<Vec<u8>
     Ok(Some(body))
 }
 
-/// Reads one message frame; `None` on a clean EOF.
-pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Option<Frame>> {
+/// Reads one message frame at server `version`; `None` on a clean EOF.
+pub async fn read_frame<R: AsyncRead + Unpin>(
+    r: &mut R,
+    version: i32,
+) -> io::Result<Option<Frame>> {
     let Some(body) = read_body(r).await? else {
         return Ok(None);
     };
+    if version < version::PROTOBUF {
+        let mut fields = Reader::new(&body);
+        let id = fields
+            .int()
+            .map_err(|e| invalid(format!("text frame without a message id: {e}")))?;
+        let start = body
+            .iter()
+            .position(|b| *b == 0)
+            .map_or(body.len(), |n| n + 1);
+        return Ok(Some(Frame {
+            id,
+            protobuf: false,
+            payload: body[start..].to_vec(),
+        }));
+    }
     let Some((id, payload)) = body.split_first_chunk::<4>() else {
         return Err(invalid(format!(
             "frame of {} bytes has no message id",
@@ -107,13 +128,28 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Option<Fr
     }))
 }
 
-/// Appends `msg` as one protobuf frame to `out`.
-pub fn encode_into<M: Outgoing>(msg: &M, out: &mut BytesMut) {
-    let len = 4 + msg.encoded_len();
-    out.reserve(4 + len);
-    out.put_u32(len as u32);
-    out.put_i32(M::ID + PROTOBUF_OFFSET);
-    msg.encode_raw(out);
+/// Appends `msg` as one frame to `out`, as a client at server `version` reads it: protobuf
+/// from the message's protobuf version, text below it.
+pub fn encode_into<M: Text>(msg: &M, version: i32, out: &mut BytesMut) {
+    if version >= M::PROTOBUF_FROM {
+        let len = 4 + msg.encoded_len();
+        out.reserve(4 + len);
+        out.put_u32(len as u32);
+        out.put_i32(M::ID + PROTOBUF_OFFSET);
+        msg.encode_raw(out);
+        return;
+    }
+    let start = out.len();
+    out.put_u32(0);
+    let mut fields = Fields(out);
+    if version >= version::PROTOBUF {
+        fields.0.put_i32(M::ID);
+    } else {
+        fields.int(M::ID);
+    }
+    msg.write(version, &mut fields);
+    let len = (out.len() - start - 4) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
 }
 
 #[cfg(test)]
