@@ -7,8 +7,10 @@
 //! - `cp_faults`: injected statuses, delays and malformed payloads.
 //! - `consistency`: both protocols serve the same conids, quantities and prices.
 //! - `cli`: the `ibkr-sim` binary and its control API over HTTP.
+//! - `clients`: ib_async and IBKR's official Python client, text protocol to protobuf.
 
 mod cli;
+mod clients;
 mod consistency;
 mod cp;
 mod cp_faults;

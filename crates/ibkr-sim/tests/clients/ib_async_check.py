@@ -1,0 +1,187 @@
+"""ib_async against ibkr-sim: what a portfolio tool does with it, checked step by step.
+
+Run by tests/sim/clients.rs with the simulator's TWS port and control address:
+
+    python ib_async_check.py --port 4001 --control 127.0.0.1:5099 --delayed-conid N
+
+Prints one line per check ("ok <name>" or "FAIL <name>: why") and exits non-zero on the first
+failure, so the Rust test shows exactly which step a client could not take.
+"""
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import urllib.request
+
+from ib_async import IB, Contract, LimitOrder
+
+PATIENCE = 15.0
+
+
+def control(addr, path, body=None):
+    data = json.dumps(body or {}).encode()
+    req = urllib.request.Request(
+        f"http://{addr}{path}",
+        data=data,
+        method="POST",
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return resp.read()
+
+
+def check(name, ok, why=""):
+    if ok:
+        print(f"ok {name}", flush=True)
+    else:
+        print(f"FAIL {name}: {why}", flush=True)
+        # At once: the client's own threads or tasks would keep a normal exit waiting.
+        os._exit(1)
+
+
+async def until(what, predicate):
+    """Waits for `predicate()` to hold, letting ib_async's loop run; fails after PATIENCE."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE
+    while not predicate():
+        if loop.time() > deadline:
+            check(what, False, "timed out")
+        await asyncio.sleep(0.05)
+
+
+async def main(args):
+    ib = IB()
+    errors = []
+    ib.errorEvent += lambda req_id, code, msg, contract: errors.append((req_id, code, msg))
+
+    # The standard start-up synchronisation: positions, open and completed orders, account
+    # updates per account, executions. Any of them timing out fails the connect.
+    await ib.connectAsync(
+        "127.0.0.1", args.port, clientId=11, timeout=PATIENCE, raiseSyncErrors=True
+    )
+    check("connect with start-up synchronisation", ib.isConnected())
+    version = ib.client.serverVersion()
+    check("text protocol version", version == 178, f"server version {version}")
+
+    accounts = ib.managedAccounts()
+    check("managed accounts", accounts == ["DU1234567", "DU7654321"], accounts)
+
+    positions = ib.positions()
+    check("positions", len(positions) > 0, positions)
+    fop = [p for p in positions if p.contract.secType == "FOP"]
+    check("positions carry contracts", fop and fop[0].contract.conId > 0, positions)
+
+    values = ib.accountValues()
+    nlv = {v.account for v in values if v.tag == "NetLiquidation"}
+    check("account values for every account", nlv == set(accounts), values)
+
+    await ib.reqAccountUpdatesAsync("DU1234567")
+    portfolio = ib.portfolio("DU1234567")
+    check("portfolio items", len(portfolio) > 0, portfolio)
+    check(
+        "portfolio values are numbers",
+        all(math.isfinite(i.marketValue) for i in portfolio),
+        portfolio,
+    )
+
+    pnl = ib.reqPnL("DU1234567")
+    await until("PnL", lambda: not math.isnan(pnl.dailyPnL))
+    check("PnL", math.isfinite(pnl.unrealizedPnL), pnl)
+
+    option = Contract(conId=fop[0].contract.conId)
+    details = await ib.reqContractDetailsAsync(option)
+    check("contract details", len(details) == 1, details)
+    check("contract details name the underlying", details[0].underConId > 0, details[0])
+    [qualified] = await ib.qualifyContractsAsync(Contract(conId=fop[0].contract.conId))
+    check("qualify", qualified is not None and qualified.exchange == "NYMEX", qualified)
+
+    ticker = ib.reqMktData(qualified)
+    await until("option prices", lambda: not math.isnan(ticker.last))
+    # The first computation is IB's "not computed yet"; the next price step computes.
+    control(args.control, "/market/step", {"steps": 1})
+    await until(
+        "model greeks",
+        lambda: ticker.modelGreeks is not None and ticker.modelGreeks.delta is not None,
+    )
+    g = ticker.modelGreeks
+    check("model greeks", 0 < abs(g.delta) <= 1 and g.undPrice > 0, g)
+    ib.cancelMktData(qualified)
+
+    ib.reqMarketDataType(3)
+    [delayed] = await ib.qualifyContractsAsync(Contract(conId=args.delayed_conid))
+    dticker = ib.reqMktData(delayed)
+    await until("delayed prices", lambda: not math.isnan(dticker.last))
+    check("delayed data is marked so", any(e[1] == 10167 for e in errors), errors)
+    ib.cancelMktData(delayed)
+    ib.reqMarketDataType(1)
+
+    # The ends of requests with nothing (or little) to report.
+    check("open orders", await ib.reqAllOpenOrdersAsync() == [], "orders")
+    check("completed orders", await ib.reqCompletedOrdersAsync(False) == [], "orders")
+    check("executions", await ib.reqExecutionsAsync() == [], "fills")
+    summary = await ib.accountSummaryAsync()
+    check(
+        "account summary",
+        {v.account for v in summary if v.tag == "NetLiquidation"} == set(accounts),
+        summary,
+    )
+    chains = await ib.reqSecDefOptParamsAsync("CL", "NYMEX", "FUT", details[0].underConId)
+    check(
+        "option chains",
+        len(chains) > 0 and chains[0].strikes and chains[0].expirations,
+        chains,
+    )
+    now = await ib.reqCurrentTimeAsync()
+    check("current time", now.year >= 2026, now)
+
+    # Orders are refused as a read-only API refuses them.
+    trade = ib.placeOrder(qualified, LimitOrder("BUY", 1, 0.01))
+    await until(
+        "read-only refusal",
+        lambda: any(e[1] == 321 and e[0] == trade.order.orderId for e in errors),
+    )
+    check("orders refused read-only", "Read-Only" in errors[-1][2], errors[-1])
+
+    # Faults: connectivity lost and restored with data kept, then a gateway restart.
+    control(
+        args.control, "/tws/connectivity", {"seconds": 0.5, "restore": "data_maintained"}
+    )
+    await until("1100 then 1102", lambda: [1100, 1102] == [
+        e[1] for e in errors if e[1] in (1100, 1101, 1102)
+    ])
+    check("connectivity notices", True)
+
+    lost = asyncio.Event()
+    ib.disconnectedEvent += lambda: lost.set()
+    control(args.control, "/tws/restart", {"seconds": 2})
+    await asyncio.wait_for(lost.wait(), PATIENCE)
+    check("restart drops the connection", not ib.isConnected())
+    refused = False
+    try:
+        await ib.connectAsync("127.0.0.1", args.port, clientId=11, timeout=PATIENCE)
+    except ConnectionRefusedError:
+        refused = True
+    check("connections refused during the restart", refused)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE
+    while not ib.isConnected():
+        try:
+            await ib.connectAsync(
+                "127.0.0.1", args.port, clientId=11, timeout=PATIENCE, raiseSyncErrors=True
+            )
+        except ConnectionRefusedError:
+            if loop.time() > deadline:
+                check("reconnect after the restart", False, "still refused")
+            await asyncio.sleep(0.2)
+    check("reconnect after the restart", len(ib.positions()) > 0)
+    ib.disconnect()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--control", required=True)
+    parser.add_argument("--delayed-conid", type=int, required=True)
+    asyncio.run(main(parser.parse_args()))

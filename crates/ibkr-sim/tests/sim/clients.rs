@@ -1,0 +1,155 @@
+//! IBKR clients nobody here wrote, against the simulator: ib_async 2.1 (the text protocol at
+//! v178, with its standard start-up synchronisation) and IBKR's official Python client 10.51 at
+//! several highest versions — text, mixed text and protobuf, protobuf — each running a script
+//! of `tests/clients/` against a simulator started here. The clients come from PyPI into
+//! `target/ibkr-clients` (`scripts/ensure-ibkr-clients`, which `scripts/test` runs).
+//!
+//! A script prints `ok <check>` per step and exits non-zero at the first that fails, so a
+//! failure here names the step a client could not take.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ibkr_sim::Simulator;
+use tokio::process::Command;
+
+use crate::helpers::{config, start_with};
+
+/// AAPL stock: the instrument these tests make delayed-only.
+const DELAYED_CONID: i32 = 265598;
+/// A whole script; each of its steps has 15 s.
+const SCRIPT_PATIENCE: Duration = Duration::from_secs(180);
+
+fn python() -> PathBuf {
+    let bin = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/ibkr-clients/bin/python"
+    ));
+    assert!(
+        bin.is_file(),
+        "the Python IBKR clients are missing ({}): run scripts/ensure-ibkr-clients \
+         (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients")).join(name)
+}
+
+/// A simulator with its control API on an ephemeral port and AAPL delayed-only.
+async fn simulator() -> (Simulator, String) {
+    let mut cfg = config();
+    cfg.control_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    cfg.scenario
+        .instruments
+        .get_mut(&DELAYED_CONID)
+        .expect("AAPL")
+        .delayed_only = true;
+    let sim = start_with(cfg).await;
+    let control = sim
+        .control_url()
+        .expect("a control API")
+        .trim_start_matches("http://")
+        .to_owned();
+    (sim, control)
+}
+
+/// Runs `name` with `args`; panics with everything it printed unless every check passed.
+async fn run(name: &str, args: &[String]) -> String {
+    let mut cmd = Command::new(python());
+    cmd.arg(script(name))
+        .args(args)
+        .env("PYTHONUNBUFFERED", "1")
+        // The script is killed with the test if the test fails or times out first.
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(SCRIPT_PATIENCE, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("{name} {args:?} did not finish"))
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && !stdout.contains("FAIL"),
+        "{name} {args:?} failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ib_async_connects_syncs_and_sees_faults_as_from_ibkr() {
+    let (sim, control) = simulator().await;
+    let out = run(
+        "ib_async_check.py",
+        &[
+            "--port".into(),
+            sim.tws_addr().port().to_string(),
+            "--control".into(),
+            control,
+            "--delayed-conid".into(),
+            DELAYED_CONID.to_string(),
+        ],
+    )
+    .await;
+    for step in [
+        "ok connect with start-up synchronisation",
+        "ok text protocol version",
+        "ok model greeks",
+        "ok delayed data is marked so",
+        "ok option chains",
+        "ok orders refused read-only",
+        "ok connectivity notices",
+        "ok reconnect after the restart",
+    ] {
+        assert!(out.contains(step), "{step} missing from:\n{out}");
+    }
+}
+
+/// The official client at `max_version`: what it reads must be what a gateway sends there.
+async fn official_client_at(max_version: i32) {
+    let (sim, control) = simulator().await;
+    let out = run(
+        "ibapi_check.py",
+        &[
+            "--port".into(),
+            sim.tws_addr().port().to_string(),
+            "--control".into(),
+            control,
+            "--max-version".into(),
+            max_version.to_string(),
+        ],
+    )
+    .await;
+    assert!(out.contains("ok every check"), "{out}");
+    if max_version >= 127 {
+        assert!(out.contains("ok PnL"), "{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_client_at_v100_speaks_the_oldest_text_protocol() {
+    official_client_at(100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_client_at_v176_speaks_text() {
+    official_client_at(176).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_client_at_v200_speaks_text_with_error_times() {
+    official_client_at(200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_client_at_v206_mixes_text_and_protobuf() {
+    official_client_at(206).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_client_at_v226_speaks_protobuf() {
+    official_client_at(226).await;
+}
