@@ -1,5 +1,6 @@
 //! Futures contract months, local symbols and last trade dates, so that a default scenario
-//! can list CL and ES contracts that are never expired.
+//! can list CL and ES contracts that are never expired; and the trading and liquid hours
+//! contract details report.
 //!
 //! Pure: never reads the clock ("today" is always passed in) and does no I/O.
 //!
@@ -203,6 +204,47 @@ impl Root {
         }
         listed
     }
+}
+
+/// The sessions an instrument trades in, as contract details describe them (New York time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sessions {
+    /// CME Globex futures and their options: Sunday to Friday from 18:00 to 17:00 the next
+    /// day; liquid hours the day session, 09:30 to 16:00.
+    Globex,
+    /// US stocks: 04:00 to 20:00, liquid 09:30 to 16:00, Monday to Friday.
+    Stock,
+    /// US stock options: 09:30 to 16:00, Monday to Friday.
+    StockOption,
+}
+
+/// `(trading_hours, liquid_hours)` for the `days` days from `from`, in IB's format: sessions
+/// `yyyymmdd:hhmm-yyyymmdd:hhmm` separated by `;`, a day without one `yyyymmdd:CLOSED`.
+pub fn hours(sessions: Sessions, from: Date, days: i32) -> (String, String) {
+    let ymd = |d: Date| d.strftime("%Y%m%d").to_string();
+    let (mut trading, mut liquid) = (Vec::new(), Vec::new());
+    let mut day = from;
+    for _ in 0..days {
+        let d = ymd(day);
+        if is_business_day(day) {
+            let open = match sessions {
+                // The session ending today opened at 18:00 the day before (Sunday for Monday).
+                Sessions::Globex => format!(
+                    "{}:1800-{d}:1700",
+                    ymd(day.yesterday().expect("a date after jiff's first"))
+                ),
+                Sessions::Stock => format!("{d}:0400-{d}:2000"),
+                Sessions::StockOption => format!("{d}:0930-{d}:1600"),
+            };
+            trading.push(open);
+            liquid.push(format!("{d}:0930-{d}:1600"));
+        } else {
+            trading.push(format!("{d}:CLOSED"));
+            liquid.push(format!("{d}:CLOSED"));
+        }
+        day = day.tomorrow().expect("a date before jiff's last");
+    }
+    (trading.join(";"), liquid.join(";"))
 }
 
 fn is_business_day(date: Date) -> bool {

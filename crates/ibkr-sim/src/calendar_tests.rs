@@ -249,3 +249,21 @@ fn listed_months_are_never_expired_and_never_skip_a_contract() {
         }
     }
 }
+
+#[test]
+fn hours_are_in_ibs_format_with_weekends_closed() {
+    // Friday 2026-12-04 to Monday 2026-12-07.
+    let (trading, liquid) = hours(Sessions::Globex, date(2026, 12, 4), 4);
+    assert_eq!(
+        trading,
+        "20261203:1800-20261204:1700;20261205:CLOSED;20261206:CLOSED;20261206:1800-20261207:1700"
+    );
+    assert_eq!(
+        liquid,
+        "20261204:0930-20261204:1600;20261205:CLOSED;20261206:CLOSED;20261207:0930-20261207:1600"
+    );
+    let (stock, _) = hours(Sessions::Stock, date(2026, 12, 4), 1);
+    assert_eq!(stock, "20261204:0400-20261204:2000");
+    let (option, _) = hours(Sessions::StockOption, date(2026, 12, 4), 1);
+    assert_eq!(option, "20261204:0930-20261204:1600");
+}

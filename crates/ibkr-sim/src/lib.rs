@@ -3,7 +3,8 @@
 //! IBKR account.
 //!
 //! - [`scenario`]: the scenario file and its resolution into concrete contracts.
-//! - [`calendar`], [`pricing`]: futures months and option models (pure).
+//! - [`calendar`], [`pricing`], [`margin`]: futures months, option models and the margin
+//!   model (pure).
 //! - [`world`]: the live book and market both protocols serve.
 //! - [`tws`]: the TWS API socket server and its faults.
 //! - [`cp`]: the Client Portal REST server, its session model, pacing and faults.
@@ -18,6 +19,7 @@
 pub mod calendar;
 pub mod control;
 pub mod cp;
+pub mod margin;
 pub mod pricing;
 pub mod scenario;
 pub mod schedule;

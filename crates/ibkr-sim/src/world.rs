@@ -110,6 +110,8 @@ pub struct AccountSummary {
     pub unrealized_pnl: f64,
     pub realized_pnl: f64,
     pub daily_pnl: f64,
+    /// Margin, available funds and the rest, from the positions ([`crate::margin`]).
+    pub funds: crate::margin::Funds,
 }
 
 /// A control-API change the scenario cannot take.
@@ -456,17 +458,38 @@ impl World {
             unrealized_pnl: 0.0,
             realized_pnl: 0.0,
             daily_pnl: 0.0,
+            funds: crate::margin::funds(cash, 0.0, 0.0, 0.0),
         };
+        let (mut option_value, mut init, mut maint) = (0.0, 0.0, 0.0);
         for leg in &legs {
+            let inst = &leg.instrument;
             s.unrealized_pnl += leg.unrealized_pnl;
             s.realized_pnl += leg.realized_pnl;
             s.daily_pnl += leg.daily_pnl;
             s.gross_position_value += leg.market_value.abs();
-            s.net_liquidation += match leg.instrument.sec_type {
+            s.net_liquidation += match inst.sec_type {
                 SecType::Future => leg.unrealized_pnl,
                 _ => leg.market_value,
             };
+            let mut underlying_notional = 0.0;
+            if inst.sec_type.is_option() {
+                option_value += leg.market_value;
+                let underlying = self
+                    .quote(inst.conid, now)
+                    .and_then(|q| q.model)
+                    .map_or(0.0, |m| m.underlying_price);
+                underlying_notional = leg.quantity.abs() * inst.multiplier * underlying;
+            }
+            let (i, m) = crate::margin::requirement(
+                inst.sec_type,
+                leg.quantity,
+                leg.market_value,
+                underlying_notional,
+            );
+            init += i;
+            maint += m;
         }
+        s.funds = crate::margin::funds(s.net_liquidation, option_value, init, maint);
         Some(s)
     }
 

@@ -187,3 +187,21 @@ fn account_summary_adds_up() {
     assert_eq!(s.cash, 400_000.0);
     assert!(w.account_summary("nobody", now()).is_none());
 }
+
+#[test]
+fn margin_follows_the_positions() {
+    let w = world();
+    let before = w.account_summary("DU7654321", now()).expect("known").funds;
+    // Short 25 CL futures outside any combo: more margin, less to trade with.
+    w.set_position("DU7654321", 810000003, -25.0, 70.0)
+        .expect("a holding");
+    let after = w.account_summary("DU7654321", now()).expect("known").funds;
+    assert!(
+        after.maint_margin > before.maint_margin,
+        "{before:?} {after:?}"
+    );
+    assert!(after.init_margin > after.maint_margin);
+    assert!(after.available_funds < before.available_funds);
+    assert!(after.buying_power < before.buying_power);
+    assert!((after.excess_liquidity - (after.equity_with_loan - after.maint_margin)).abs() < 1e-6);
+}

@@ -64,6 +64,24 @@ async fn until(
     .await;
 }
 
+/// The next 1100, 1101 or 1102 the connection reports, past the farm notices (2103–2106)
+/// a gateway sends around them.
+async fn next_connectivity_notice(
+    conn: &mut portfolio_bridge::ibkr::socket::SocketConnection,
+) -> i32 {
+    loop {
+        match within("a connectivity notice", conn.next_event()).await {
+            portfolio_bridge::ibkr::socket::SocketEvent::Notice { code, .. }
+                if (1100..=1102).contains(&code) =>
+            {
+                return code;
+            }
+            portfolio_bridge::ibkr::socket::SocketEvent::Notice { .. } => {}
+            other => panic!("the connection was lost: {other:?}"),
+        }
+    }
+}
+
 fn fresh_greeks(p: &portfolio_bridge::domain::portfolio::Portfolio) -> bool {
     let now = Timestamp::now();
     [820000001, 820000002, 820000003, 840000001]
@@ -257,10 +275,7 @@ async fn notices_1100_then_1102_and_1100_then_1101_with_a_resubscribe() {
         "1100 makes what was seen stale"
     );
     tws.restore_connectivity(Restore::DataMaintained);
-    assert!(matches!(
-        within("1102", conn.next_event()).await,
-        portfolio_bridge::ibkr::socket::SocketEvent::Notice { code: 1102, .. }
-    ));
+    assert_eq!(next_connectivity_notice(&mut conn).await, 1102);
     until(
         &sim,
         &portfolio,
@@ -271,12 +286,9 @@ async fn notices_1100_then_1102_and_1100_then_1101_with_a_resubscribe() {
     assert_eq!(tws.status().market_data_lines, lines);
 
     tws.lose_connectivity();
-    within("1100", conn.next_event()).await;
+    assert_eq!(next_connectivity_notice(&mut conn).await, 1100);
     tws.restore_connectivity(Restore::DataLost);
-    assert!(matches!(
-        within("1101", conn.next_event()).await,
-        portfolio_bridge::ibkr::socket::SocketEvent::Notice { code: 1101, .. }
-    ));
+    assert_eq!(next_connectivity_notice(&mut conn).await, 1101);
     // The simulator forgot every subscription; the source opens them again.
     within("resubscribed", async {
         while tws.status().market_data_lines != lines {

@@ -191,16 +191,9 @@ pub fn position_row(leg: &Leg) -> Value {
 /// `/portfolio/{accountId}/summary`: lower-case keys mapping to value objects.
 pub fn summary(world: &World, account: &Account, now: Timestamp) -> Value {
     let ms = now.as_millisecond();
-    let s = world
-        .account_summary(&account.id, now)
-        .unwrap_or(crate::world::AccountSummary {
-            cash: account.cash,
-            net_liquidation: account.cash,
-            gross_position_value: 0.0,
-            unrealized_pnl: 0.0,
-            realized_pnl: 0.0,
-            daily_pnl: 0.0,
-        });
+    let Some(s) = world.account_summary(&account.id, now) else {
+        return json!({});
+    };
     let amount = |x: f64| {
         json!({"amount": round2(x), "currency": account.currency, "isNull": false,
                "severity": 0, "timestamp": ms, "value": null})
@@ -209,7 +202,7 @@ pub fn summary(world: &World, account: &Account, now: Timestamp) -> Value {
         json!({"amount": 0.0, "currency": null, "isNull": false, "severity": 0,
                "timestamp": ms, "value": v})
     };
-    let margin = s.gross_position_value * 0.1;
+    let f = s.funds;
     json!({
         "accountcode": text(&account.id),
         "accountready": text("true"),
@@ -217,17 +210,13 @@ pub fn summary(world: &World, account: &Account, now: Timestamp) -> Value {
         "netliquidation": amount(s.net_liquidation),
         "totalcashvalue": amount(s.cash),
         "grosspositionvalue": amount(s.gross_position_value),
-        "equitywithloanvalue": amount(s.net_liquidation),
-        "initmarginreq": amount(margin),
-        "maintmarginreq": amount(margin * 0.8),
-        "availablefunds": amount(s.net_liquidation - margin),
-        "excessliquidity": amount(s.net_liquidation - margin * 0.8),
-        "buyingpower": amount((s.net_liquidation - margin) * 4.0),
-        "cushion": amount(if s.net_liquidation > 0.0 {
-            (s.net_liquidation - margin * 0.8) / s.net_liquidation
-        } else {
-            0.0
-        }),
+        "equitywithloanvalue": amount(f.equity_with_loan),
+        "initmarginreq": amount(f.init_margin),
+        "maintmarginreq": amount(f.maint_margin),
+        "availablefunds": amount(f.available_funds),
+        "excessliquidity": amount(f.excess_liquidity),
+        "buyingpower": amount(f.buying_power),
+        "cushion": amount(f.cushion),
         "segmenttitle-c": text("US Commodities"),
         "segmenttitle-s": text("US Securities"),
     })

@@ -188,17 +188,28 @@ impl TwsGateway {
         self.update(|m| m.stalled = false);
     }
 
-    /// Sends 1100 (connectivity to IB lost) to every session and stops market data and PnL.
-    pub fn lose_connectivity(&self) {
-        info!("TWS: connectivity lost (1100)");
-        self.update(|m| m.connectivity_lost = true);
+    fn notice(&self, code: i32, message: &str) {
         let _ = self.shared.commands.send(Command::Notice {
-            code: 1100,
-            message: "Connectivity between IBKR and Trader Workstation has been lost.".into(),
+            code,
+            message: message.into(),
         });
     }
 
-    /// Sends 1101 (data lost: subscriptions forgotten) or 1102 (data maintained).
+    /// Sends 1100 (connectivity to IB lost) to every session, then the farms' 2103 and 2105
+    /// (broken), and stops market data and PnL.
+    pub fn lose_connectivity(&self) {
+        info!("TWS: connectivity lost (1100)");
+        self.update(|m| m.connectivity_lost = true);
+        self.notice(
+            1100,
+            "Connectivity between IBKR and Trader Workstation has been lost.",
+        );
+        self.notice(2103, "Market data farm connection is broken:usfarm");
+        self.notice(2105, "HMDS data farm connection is broken:ushmds");
+    }
+
+    /// Sends 1101 (data lost: subscriptions forgotten) or 1102 (data maintained), then the
+    /// farms' 2104 and 2106 (OK again).
     pub fn restore_connectivity(&self, restore: Restore) {
         info!(?restore, "TWS: connectivity restored");
         if restore == Restore::DataLost {
@@ -215,10 +226,9 @@ impl TwsGateway {
                  maintained.",
             ),
         };
-        let _ = self.shared.commands.send(Command::Notice {
-            code,
-            message: message.into(),
-        });
+        self.notice(code, message);
+        self.notice(2104, "Market data farm connection is OK:usfarm");
+        self.notice(2106, "HMDS data farm connection is OK:ushmds");
         self.update(|m| m.connectivity_lost = false);
     }
 

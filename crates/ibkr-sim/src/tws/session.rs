@@ -27,6 +27,7 @@ use super::text::{self, Text};
 use super::wire::{self, Frame};
 use super::{Command, Shared};
 use crate::Shutdown;
+use crate::calendar::Sessions;
 use crate::scenario::{Instrument, SecType, format_number, right_code};
 use crate::world::{Event, Leg, NEW_YORK, Quote};
 
@@ -43,6 +44,9 @@ mod tick {
     pub const LAST_SIZE: i32 = 5;
     pub const VOLUME: i32 = 8;
     pub const CLOSE: i32 = 9;
+    pub const BID_OPTION: i32 = 10;
+    pub const ASK_OPTION: i32 = 11;
+    pub const LAST_OPTION: i32 = 12;
     pub const MODEL_OPTION: i32 = 13;
     /// Delayed tick types are the live ones moved to this range.
     pub const DELAYED_BID: i32 = 66;
@@ -53,6 +57,9 @@ mod tick {
     pub const DELAYED_LAST_SIZE: i32 = 71;
     pub const DELAYED_VOLUME: i32 = 74;
     pub const DELAYED_CLOSE: i32 = 75;
+    pub const DELAYED_BID_OPTION: i32 = 80;
+    pub const DELAYED_ASK_OPTION: i32 = 81;
+    pub const DELAYED_LAST_OPTION: i32 = 82;
     pub const DELAYED_MODEL_OPTION: i32 = 83;
 }
 
@@ -371,7 +378,11 @@ impl Session {
         self.managed_accounts();
         for (code, msg) in [
             (2104, "Market data farm connection is OK:usfarm"),
-            (2106, "HMDS data farm connection is OK:ushmds"),
+            // No historical data is served, so that farm idles as an unused one does.
+            (
+                2107,
+                "HMDS data farm connection is inactive but should be available upon demand.ushmds",
+            ),
             (2158, "Sec-def data farm connection is OK:secdefnj"),
         ] {
             self.error(-1, code, msg);
@@ -1120,11 +1131,49 @@ impl Session {
                 });
             }
         }
-        self.computation(id, sub, q, 0.0);
+        let computed = self.computation(id, sub, q, 0.0);
+        if computed {
+            self.price_computations(id, sub.delayed, q);
+        }
     }
 
-    fn computation(&mut self, id: i32, sub: &mut MarketSub, q: &Quote, jitter: f64) {
+    /// The option computations at the bid, ask and last prices (ticks 10/11/12, delayed
+    /// 80/81/82) beside the model's: the volatility each price implies, to first order
+    /// through vega, with the model's greeks.
+    fn price_computations(&mut self, id: i32, delayed: bool, q: &Quote) {
         let Some(m) = q.model else { return };
+        let g = m.greeks;
+        for (live, late, price) in [
+            (tick::BID_OPTION, tick::DELAYED_BID_OPTION, q.bid),
+            (tick::ASK_OPTION, tick::DELAYED_ASK_OPTION, q.ask),
+            (tick::LAST_OPTION, tick::DELAYED_LAST_OPTION, q.last),
+        ] {
+            // IB's vega is per volatility point (0.01).
+            let implied_vol = if g.vega.abs() > 1e-9 {
+                (m.implied_vol + (price - g.price) / g.vega * 0.01).max(0.0)
+            } else {
+                m.implied_vol
+            };
+            self.send(&proto::TickOptionComputation {
+                req_id: Some(id),
+                tick_type: Some(if delayed { late } else { live }),
+                tick_attrib: Some(0),
+                implied_vol: Some(implied_vol),
+                delta: Some(g.delta),
+                opt_price: Some(price),
+                pv_dividend: Some(0.0),
+                gamma: Some(g.gamma),
+                vega: Some(g.vega),
+                theta: Some(g.theta),
+                und_price: Some(m.underlying_price),
+            });
+        }
+    }
+
+    /// The model's computation; whether it carried figures (the first one of a subscription
+    /// may be IB's "not computed yet").
+    fn computation(&mut self, id: i32, sub: &mut MarketSub, q: &Quote, jitter: f64) -> bool {
+        let Some(m) = q.model else { return false };
         let first = sub.computations == 0;
         sub.computations += 1;
         let unset = first && self.shared.world.scenario().market.unset_first_greeks;
@@ -1166,6 +1215,7 @@ impl Session {
             theta: Some(theta),
             und_price: Some(m.underlying_price),
         });
+        !unset
     }
 
     fn push_prices(&mut self) {
@@ -1298,15 +1348,29 @@ fn account_values(
         value("Currency", currency.clone(), &currency),
         value("ExchangeRate", "1.00".to_owned(), &currency),
     ];
+    let f = summary.funds;
     for (key, amount) in [
         ("NetLiquidation", summary.net_liquidation),
         ("TotalCashValue", summary.cash),
+        ("SettledCash", summary.cash),
+        ("CashBalance", summary.cash),
         ("GrossPositionValue", summary.gross_position_value),
+        ("EquityWithLoanValue", f.equity_with_loan),
+        ("InitMarginReq", f.init_margin),
+        ("MaintMarginReq", f.maint_margin),
+        ("FullInitMarginReq", f.init_margin),
+        ("FullMaintMarginReq", f.maint_margin),
+        ("AvailableFunds", f.available_funds),
+        ("FullAvailableFunds", f.available_funds),
+        ("ExcessLiquidity", f.excess_liquidity),
+        ("FullExcessLiquidity", f.excess_liquidity),
+        ("BuyingPower", f.buying_power),
         ("UnrealizedPnL", summary.unrealized_pnl),
         ("RealizedPnL", summary.realized_pnl),
     ] {
         values.push(value(key, format!("{amount:.2}"), &currency));
     }
+    values.push(value("Cushion", format!("{:.4}", f.cushion), ""));
     Some(values)
 }
 
@@ -1424,6 +1488,14 @@ fn portfolio_message(
 
 fn details_message(world: &crate::world::World, inst: &Instrument) -> proto::ContractDetails {
     let und = inst.underlying_conid.and_then(|c| world.instrument(c));
+    let sessions = match inst.sec_type {
+        SecType::Stock => Sessions::Stock,
+        SecType::Option => Sessions::StockOption,
+        SecType::Future | SecType::FutureOption => Sessions::Globex,
+    };
+    // A week from today, as TWS lists them.
+    let today = Timestamp::now().to_zoned(NEW_YORK.clone()).date();
+    let (trading_hours, liquid_hours) = crate::calendar::hours(sessions, today, 7);
     let (under_con_id, under_symbol, under_sec_type) = match (inst.sec_type, und) {
         (SecType::Option | SecType::FutureOption, Some(u)) => {
             (u.conid, u.symbol.clone(), u.sec_type.as_str().to_owned())
@@ -1442,8 +1514,8 @@ fn details_message(world: &crate::world::World, inst: &Instrument) -> proto::Con
         long_name: Some(inst.long_name.clone()),
         contract_month: inst.contract_month.map(|m| m.yyyymm()),
         time_zone_id: Some("US/Eastern".into()),
-        trading_hours: None,
-        liquid_hours: None,
+        trading_hours: Some(trading_hours),
+        liquid_hours: Some(liquid_hours),
         under_symbol: (!under_symbol.is_empty()).then_some(under_symbol),
         under_sec_type: (!under_sec_type.is_empty()).then_some(under_sec_type),
         real_expiration_date: inst.expiry_yyyymmdd(),

@@ -76,6 +76,22 @@ async def main(args):
     values = ib.accountValues()
     nlv = {v.account for v in values if v.tag == "NetLiquidation"}
     check("account values for every account", nlv == set(accounts), values)
+    margin_tags = {
+        "BuyingPower", "AvailableFunds", "ExcessLiquidity", "InitMarginReq",
+        "MaintMarginReq", "EquityWithLoanValue", "CashBalance",
+    }
+    tags = {
+        v.tag: float(v.value)
+        for v in values
+        if v.account == accounts[0] and v.tag in margin_tags
+    }
+    check("margin and funds values", margin_tags <= tags.keys(), sorted(tags))
+    check(
+        "funds consistent with margin",
+        abs(tags["AvailableFunds"] - (tags["EquityWithLoanValue"] - tags["InitMarginReq"])) < 0.02
+        and tags["MaintMarginReq"] > 0,
+        tags,
+    )
 
     await ib.reqAccountUpdatesAsync("DU1234567")
     portfolio = ib.portfolio("DU1234567")
@@ -94,6 +110,11 @@ async def main(args):
     details = await ib.reqContractDetailsAsync(option)
     check("contract details", len(details) == 1, details)
     check("contract details name the underlying", details[0].underConId > 0, details[0])
+    check(
+        "trading and liquid hours",
+        ":1800-" in details[0].tradingHours and ":0930-" in details[0].liquidHours,
+        (details[0].tradingHours, details[0].liquidHours),
+    )
     [qualified] = await ib.qualifyContractsAsync(Contract(conId=fop[0].contract.conId))
     check("qualify", qualified is not None and qualified.exchange == "NYMEX", qualified)
 
@@ -107,6 +128,15 @@ async def main(args):
     )
     g = ticker.modelGreeks
     check("model greeks", 0 < abs(g.delta) <= 1 and g.undPrice > 0, g)
+    await until(
+        "bid, ask and last computations",
+        lambda: None not in (ticker.bidGreeks, ticker.askGreeks, ticker.lastGreeks),
+    )
+    check(
+        "bid, ask and last computations",
+        ticker.bidGreeks.impliedVol <= g.impliedVol <= ticker.askGreeks.impliedVol,
+        (ticker.bidGreeks, g, ticker.askGreeks),
+    )
     ib.cancelMktData(qualified)
 
     ib.reqMarketDataType(3)
@@ -148,9 +178,13 @@ async def main(args):
     control(
         args.control, "/tws/connectivity", {"seconds": 0.5, "restore": "data_maintained"}
     )
-    await until("1100 then 1102", lambda: [1100, 1102] == [
-        e[1] for e in errors if e[1] in (1100, 1101, 1102)
-    ])
+    sequence = [1100, 2103, 2105, 1102, 2104, 2106]
+
+    def since_1100():
+        codes = [e[1] for e in errors if e[1] in sequence]
+        return codes[codes.index(1100):] if 1100 in codes else []
+
+    await until("1100 then 1102 with the farms around them", lambda: since_1100() == sequence)
     check("connectivity notices", True)
 
     lost = asyncio.Event()

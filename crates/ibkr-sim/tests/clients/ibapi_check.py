@@ -187,7 +187,9 @@ def main(args):
     app.reqAccountUpdates(True, ACCOUNTS[0])
     events = app.collect("account updates", kind("accountDownloadEnd"))
     keys = {e[1] for e in events if e[0] == "accountValue"}
-    check("account values", "NetLiquidation" in keys, keys)
+    wanted = {"NetLiquidation", "BuyingPower", "AvailableFunds", "ExcessLiquidity",
+              "InitMarginReq", "MaintMarginReq", "EquityWithLoanValue", "CashBalance"}
+    check("account values", wanted <= keys, sorted(keys))
     check("portfolio values", any(e[0] == "portfolio" for e in events), events)
     app.reqAccountUpdates(False, ACCOUNTS[0])
 
@@ -209,6 +211,7 @@ def main(args):
         d.contract.conId == fop.conId and d.underConId > 0 and d.contract.exchange == "NYMEX",
         d,
     )
+    check("trading hours", ":1800-" in d.tradingHours and d.liquidHours, d.tradingHours)
 
     app.reqMktData(3, d.contract, "", False, False, [])
     app.collect("option prices", kind("option", 3))
@@ -217,6 +220,9 @@ def main(args):
         "model greeks", lambda e: e[0] == "option" and e[1] == 3 and e[3] is not None
     )[-1]
     check("model greeks", 0 < abs(greeks[3]) <= 1 and greeks[7] > 0, greeks)
+    # Bid, ask and last computations come with the next price step.
+    control(args.control, "/market/step", {"steps": 1})
+    app.collect("bid, ask and last computations", lambda e: e[0] == "option" and e[2] == 12)
     app.cancelMktData(3)
 
     app.reqOpenOrders()
