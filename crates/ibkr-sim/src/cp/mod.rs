@@ -317,6 +317,7 @@ fn router(cp: Arc<Cp>) -> Router {
         )
         .route("/portfolio/{account}/positions/{page}", get(positions))
         .route("/portfolio/{account}/summary", get(summary))
+        .route("/portfolio2/{account}/positions", get(positions2))
         .route("/portfolio/{account}/combo/positions", get(combo_positions))
         .route("/iserver/accounts", get(iserver_accounts))
         .route("/iserver/marketdata/snapshot", get(snapshot))
@@ -594,6 +595,40 @@ async fn positions(
         })
         .clone();
     let rows: Vec<Value> = rows.into_iter().skip(page * 100).take(100).collect();
+    Ok(json_response(StatusCode::OK, Value::Array(rows)))
+}
+
+#[derive(Deserialize)]
+struct Positions2Query {
+    /// `a` (the default) or `d`: ascending or descending by description.
+    direction: Option<String>,
+}
+
+/// The positions as they are now: IBKR documents this endpoint as the one without the cache.
+async fn positions2(
+    State(cp): State<Arc<Cp>>,
+    Path(account): Path<String>,
+    Query(q): Query<Positions2Query>,
+) -> Answer {
+    cp.admit(Tier::Sso)?;
+    cp.portfolio_ready()?;
+    cp.account(&account)?;
+    let now = Timestamp::now();
+    let mut legs = cp.world.legs(&account, now);
+    legs.sort_by(|a, b| a.instrument.local_symbol.cmp(&b.instrument.local_symbol));
+    match q.direction.as_deref() {
+        None | Some("a") => {}
+        Some("d") => legs.reverse(),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "Bad Request: direction must be a or d",
+            ));
+        }
+    }
+    let rows: Vec<Value> = legs
+        .iter()
+        .map(|l| payloads::position2_row(l, now))
+        .collect();
     Ok(json_response(StatusCode::OK, Value::Array(rows)))
 }
 

@@ -188,6 +188,31 @@ pub fn position_row(leg: &Leg) -> Value {
     Value::Object(row)
 }
 
+/// A row of `/portfolio2/{accountId}/positions`: IBKR's uncached positions, with the conid
+/// a string and the timestamp in epoch seconds, as IBKR's examples send them.
+pub fn position2_row(leg: &Leg, now: Timestamp) -> Value {
+    let i = &leg.instrument;
+    json!({
+        "assetClass": i.sec_type.as_str(),
+        "avgCost": round8(leg.avg_cost()),
+        "avgPrice": round8(leg.avg_price),
+        "conid": i.conid.to_string(),
+        "currency": i.currency,
+        "description": i.local_symbol,
+        "group": null,
+        "isLastToLoq": false,
+        "marketPrice": leg.market_price,
+        "marketValue": round2(leg.market_value),
+        "model": "",
+        "position": leg.quantity,
+        "realizedPnl": round2(leg.realized_pnl),
+        "secType": i.sec_type.as_str(),
+        "sector": null,
+        "timestamp": now.as_second(),
+        "unrealizedPnl": round2(leg.unrealized_pnl),
+    })
+}
+
 /// `/portfolio/{accountId}/summary`: lower-case keys mapping to value objects.
 pub fn summary(world: &World, account: &Account, now: Timestamp) -> Value {
     let ms = now.as_millisecond();

@@ -168,6 +168,22 @@ async fn accounts_positions_summary_and_combos() {
 
     let rows = cp.get("/portfolio/DU1234567/positions/0").await;
     let rows = rows.as_array().expect("array");
+    let now = cp.get("/portfolio2/DU1234567/positions").await;
+    let now = now.as_array().expect("array");
+    assert_eq!(now.len(), rows.len(), "the same positions, uncached");
+    let r = &now[0];
+    assert!(
+        r["conid"].is_string()
+            && r["position"].is_number()
+            && is_int(&r["timestamp"])
+            && r["assetClass"].is_string()
+            && r["isLastToLoq"] == false,
+        "{r}"
+    );
+    let (status, _) = cp
+        .call(Method::GET, "/portfolio2/DU1234567/positions?direction=x")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let legs = sim
         .control()
         .world()
@@ -296,6 +312,19 @@ async fn positions_are_cached_until_invalidated() {
         .world()
         .set_position("DU7654321", 830000001, 0.0, 0.0)
         .expect("close");
+    // /portfolio2 has no cache: the close shows at once, without an invalidate.
+    let now = cp.get("/portfolio2/DU7654321/positions").await;
+    let rows = now.as_array().expect("rows");
+    assert!(!rows.iter().any(|r| r["conid"] == "830000001"), "{now}");
+    let cached = cp.get("/portfolio/DU7654321/positions/0").await;
+    assert!(
+        cached
+            .as_array()
+            .expect("rows")
+            .iter()
+            .any(|r| r["conid"] == 830000001),
+        "the paged endpoint still serves its cache"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
