@@ -24,6 +24,7 @@ fn base(accounts: usize) -> ScenarioFile {
             carry_per_month: 0.004,
             tick: 0.01,
             delayed_only: false,
+            index_conid: None,
         }],
         accounts: (0..accounts)
             .map(|i| AccountSpec {

@@ -93,6 +93,10 @@ pub struct UnderlyingSpec {
     /// No live market-data permission: only delayed data is served.
     #[serde(default)]
     pub delayed_only: bool,
+    /// The conid of the index a futures root is listed under (what a symbol search answers
+    /// and futures report as their underlying); none for stocks, which are their own.
+    #[serde(default)]
+    pub index_conid: Option<i32>,
 }
 
 fn default_tick() -> f64 {
@@ -338,6 +342,7 @@ pub struct Underlying {
     pub carry_per_month: f64,
     pub tick: f64,
     pub delayed_only: bool,
+    pub index_conid: Option<i32>,
 }
 
 /// A resolved scenario.
@@ -408,6 +413,7 @@ impl Scenario {
                 carry_per_month: u.carry_per_month,
                 tick: u.tick,
                 delayed_only: u.delayed_only,
+                index_conid: u.index_conid,
             };
             if underlyings.insert(u.symbol.clone(), spec).is_some() {
                 return Err(invalid(place, "symbol listed twice"));
@@ -436,6 +442,16 @@ impl Scenario {
         let conids: BTreeSet<i32> = file.instruments.iter().map(|s| s.conid).collect();
         if conids.len() != file.instruments.len() {
             return Err(invalid("instruments", "a conid is listed twice"));
+        }
+        if let Some(u) = file
+            .underlyings
+            .iter()
+            .find(|u| u.index_conid.is_some_and(|c| conids.contains(&c)))
+        {
+            return Err(invalid(
+                format!("underlyings {}", u.symbol),
+                "index_conid is an instrument's conid",
+            ));
         }
         let mut instruments = BTreeMap::new();
         // Underlyings first, so options can take facts from their resolved future or stock.

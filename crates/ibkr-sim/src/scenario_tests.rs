@@ -117,6 +117,10 @@ fn bad_scenarios_say_where() {
         err("bogus = 1").contains("unknown"),
         "unknown fields are refused"
     );
+    assert!(
+        err("[[underlyings]]\nsymbol = \"ES\"\nprice = 5000\nvolatility = 0.2\nindex_conid = 1")
+            .contains("index_conid is an instrument's conid")
+    );
 }
 
 #[test]

@@ -322,6 +322,10 @@ fn router(cp: Arc<Cp>) -> Router {
         .route("/iserver/accounts", get(iserver_accounts))
         .route("/iserver/marketdata/snapshot", get(snapshot))
         .route("/iserver/secdef/info", get(secdef_info))
+        .route(
+            "/iserver/secdef/search",
+            get(secdef_search_query).post(secdef_search_body),
+        )
         .route("/iserver/contract/{conid}/info", get(contract_info))
         .route("/trsrv/secdef", get(trsrv_secdef))
         .route("/trsrv/futures", get(trsrv_futures))
@@ -820,6 +824,12 @@ async fn trsrv_futures(State(cp): State<Arc<Cp>>, Query(q): Query<SymbolsQuery>)
     cp.admit(Tier::Sso)?;
     let mut out = serde_json::Map::new();
     for symbol in split_list(q.symbols.as_deref().unwrap_or_default()) {
+        let index = cp
+            .world
+            .scenario()
+            .underlyings
+            .get(&symbol)
+            .and_then(|u| u.index_conid);
         let mut futures: Vec<&crate::scenario::Instrument> = cp
             .world
             .scenario()
@@ -830,10 +840,103 @@ async fn trsrv_futures(State(cp): State<Arc<Cp>>, Query(q): Query<SymbolsQuery>)
         futures.sort_by_key(|i| i.last_trade_date);
         out.insert(
             symbol,
-            Value::Array(futures.into_iter().map(payloads::future).collect()),
+            Value::Array(
+                futures
+                    .into_iter()
+                    .map(|f| payloads::future(f, index))
+                    .collect(),
+            ),
         );
     }
     Ok(json_response(StatusCode::OK, Value::Object(out)))
+}
+
+/// A symbol search, as a query (GET) or a JSON body (POST).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchRequest {
+    symbol: Option<String>,
+    /// The symbol is (part of) a company name.
+    #[serde(default)]
+    name: Option<bool>,
+    /// `STK` (IBKR's default), `IND` or `BOND`.
+    sec_type: Option<String>,
+}
+
+async fn secdef_search_query(State(cp): State<Arc<Cp>>, Query(q): Query<SearchRequest>) -> Answer {
+    secdef_search(&cp, q)
+}
+
+async fn secdef_search_body(State(cp): State<Arc<Cp>>, body: axum::body::Bytes) -> Answer {
+    let q: SearchRequest = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::BadRequest("Bad Request: a JSON body with symbol"))?;
+    secdef_search(&cp, q)
+}
+
+/// The stocks and futures roots matching a symbol (or, by name, a part of their long name).
+fn secdef_search(cp: &Cp, q: SearchRequest) -> Answer {
+    cp.admit(Tier::Brokerage)?;
+    let symbol = q
+        .symbol
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(ApiError::BadRequest("Bad Request: symbol required"))?;
+    let by_name = q.name.unwrap_or(false);
+    if let Some(t) = q.sec_type.as_deref()
+        && !matches!(t, "STK" | "IND" | "BOND")
+    {
+        return Err(ApiError::BadRequest(
+            "Bad Request: secType must be STK, IND or BOND",
+        ));
+    }
+    let scenario = cp.world.scenario();
+    let wanted = symbol.trim().to_uppercase();
+    let matches = |i: &crate::scenario::Instrument| {
+        if by_name {
+            i.long_name.to_uppercase().contains(&wanted)
+        } else {
+            i.symbol.eq_ignore_ascii_case(&wanted)
+        }
+    };
+    let mut rows = Vec::new();
+    // Stocks: their own conid; every future and option on them.
+    for stock in scenario
+        .instruments
+        .values()
+        .filter(|i| i.sec_type == SecType::Stock && matches(i))
+    {
+        let derivatives: Vec<&crate::scenario::Instrument> = scenario
+            .instruments
+            .values()
+            .filter(|i| i.underlying_conid == Some(stock.conid))
+            .collect();
+        rows.push(payloads::search_row(
+            stock.conid,
+            stock,
+            &derivatives,
+            by_name,
+        ));
+    }
+    // Futures roots: the index they are listed under, with their futures and the options
+    // on those.
+    for u in scenario.underlyings.values() {
+        let Some(index) = u.index_conid else { continue };
+        let futures: Vec<&crate::scenario::Instrument> = scenario
+            .instruments
+            .values()
+            .filter(|i| i.sec_type == SecType::Future && i.symbol == u.symbol && matches(i))
+            .collect();
+        let Some(front) = futures.iter().min_by_key(|i| i.last_trade_date) else {
+            continue;
+        };
+        let mut derivatives = futures.clone();
+        derivatives.extend(scenario.instruments.values().filter(|i| {
+            i.sec_type.is_option()
+                && i.underlying_conid
+                    .is_some_and(|c| futures.iter().any(|f| f.conid == c))
+        }));
+        rows.push(payloads::search_row(index, front, &derivatives, by_name));
+    }
+    Ok(json_response(StatusCode::OK, Value::Array(rows)))
 }
 
 async fn login_page(State(cp): State<Arc<Cp>>) -> Html<String> {

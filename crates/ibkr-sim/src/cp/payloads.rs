@@ -360,14 +360,104 @@ pub fn contract_info(i: &Instrument) -> Value {
     })
 }
 
-/// One future in `/trsrv/futures`.
-pub fn future(i: &Instrument) -> Value {
+/// `MMMYY` of a `yyyymmdd` or `yyyymm` date: the months of a search's sections.
+fn month_code(date: &str) -> Option<String> {
+    const MONTHS: [&str; 12] = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    let month: usize = date.get(4..6)?.parse().ok()?;
+    Some(format!(
+        "{}{}",
+        MONTHS.get(month.checked_sub(1)?)?,
+        date.get(2..4)?
+    ))
+}
+
+/// Joins the distinct values of `items` in order with `;`, as a search's dates and months
+/// are; None when there are none.
+fn joined(items: impl IntoIterator<Item = String>) -> Option<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for i in items {
+        if !seen.contains(&i) {
+            seen.push(i);
+        }
+    }
+    (!seen.is_empty()).then(|| seen.join(";"))
+}
+
+/// One row of `/iserver/secdef/search`: a stock, or a futures root under its index, with the
+/// derivatives the scenario lists on it as sections (months and exchanges) and as the `opt` /
+/// `fop` dates. `head` is the stock or the root's front future; `derivatives` every future
+/// and option on it.
+pub fn search_row(
+    conid: i32,
+    head: &Instrument,
+    derivatives: &[&Instrument],
+    name_only: bool,
+) -> Value {
+    let exchange = head
+        .primary_exchange
+        .clone()
+        .unwrap_or_else(|| head.exchange.clone());
+    let header = format!("{} - {exchange}", head.long_name);
+    if name_only {
+        // What IBKR answers a search by name: no sections, no derivative dates.
+        return json!({
+            "conid": conid.to_string(), "companyHeader": header,
+            "companyName": head.long_name, "symbol": head.symbol, "description": null,
+            "restricted": null, "sections": [], "secType": head.sec_type.as_str(),
+        });
+    }
+    let by_type = |t: SecType| -> Vec<&Instrument> {
+        let mut v: Vec<&Instrument> = derivatives
+            .iter()
+            .copied()
+            .filter(|i| i.sec_type == t)
+            .collect();
+        v.sort_by_key(|i| i.expiry_yyyymmdd());
+        v
+    };
+    let section = |t: SecType| {
+        let items = by_type(t);
+        // A future is listed by its contract month, an option by its expiry.
+        let months = joined(items.iter().filter_map(|i| {
+            match i.sec_type {
+                SecType::Future => i.contract_month.map(|m| m.yyyymm()),
+                _ => i.expiry_yyyymmdd(),
+            }
+            .as_deref()
+            .and_then(month_code)
+        }));
+        let exchanges = joined(items.iter().map(|i| i.exchange.clone()))?;
+        Some(json!({"secType": t.as_str(), "months": months, "exchange": exchanges}))
+    };
+    let dates = |t: SecType| joined(by_type(t).iter().filter_map(|i| i.expiry_yyyymmdd()));
+    let mut sections = Vec::new();
+    if head.sec_type == SecType::Stock {
+        sections.push(json!({"secType": "STK"}));
+    }
+    sections.extend(
+        [SecType::Future, SecType::Option, SecType::FutureOption]
+            .into_iter()
+            .filter_map(section),
+    );
+    json!({
+        "conid": conid.to_string(), "companyHeader": header, "companyName": head.long_name,
+        "symbol": head.symbol, "description": exchange, "restricted": null,
+        "fop": dates(SecType::FutureOption), "opt": dates(SecType::Option), "war": null,
+        "sections": sections,
+    })
+}
+
+/// One future in `/trsrv/futures`, with the index it is listed under.
+pub fn future(i: &Instrument, index_conid: Option<i32>) -> Value {
     let ltd: i64 = i
         .expiry_yyyymmdd()
         .and_then(|d| d.parse().ok())
         .unwrap_or_default();
     json!({
-        "symbol": i.symbol, "conid": i.conid, "underlyingConid": 0, "expirationDate": ltd,
+        "symbol": i.symbol, "conid": i.conid, "underlyingConid": index_conid.unwrap_or(0),
+        "expirationDate": ltd,
         "ltd": ltd, "shortFuturesCutOff": ltd, "longFuturesCutOff": ltd,
     })
 }

@@ -456,6 +456,58 @@ async fn contract_lookups() {
         cl.windows(2)
             .all(|w| w[0]["ltd"].as_i64() < w[1]["ltd"].as_i64())
     );
+    assert!(
+        cl.iter().all(|f| f["underlyingConid"] == 800000001),
+        "futures name the index they are listed under"
+    );
+
+    // A symbol search: a stock with its options, a futures root under its index.
+    let aapl = cp.get("/iserver/secdef/search?symbol=AAPL").await;
+    let row = &aapl[0];
+    assert_eq!(row["conid"], "265598", "a string here");
+    assert_eq!(row["symbol"], "AAPL");
+    let sections: Vec<&str> = row["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .map(|s| s["secType"].as_str().expect("secType"))
+        .collect();
+    assert_eq!(sections, ["STK", "OPT"]);
+    assert!(row["opt"].as_str().is_some_and(|d| d.len() == 8), "{row}");
+    assert!(row["fop"].is_null() && row["war"].is_null());
+    let cl_search = cp
+        .client
+        .post(format!("{}/iserver/secdef/search", cp.base))
+        .header("Content-Type", "application/json")
+        .body(r#"{"symbol":"cl"}"#)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(cl_search.status(), StatusCode::OK);
+    let cl_search: Value = cl_search.json().await.expect("json");
+    let row = &cl_search[0];
+    assert_eq!(row["conid"], "800000001", "the index, not a future");
+    let fut_section = row["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .find(|s| s["secType"] == "FUT")
+        .expect("a FUT section");
+    assert_eq!(
+        fut_section["months"].as_str().map(|m| m.split(';').count()),
+        Some(5),
+        "one month per listed future: {fut_section}"
+    );
+    assert!(row["fop"].as_str().is_some(), "{row}");
+    let by_name = cp
+        .get("/iserver/secdef/search?symbol=crude&name=true")
+        .await;
+    assert_eq!(by_name[0]["conid"], "800000001");
+    assert_eq!(by_name[0]["sections"], serde_json::json!([]));
+    let (status, _) = cp.call(Method::GET, "/iserver/secdef/search").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a symbol is required");
+    let none = cp.get("/iserver/secdef/search?symbol=NOPE").await;
+    assert_eq!(none, serde_json::json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
