@@ -97,6 +97,67 @@ pub fn funds(
     }
 }
 
+/// What one of IBKR's account segments holds: commodities (futures and their options) or
+/// securities (stocks and their options; cash is kept here).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Segment {
+    pub cash: f64,
+    pub net_liquidation: f64,
+    /// The value of its positions, futures at notional.
+    pub gross_position_value: f64,
+    option_value: f64,
+    init_margin: f64,
+    maint_margin: f64,
+}
+
+impl Segment {
+    /// The segment of a kind of position.
+    pub fn of(sec_type: SecType) -> SegmentKind {
+        match sec_type {
+            SecType::Future | SecType::FutureOption => SegmentKind::Commodities,
+            SecType::Stock | SecType::Option => SegmentKind::Securities,
+        }
+    }
+
+    /// Adds a position: what it adds to net liquidation, its signed market value, and its
+    /// (initial, maintenance) margin.
+    pub fn add(
+        &mut self,
+        sec_type: SecType,
+        net_liquidation: f64,
+        market_value: f64,
+        margin: (f64, f64),
+    ) {
+        self.net_liquidation += net_liquidation;
+        self.gross_position_value += market_value.abs();
+        if sec_type.is_option() {
+            self.option_value += market_value;
+        }
+        self.init_margin += margin.0;
+        self.maint_margin += margin.1;
+    }
+
+    pub fn add_cash(&mut self, cash: f64) {
+        self.cash += cash;
+        self.net_liquidation += cash;
+    }
+
+    pub fn funds(&self) -> Funds {
+        funds(
+            self.net_liquidation,
+            self.option_value,
+            self.init_margin,
+            self.maint_margin,
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentKind {
+    Commodities,
+    Securities,
+}
+
 #[cfg(test)]
 #[path = "margin_tests.rs"]
 mod tests;

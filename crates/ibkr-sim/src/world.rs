@@ -112,6 +112,10 @@ pub struct AccountSummary {
     pub daily_pnl: f64,
     /// Margin, available funds and the rest, from the positions ([`crate::margin`]).
     pub funds: crate::margin::Funds,
+    /// The same by IBKR's segments: futures and their options; stocks, their options and
+    /// the cash.
+    pub commodities: crate::margin::Segment,
+    pub securities: crate::margin::Segment,
 }
 
 /// A control-API change the scenario cannot take.
@@ -459,7 +463,10 @@ impl World {
             realized_pnl: 0.0,
             daily_pnl: 0.0,
             funds: crate::margin::funds(cash, 0.0, 0.0, 0.0),
+            commodities: crate::margin::Segment::default(),
+            securities: crate::margin::Segment::default(),
         };
+        s.securities.add_cash(cash);
         let (mut option_value, mut init, mut maint) = (0.0, 0.0, 0.0);
         for leg in &legs {
             let inst = &leg.instrument;
@@ -467,10 +474,11 @@ impl World {
             s.realized_pnl += leg.realized_pnl;
             s.daily_pnl += leg.daily_pnl;
             s.gross_position_value += leg.market_value.abs();
-            s.net_liquidation += match inst.sec_type {
+            let adds = match inst.sec_type {
                 SecType::Future => leg.unrealized_pnl,
                 _ => leg.market_value,
             };
+            s.net_liquidation += adds;
             let mut underlying_notional = 0.0;
             if inst.sec_type.is_option() {
                 option_value += leg.market_value;
@@ -488,6 +496,11 @@ impl World {
             );
             init += i;
             maint += m;
+            let segment = match crate::margin::Segment::of(inst.sec_type) {
+                crate::margin::SegmentKind::Commodities => &mut s.commodities,
+                crate::margin::SegmentKind::Securities => &mut s.securities,
+            };
+            segment.add(inst.sec_type, adds, leg.market_value, (i, m));
         }
         s.funds = crate::margin::funds(s.net_liquidation, option_value, init, maint);
         Some(s)

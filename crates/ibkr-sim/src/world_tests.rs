@@ -205,3 +205,23 @@ fn margin_follows_the_positions() {
     assert!(after.buying_power < before.buying_power);
     assert!((after.excess_liquidity - (after.equity_with_loan - after.maint_margin)).abs() < 1e-6);
 }
+
+#[test]
+fn the_segments_add_up_to_the_account() {
+    let w = world();
+    let s = w.account_summary("DU1234567", now()).expect("known");
+    let (c, sec) = (s.commodities, s.securities);
+    assert!((c.net_liquidation + sec.net_liquidation - s.net_liquidation).abs() < 1e-6);
+    assert_eq!(
+        (c.cash, sec.cash),
+        (0.0, s.cash),
+        "cash is kept with securities"
+    );
+    let (cf, sf) = (c.funds(), sec.funds());
+    assert!((cf.maint_margin + sf.maint_margin - s.funds.maint_margin).abs() < 1e-6);
+    assert!((cf.init_margin + sf.init_margin - s.funds.init_margin).abs() < 1e-6);
+    assert!(
+        cf.maint_margin > 0.0,
+        "the CL positions ask margin of the commodities segment"
+    );
+}

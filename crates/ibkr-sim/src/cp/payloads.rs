@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::session::AuthStatus;
+use crate::margin::Funds;
 use crate::scenario::{Account, Instrument, SecType, format_number, right_code};
 use crate::world::{ComboView, Leg, World};
 
@@ -213,7 +214,74 @@ pub fn position2_row(leg: &Leg, now: Timestamp) -> Value {
     })
 }
 
-/// `/portfolio/{accountId}/summary`: lower-case keys mapping to value objects.
+/// Summary keys carried by `amount`, for the account and each segment (`-c`, `-s`), as IBKR's
+/// OpenAPI document lists them.
+const SUMMARY_SEGMENTED: &[&str] = &[
+    "accruedcash",
+    "accrueddividend",
+    "availablefunds",
+    "availabletotrade",
+    "availabletowithdraw",
+    "billable",
+    "equitywithloanvalue",
+    "excessliquidity",
+    "fullavailablefunds",
+    "fullexcessliquidity",
+    "fullinitmarginreq",
+    "fullmaintmarginreq",
+    "guarantee",
+    "indianstockhaircut",
+    "initmarginreq",
+    "lookaheadavailablefunds",
+    "lookaheadexcessliquidity",
+    "lookaheadinitmarginreq",
+    "lookaheadmaintmarginreq",
+    "maintmarginreq",
+    "netliquidation",
+    "pasharesvalue",
+    "physicalcertificatevalue",
+    "postexpirationexcess",
+    "postexpirationmargin",
+    "totalcashvalue",
+    "totaldebitcardpendingcharges",
+];
+/// Summary keys carried by `amount`, for the account and its securities segment only.
+const SUMMARY_SECURITIES: &[&str] = &[
+    "grosspositionvalue",
+    "previousdayequitywithloanvalue",
+    "regtequity",
+    "regtmargin",
+    "sma",
+];
+
+/// The figure behind an amount key, from a segment's (or the account's) cash, net
+/// liquidation, position value and funds; zero for what the simulator does not hold.
+fn summary_amount(key: &str, cash: f64, nlv: f64, gpv: f64, f: &Funds) -> f64 {
+    match key {
+        "availablefunds"
+        | "availabletotrade"
+        | "availabletowithdraw"
+        | "fullavailablefunds"
+        | "lookaheadavailablefunds"
+        | "sma" => f.available_funds,
+        "equitywithloanvalue" | "previousdayequitywithloanvalue" => f.equity_with_loan,
+        "excessliquidity" | "fullexcessliquidity" | "lookaheadexcessliquidity" => {
+            f.excess_liquidity
+        }
+        "initmarginreq" | "fullinitmarginreq" | "lookaheadinitmarginreq" | "regtmargin" => {
+            f.init_margin
+        }
+        "maintmarginreq" | "fullmaintmarginreq" | "lookaheadmaintmarginreq" => f.maint_margin,
+        "netliquidation" | "regtequity" => nlv,
+        "totalcashvalue" => cash,
+        "grosspositionvalue" => gpv,
+        _ => 0.0,
+    }
+}
+
+/// `/portfolio/{accountId}/summary`: IBKR's whole key set (lower-case keys, `-c` for the
+/// commodities segment and `-s` for securities where IBKR splits them) mapping to value
+/// objects; money in `amount`, everything else as text in `value`.
 pub fn summary(world: &World, account: &Account, now: Timestamp) -> Value {
     let ms = now.as_millisecond();
     let Some(s) = world.account_summary(&account.id, now) else {
@@ -227,24 +295,86 @@ pub fn summary(world: &World, account: &Account, now: Timestamp) -> Value {
         json!({"amount": 0.0, "currency": null, "isNull": false, "severity": 0,
                "timestamp": ms, "value": v})
     };
-    let f = s.funds;
-    json!({
-        "accountcode": text(&account.id),
-        "accountready": text("true"),
-        "accounttype": text("INDIVIDUAL"),
-        "netliquidation": amount(s.net_liquidation),
-        "totalcashvalue": amount(s.cash),
-        "grosspositionvalue": amount(s.gross_position_value),
-        "equitywithloanvalue": amount(f.equity_with_loan),
-        "initmarginreq": amount(f.init_margin),
-        "maintmarginreq": amount(f.maint_margin),
-        "availablefunds": amount(f.available_funds),
-        "excessliquidity": amount(f.excess_liquidity),
-        "buyingpower": amount(f.buying_power),
-        "cushion": amount(f.cushion),
-        "segmenttitle-c": text("US Commodities"),
-        "segmenttitle-s": text("US Securities"),
-    })
+    let (c, sec) = (s.commodities, s.securities);
+    let (cf, sf) = (c.funds(), sec.funds());
+    let mut out = Map::new();
+    for key in SUMMARY_SEGMENTED {
+        let whole = summary_amount(
+            key,
+            s.cash,
+            s.net_liquidation,
+            s.gross_position_value,
+            &s.funds,
+        );
+        let com = summary_amount(key, c.cash, c.net_liquidation, c.gross_position_value, &cf);
+        let secs = summary_amount(
+            key,
+            sec.cash,
+            sec.net_liquidation,
+            sec.gross_position_value,
+            &sf,
+        );
+        out.insert((*key).to_owned(), amount(whole));
+        out.insert(format!("{key}-c"), amount(com));
+        out.insert(format!("{key}-s"), amount(secs));
+    }
+    for key in SUMMARY_SECURITIES {
+        let whole = summary_amount(
+            key,
+            s.cash,
+            s.net_liquidation,
+            s.gross_position_value,
+            &s.funds,
+        );
+        let secs = summary_amount(
+            key,
+            sec.cash,
+            sec.net_liquidation,
+            sec.gross_position_value,
+            &sf,
+        );
+        out.insert((*key).to_owned(), amount(whole));
+        out.insert(format!("{key}-s"), amount(secs));
+    }
+    out.insert("buyingpower".into(), amount(s.funds.buying_power));
+    out.insert("netliquidationuncertainty".into(), amount(0.0));
+    let leverage = if sec.net_liquidation > 0.0 {
+        sec.gross_position_value / sec.net_liquidation
+    } else {
+        0.0
+    };
+    // The next time the look-ahead figures change: the next whole hour.
+    let next_change = (now.as_second() / 3600 + 1) * 3600;
+    for (key, value) in [
+        ("accountcode", account.id.clone()),
+        ("accountready", "true".into()),
+        ("accounttype", "INDIVIDUAL".into()),
+        ("cushion", format!("{:.6}", s.funds.cushion)),
+        ("daytradesremaining", "-1".into()),
+        ("daytradesremainingt+1", "-1".into()),
+        ("daytradesremainingt+2", "-1".into()),
+        ("daytradesremainingt+3", "-1".into()),
+        ("daytradesremainingt+4", "-1".into()),
+        // IBKR sends these as the text "null".
+        ("depositoncredithold", "null".into()),
+        ("highestseverity", "null".into()),
+        ("lookaheadnextchange", next_change.to_string()),
+        ("nlvandmargininreview", "false".into()),
+        ("whatifpmenabled", "true".into()),
+        ("columnprio-c", "2".into()),
+        ("columnprio-s", "1".into()),
+        ("segmenttitle-c", "US Commodities".into()),
+        ("segmenttitle-s", "US Securities".into()),
+        (
+            "daytradingstatus-s",
+            format!(": : false: {:.2}: :false", sec.net_liquidation),
+        ),
+        ("leverage-s", format!("{leverage:.2}")),
+        ("tradingtype-s", "STKNOPT".into()),
+    ] {
+        out.insert(key.to_owned(), text(&value));
+    }
+    Value::Object(out)
 }
 
 /// One combo of `/portfolio/{accountId}/combo/positions`.

@@ -238,6 +238,114 @@ async fn accounts_positions_summary_and_combos() {
     assert!(nlv["amount"].is_number() && nlv["currency"] == "USD" && nlv["isNull"] == false);
     assert!(nlv["timestamp"].as_i64().expect("ms") > 1_600_000_000_000);
     assert_eq!(summary["accountcode"]["value"], "DU1234567");
+    // IBKR's OpenAPI document (Web API 2.29.0) lists these 114 keys for the summary.
+    let segmented = [
+        "accruedcash",
+        "accrueddividend",
+        "availablefunds",
+        "availabletotrade",
+        "availabletowithdraw",
+        "billable",
+        "equitywithloanvalue",
+        "excessliquidity",
+        "fullavailablefunds",
+        "fullexcessliquidity",
+        "fullinitmarginreq",
+        "fullmaintmarginreq",
+        "guarantee",
+        "indianstockhaircut",
+        "initmarginreq",
+        "lookaheadavailablefunds",
+        "lookaheadexcessliquidity",
+        "lookaheadinitmarginreq",
+        "lookaheadmaintmarginreq",
+        "maintmarginreq",
+        "netliquidation",
+        "pasharesvalue",
+        "physicalcertificatevalue",
+        "postexpirationexcess",
+        "postexpirationmargin",
+        "totalcashvalue",
+        "totaldebitcardpendingcharges",
+    ];
+    let securities = [
+        "grosspositionvalue",
+        "previousdayequitywithloanvalue",
+        "regtequity",
+        "regtmargin",
+        "sma",
+    ];
+    let mut documented: Vec<String> = segmented
+        .iter()
+        .flat_map(|k| [k.to_string(), format!("{k}-c"), format!("{k}-s")])
+        .chain(
+            securities
+                .iter()
+                .flat_map(|k| [k.to_string(), format!("{k}-s")]),
+        )
+        .chain(
+            [
+                "buyingpower",
+                "netliquidationuncertainty",
+                "accountcode",
+                "accountready",
+                "accounttype",
+                "cushion",
+                "daytradesremaining",
+                "daytradesremainingt+1",
+                "daytradesremainingt+2",
+                "daytradesremainingt+3",
+                "daytradesremainingt+4",
+                "depositoncredithold",
+                "highestseverity",
+                "lookaheadnextchange",
+                "nlvandmargininreview",
+                "whatifpmenabled",
+                "columnprio-c",
+                "columnprio-s",
+                "segmenttitle-c",
+                "segmenttitle-s",
+                "daytradingstatus-s",
+                "leverage-s",
+                "tradingtype-s",
+            ]
+            .map(String::from),
+        )
+        .collect();
+    documented.sort();
+    let mut served: Vec<String> = summary
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    served.sort();
+    assert_eq!(documented.len(), 114);
+    assert_eq!(served, documented);
+    for (key, v) in summary.as_object().expect("object") {
+        let fields: Vec<&str> = v
+            .as_object()
+            .expect("a value object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(fields.len(), 6, "{key}: {v}");
+        assert!(
+            v["amount"].is_number() && v["isNull"] == false,
+            "{key}: {v}"
+        );
+        assert!(v["value"].is_null() || v["value"].is_string(), "{key}: {v}");
+    }
+    let amount = |k: &str| summary[k]["amount"].as_f64().expect("amount");
+    assert!(
+        (amount("netliquidation-c") + amount("netliquidation-s") - amount("netliquidation")).abs()
+            < 0.05,
+        "the segments add up"
+    );
+    assert!(
+        amount("maintmarginreq-c") > 0.0,
+        "CL positions ask commodities margin"
+    );
 
     let combos = cp
         .get("/portfolio/DU1234567/combo/positions?nocache=true")
