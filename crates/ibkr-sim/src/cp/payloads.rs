@@ -478,16 +478,41 @@ pub fn secdef_info(i: &Instrument) -> Value {
 
 /// `/iserver/contract/{conid}/info`.
 pub fn contract_info(i: &Instrument) -> Value {
-    json!({
+    let option = i.sec_type.is_option();
+    let stock = i.sec_type == SecType::Stock;
+    let right = i.right.map(|r| match right_code(r) {
+        "C" => "CALL",
+        _ => "PUT",
+    });
+    let mut info = json!({
         "con_id": i.conid, "symbol": i.symbol, "local_symbol": i.local_symbol,
         "instrument_type": i.sec_type.as_str(), "exchange": i.exchange, "currency": i.currency,
         "company_name": i.long_name, "trading_class": i.trading_class,
-        "multiplier": format_number(i.multiplier),
+        // IBKR leaves a stock's multiplier, month and display text empty.
+        "multiplier": (!stock).then(|| format_number(i.multiplier)),
         "contract_month": i.contract_month.map(|m| m.yyyymm()),
         "expiry_full": i.expiry_yyyymmdd(), "maturity_date": i.expiry_yyyymmdd(),
         "underlying_con_id": i.underlying_conid.unwrap_or(0),
-        "valid_exchanges": i.exchange, "r_t_h": true, "text": i.contract_desc(),
-    })
+        "valid_exchanges": i.exchange, "r_t_h": !option,
+        "text": (!stock).then(|| i.contract_desc()),
+        "allow_sell_long": false, "cfi_code": match right {
+            Some("CALL") => "OCXXXS",
+            Some(_) => "OPXXXS",
+            None => "",
+        },
+        "classifier": null, "contract_clarification_type": null, "cusip": null,
+        "is_zero_commission_security": false, "smart_available": stock || i.sec_type == SecType::Option,
+        "underlying_issuer": null, "category": null, "industry": null,
+    });
+    // Options also carry their right, as a word, and their strike, as text.
+    if option && let Value::Object(map) = &mut info {
+        map.insert("right".into(), json!(right));
+        map.insert(
+            "strike".into(),
+            json!(format_number(i.strike.unwrap_or_default())),
+        );
+    }
+    info
 }
 
 /// `MMMYY` of a `yyyymmdd` or `yyyymm` date: the months of a search's sections.

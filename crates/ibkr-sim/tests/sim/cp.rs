@@ -552,6 +552,48 @@ async fn contract_lookups() {
         )
     );
     assert_eq!(contract["multiplier"], "1000");
+    // IBKR's documented fields; an option's right as a word and strike as text.
+    for field in [
+        "allow_sell_long",
+        "cfi_code",
+        "classifier",
+        "company_name",
+        "con_id",
+        "contract_clarification_type",
+        "contract_month",
+        "currency",
+        "cusip",
+        "exchange",
+        "expiry_full",
+        "instrument_type",
+        "is_zero_commission_security",
+        "local_symbol",
+        "maturity_date",
+        "multiplier",
+        "r_t_h",
+        "smart_available",
+        "symbol",
+        "text",
+        "trading_class",
+        "underlying_con_id",
+        "underlying_issuer",
+        "valid_exchanges",
+    ] {
+        assert!(contract.get(field).is_some(), "{field} missing: {contract}");
+    }
+    let option = cp.get("/iserver/contract/820000003/info").await;
+    assert_eq!(option["right"], "PUT");
+    assert!(
+        option["strike"].is_string() && is_int(&option["con_id"]),
+        "{option}"
+    );
+    assert_eq!(option["cfi_code"], "OPXXXS");
+    let stock = cp.get("/iserver/contract/265598/info").await;
+    assert!(
+        stock["multiplier"].is_null() && stock["text"].is_null(),
+        "{stock}"
+    );
+    assert!(stock.get("right").is_none(), "a stock has no right");
 
     let futures = cp.get("/trsrv/futures?symbols=CL").await;
     let cl = futures["CL"].as_array().expect("CL");
@@ -568,7 +610,12 @@ async fn contract_lookups() {
         cl.iter().all(|f| f["underlyingConid"] == 800000001),
         "futures name the index they are listed under"
     );
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symbol_search_finds_stocks_and_futures_roots() {
+    let sim = start().await;
+    let cp = Cp::new(&sim);
     // A symbol search: a stock with its options, a futures root under its index.
     let aapl = cp.get("/iserver/secdef/search?symbol=AAPL").await;
     let row = &aapl[0];
