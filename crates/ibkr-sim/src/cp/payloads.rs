@@ -173,7 +173,9 @@ pub fn position_row(leg: &Leg) -> Value {
         "listingExchange": i.primary_exchange.clone().unwrap_or_else(|| i.exchange.clone()),
         "countryCode": "US", "name": i.long_name, "lastTradingDay": i.expiry_yyyymmdd(),
         "group": null, "sector": null, "sectorGroup": null, "ticker": i.symbol,
-        "undSym": i.underlying_conid.map(|_| i.symbol.clone()), "type": null,
+        "undSym": i.underlying_conid.map(|_| i.symbol.clone()),
+        // The stock type for stocks, empty for the rest, as IBKR's examples show.
+        "type": if derivative { "" } else { "COMMON" },
         "hasOptions": !i.sec_type.is_option(), "fullName": i.long_name, "isUS": true,
         "isEventContract": false, "incrementRules": [{"lowerEdge": 0.0, "increment": i.tick}],
         "displayRule": {"magnification": 0, "displayRuleStep": [

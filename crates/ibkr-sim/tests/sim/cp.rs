@@ -207,6 +207,8 @@ async fn accounts_positions_summary_and_combos() {
             .find(|l| i64::from(l.instrument.conid) == row["conid"].as_i64().expect("conid"))
             .expect("a leg");
         assert_eq!(row["position"].as_f64(), Some(leg.quantity));
+        let stock = leg.instrument.sec_type == ibkr_sim::scenario::SecType::Stock;
+        assert_eq!(row["type"], if stock { "COMMON" } else { "" }, "{row}");
         let m = leg.instrument.multiplier;
         assert!(
             (row["avgCost"].as_f64().expect("avgCost")
