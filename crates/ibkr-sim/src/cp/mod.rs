@@ -524,7 +524,7 @@ async fn tickle(State(cp): State<Arc<Cp>>) -> Answer {
 }
 
 async fn auth_status(State(cp): State<Arc<Cp>>) -> Answer {
-    cp.admit(Tier::Sso)?;
+    cp.admit(Tier::Status)?;
     let status = lock(&cp.session).status(Instant::now());
     Ok(json_response(StatusCode::OK, payloads::auth_status(status)))
 }

@@ -21,6 +21,9 @@ pub enum Tier {
     Sso,
     /// A brokerage session: every `/iserver/*` endpoint.
     Brokerage,
+    /// `/iserver/auth/status`: what a logged-in session serves, and also a session that
+    /// logged out, which reports itself unauthenticated.
+    Status,
 }
 
 /// Why a request cannot be served.
@@ -43,6 +46,8 @@ pub struct AuthStatus {
 #[derive(Debug, Clone)]
 pub struct CpSession {
     sso_since: Option<Instant>,
+    /// Ended by `POST /logout`: nothing is served until a login but the auth status.
+    logged_out: bool,
     brokerage: bool,
     connected: bool,
     competing: bool,
@@ -64,6 +69,7 @@ impl CpSession {
     pub fn new(logged_in: bool, idle_timeout: Duration, now: Instant) -> CpSession {
         let mut s = CpSession {
             sso_since: None,
+            logged_out: false,
             brokerage: false,
             connected: false,
             competing: false,
@@ -85,6 +91,7 @@ impl CpSession {
     /// The browser login: SSO and brokerage sessions both start.
     pub fn login(&mut self, now: Instant) {
         self.sso_since = Some(now);
+        self.logged_out = false;
         self.brokerage = true;
         self.connected = true;
         self.competing = false;
@@ -129,7 +136,10 @@ impl CpSession {
     pub fn request(&mut self, tier: Tier, now: Instant) -> Result<(), Refusal> {
         self.settle(now);
         if self.sso_since.is_none() {
-            return Err(Refusal::NoSession);
+            return match tier {
+                Tier::Status if self.logged_out => Ok(()),
+                _ => Err(Refusal::NoSession),
+            };
         }
         self.last_request = now;
         match tier {
@@ -166,19 +176,26 @@ impl CpSession {
         }
     }
 
-    /// `POST /logout`: the brokerage session ends and the gateway disconnects from IBKR; the
-    /// SSO cookie stays, but only a new browser login connects again.
+    /// `POST /logout`: the whole session ends, as IBKR documents ("any further activity
+    /// requires re-authentication"); only the auth status still answers, unauthenticated.
     pub fn logout(&mut self) {
-        self.brokerage = false;
-        self.connected = false;
-        self.reauth_at = None;
-        self.iserver_accounts_seen = false;
+        self.end();
+        self.logged_out = true;
     }
 
     /// The SSO session is gone: every call answers "not authenticated" until a browser login.
     pub fn expire(&mut self) {
+        self.end();
+        self.logged_out = false;
+    }
+
+    fn end(&mut self) {
         self.sso_since = None;
-        self.logout();
+        self.brokerage = false;
+        self.connected = false;
+        self.reauth_at = None;
+        self.iserver_accounts_seen = false;
+        self.portfolio_accounts_seen = false;
     }
 
     /// Another login elsewhere took the brokerage session.

@@ -58,6 +58,17 @@ fn logout_needs_a_new_login() {
     assert!(!s.init_brokerage(true, t0).authenticated);
     s.reauthenticate(t0);
     assert!(!s.status(at(t0, 5)).authenticated);
+    // Nothing but the auth status is served until a login.
+    assert_eq!(s.request(Tier::Sso, t0), Err(Refusal::NoSession));
+    assert_eq!(s.request(Tier::Status, t0), Ok(()));
+    s.login(t0);
+    assert_eq!(s.request(Tier::Sso, t0), Ok(()));
+    s.expire();
+    assert_eq!(
+        s.request(Tier::Status, t0),
+        Err(Refusal::NoSession),
+        "an expired session answers nothing"
+    );
     s.login(t0);
     assert!(s.status(t0).authenticated);
 }

@@ -140,6 +140,11 @@ async fn session_endpoints_have_ibkrs_shapes() {
         ),
         (Some(false), Some(false))
     );
+    // Every other call needs a new login, reads included.
+    for path in ["/portfolio/accounts", "/trsrv/futures?symbols=CL"] {
+        let (status, body) = cp.call(Method::GET, path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
