@@ -58,6 +58,9 @@ struct Args {
     /// Seconds a pacing violation keeps every request refused (IBKR: 600-900); 0 for none
     #[arg(long, default_value_t = 0.0)]
     cp_penalty_seconds: f64,
+    /// Seconds combo positions are served from the cache unless asked with nocache=true
+    #[arg(long, default_value_t = 60.0)]
+    cp_combo_cache_seconds: f64,
     /// A Client Portal fault from the start, `[PATH=]KIND[*COUNT]` with KIND a 4xx/5xx status,
     /// delay:MILLIS, malformed, wrong-shape or drop-field:NAME; e.g. /portfolio=503*2 (repeatable)
     #[arg(long = "cp-fault", value_name = "SPEC")]
@@ -141,6 +144,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 Unauthenticated::Status401
             },
             penalty: seconds("cp-penalty-seconds", args.cp_penalty_seconds)?,
+            combo_cache: seconds("cp-combo-cache-seconds", args.cp_combo_cache_seconds)?,
         },
         firehose_tps: args.ticks_per_second,
         walk: !args.no_walk,

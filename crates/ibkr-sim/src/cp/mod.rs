@@ -65,6 +65,9 @@ pub struct CpOptions {
     pub unauthenticated: Unauthenticated,
     /// How long a pacing violation keeps every request refused; zero for none.
     pub penalty: Duration,
+    /// How long combo positions are served from the cache unless asked with `nocache=true`
+    /// (IBKR documents the cache, not its lifetime).
+    pub combo_cache: Duration,
 }
 
 impl Default for CpOptions {
@@ -75,6 +78,7 @@ impl Default for CpOptions {
             idle_timeout: Duration::from_secs(360),
             unauthenticated: Unauthenticated::Status401,
             penalty: Duration::ZERO,
+            combo_cache: Duration::from_secs(60),
         }
     }
 }
@@ -96,6 +100,8 @@ pub(crate) struct Cp {
     limiter: Mutex<RateLimiter>,
     faults: Mutex<Vec<Fault>>,
     positions_cache: Mutex<std::collections::HashMap<String, Vec<Value>>>,
+    /// Per account: when the combo answer was made, and the answer.
+    combo_cache: Mutex<std::collections::HashMap<String, (Instant, bytes::Bytes)>>,
     log: Mutex<VecDeque<RequestRecord>>,
 }
 
@@ -139,6 +145,7 @@ impl CpGateway {
             limiter: Mutex::new(RateLimiter::new(options.penalty)),
             faults: Mutex::new(Vec::new()),
             positions_cache: Mutex::new(Default::default()),
+            combo_cache: Mutex::new(Default::default()),
             log: Mutex::new(VecDeque::new()),
             world,
             options: options.clone(),
@@ -174,6 +181,7 @@ impl CpGateway {
         info!("Client Portal: logged in");
         lock(&self.cp.session).login(Instant::now());
         lock(&self.cp.positions_cache).clear();
+        lock(&self.cp.combo_cache).clear();
     }
 
     /// As `POST /logout`: the brokerage session ends; only a new login connects again.
@@ -653,13 +661,47 @@ async fn summary(State(cp): State<Arc<Cp>>, Path(account): Path<String>) -> Answ
     ))
 }
 
-async fn combo_positions(State(cp): State<Arc<Cp>>, Path(account): Path<String>) -> Answer {
+#[derive(Deserialize)]
+struct ComboQuery {
+    nocache: Option<bool>,
+}
+
+/// Served from a per-account cache, as IBKR does, unless asked with `nocache=true` (which
+/// refreshes the cache) or the cache is older than `combo_cache`.
+async fn combo_positions(
+    State(cp): State<Arc<Cp>>,
+    Path(account): Path<String>,
+    Query(q): Query<ComboQuery>,
+) -> Answer {
     cp.admit(Tier::Sso)?;
     cp.portfolio_ready()?;
     cp.account(&account)?;
-    let views = cp.world.combos(&account, Timestamp::now());
-    let combos: Vec<payloads::Combo> = views.iter().map(payloads::combo).collect();
-    Ok((StatusCode::OK, axum::Json(combos)).into_response())
+    let now = Instant::now();
+    let cached = lock(&cp.combo_cache).get(&account).cloned();
+    let body = match cached {
+        Some((at, body))
+            if !q.nocache.unwrap_or(false) && now.duration_since(at) < cp.options.combo_cache =>
+        {
+            body
+        }
+        _ => {
+            let views = cp.world.combos(&account, Timestamp::now());
+            let combos: Vec<payloads::Combo> = views.iter().map(payloads::combo).collect();
+            let body =
+                bytes::Bytes::from(serde_json::to_vec(&combos).map_err(|_| ApiError::Internal)?);
+            lock(&cp.combo_cache).insert(account, (now, body.clone()));
+            body
+        }
+    };
+    Ok((
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 async fn iserver_accounts(State(cp): State<Arc<Cp>>) -> Answer {

@@ -422,7 +422,6 @@ async fn positions_are_cached_until_invalidated() {
             .iter()
             .any(|r| r["conid"] == 830000001)
     );
-    // Combos are never cached.
     sim.control()
         .world()
         .set_position("DU7654321", 830000001, 0.0, 0.0)
@@ -877,5 +876,46 @@ async fn more_than_ten_requests_a_second_get_429_with_retry_after() {
             .filter(|r| r.status == 429)
             .count(),
         refused
+    );
+}
+
+/// Closes the first combo of DU1234567 (after a read that fills the cache); the answer before.
+async fn combos_then_close_one(sim: &Simulator, cp: &Cp) -> Value {
+    cp.get("/portfolio/accounts").await;
+    let before = cp.get("/portfolio/DU1234567/combo/positions").await;
+    let name = before[0]["name"].as_str().expect("a combo").to_owned();
+    sim.control()
+        .world()
+        .close_combo("DU1234567", &name)
+        .expect("closed");
+    before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn combos_are_cached_unless_asked_with_nocache() {
+    let sim = start().await;
+    let cp = Cp::new(&sim);
+    let path = "/portfolio/DU1234567/combo/positions";
+    let before = combos_then_close_one(&sim, &cp).await;
+    assert_eq!(cp.get(path).await, before, "served from the cache");
+    let fresh = cp.get(&format!("{path}?nocache=true")).await;
+    assert_eq!(
+        fresh.as_array().map(Vec::len),
+        before.as_array().map(|c| c.len() - 1)
+    );
+    assert_eq!(cp.get(path).await, fresh, "nocache refreshed the cache");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_combo_cache_is_not_served() {
+    let mut cfg = config();
+    cfg.cp.combo_cache = Duration::ZERO;
+    let sim = start_with(cfg).await;
+    let cp = Cp::new(&sim);
+    let before = combos_then_close_one(&sim, &cp).await;
+    let now = cp.get("/portfolio/DU1234567/combo/positions").await;
+    assert_eq!(
+        now.as_array().map(Vec::len),
+        before.as_array().map(|c| c.len() - 1)
     );
 }
