@@ -61,8 +61,10 @@ struct Args {
     /// Seconds combo positions are served from the cache unless asked with nocache=true
     #[arg(long, default_value_t = 60.0)]
     cp_combo_cache_seconds: f64,
-    /// A Client Portal fault from the start, `[PATH=]KIND[*COUNT]` with KIND a 4xx/5xx status,
-    /// delay:MILLIS, malformed, wrong-shape or drop-field:NAME; e.g. /portfolio=503*2 (repeatable)
+    /// A Client Portal fault from the start, `[PATH=]KIND[*COUNT]` with KIND a 4xx/5xx status
+    /// (STATUS:MILLIS answers it after MILLIS; a 503 comes after 10 s unless told, as IBKR's),
+    /// delay:MILLIS, malformed, wrong-shape or drop-field:NAME; e.g. /portfolio=503*2
+    /// (repeatable)
     #[arg(long = "cp-fault", value_name = "SPEC")]
     cp_faults: Vec<ibkr_sim::cp::Fault>,
     /// Option-computation ticks per second per TWS connection (a firehose for benchmarks)

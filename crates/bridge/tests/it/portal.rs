@@ -277,7 +277,10 @@ async fn a_429_storm_slows_the_bridge_down_and_loses_nothing() {
     let path = "/portfolio/DU1234567/positions/0";
     sim.control().cp().add_fault(Fault {
         path: path.into(),
-        kind: FaultKind::Status { status: 429 },
+        kind: FaultKind::Status {
+            status: 429,
+            millis: None,
+        },
         count: Some(3),
     });
     let started = Instant::now();
@@ -319,7 +322,11 @@ async fn too_many_429s_end_in_a_rate_limited_error() {
     let c = client(&sim).await;
     sim.control().cp().add_fault(Fault {
         path: "/iserver/accounts".into(),
-        kind: FaultKind::Status { status: 503 },
+        // At once: this test is about retries, not the gateway's 10 s before a 503.
+        kind: FaultKind::Status {
+            status: 503,
+            millis: Some(0),
+        },
         count: None,
     });
     let err = c.iserver_accounts().await.expect_err("503 every time");
@@ -338,7 +345,10 @@ async fn too_many_429s_end_in_a_rate_limited_error() {
     // A POST is never retried.
     sim.control().cp().add_fault(Fault {
         path: "/tickle".into(),
-        kind: FaultKind::Status { status: 500 },
+        kind: FaultKind::Status {
+            status: 500,
+            millis: None,
+        },
         count: None,
     });
     assert!(c.tickle().await.is_err());

@@ -7,8 +7,18 @@ fn specs_parse() {
         f,
         Fault {
             path: "/portfolio".into(),
-            kind: FaultKind::Status { status: 503 },
+            kind: FaultKind::Status {
+                status: 503,
+                millis: None
+            },
             count: Some(2)
+        }
+    );
+    assert_eq!(
+        "/iserver=503:0".parse::<Fault>().expect("valid").kind,
+        FaultKind::Status {
+            status: 503,
+            millis: Some(0)
         }
     );
     let f: Fault = "delay:1500".parse().expect("valid");
@@ -37,7 +47,14 @@ fn specs_parse() {
             field: "ratio".into()
         }
     );
-    for bad in ["200", "/x=teapot", "delay:soon", "500*x", "/x=99"] {
+    for bad in [
+        "200",
+        "/x=teapot",
+        "delay:soon",
+        "500*x",
+        "/x=99",
+        "503:soon",
+    ] {
         assert!(bad.parse::<Fault>().is_err(), "{bad}");
     }
 }
@@ -48,11 +65,17 @@ fn faults_hit_their_prefix_and_run_out() {
     assert_eq!(take(&mut faults, "/tickle"), None);
     assert_eq!(
         take(&mut faults, "/portfolio/accounts"),
-        Some(FaultKind::Status { status: 500 })
+        Some(FaultKind::Status {
+            status: 500,
+            millis: None
+        })
     );
     assert_eq!(
         take(&mut faults, "/portfolio/DU1/summary"),
-        Some(FaultKind::Status { status: 500 })
+        Some(FaultKind::Status {
+            status: 500,
+            millis: None
+        })
     );
     assert_eq!(take(&mut faults, "/portfolio/accounts"), None);
     assert!(faults.is_empty());
@@ -60,4 +83,17 @@ fn faults_hit_their_prefix_and_run_out() {
     for _ in 0..5 {
         assert_eq!(take(&mut forever, "/anything"), Some(FaultKind::Malformed));
     }
+}
+
+#[test]
+fn a_503_comes_as_late_as_ibkrs_unless_told_otherwise() {
+    let status = |status, millis| FaultKind::Status { status, millis };
+    assert_eq!(status(503, None).delay(), GATEWAY_503_AFTER);
+    assert_eq!(GATEWAY_503_AFTER, Duration::from_secs(10));
+    assert_eq!(status(503, Some(250)).delay(), Duration::from_millis(250));
+    assert_eq!(status(500, None).delay(), Duration::ZERO);
+    assert_eq!(
+        FaultKind::Delay { millis: 40 }.delay(),
+        Duration::from_millis(40)
+    );
 }

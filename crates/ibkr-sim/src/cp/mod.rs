@@ -387,8 +387,11 @@ async fn gated(cp: &Cp, req: Request, next: Next, path: &str) -> Response {
         return (StatusCode::LENGTH_REQUIRED, "Length Required").into_response();
     }
     let fault = faults::take(&mut lock(&cp.faults), path);
+    if let Some(kind @ FaultKind::Status { .. }) = &fault {
+        tokio::time::sleep(kind.delay()).await;
+    }
     match fault {
-        Some(FaultKind::Status { status }) => {
+        Some(FaultKind::Status { status, .. }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return match status.as_u16() {
                 429 => too_many(Duration::from_secs(1)),

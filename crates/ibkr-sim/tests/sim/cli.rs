@@ -164,7 +164,8 @@ async fn the_control_api_drives_faults_and_the_scenario() {
     assert_eq!(auth["connected"], false);
     sim.control(post.clone(), "/cp/login", json!({})).await;
 
-    let fault = json!({"path": "/portfolio", "kind": "status", "status": 503, "count": 1});
+    let fault =
+        json!({"path": "/portfolio", "kind": "status", "status": 503, "millis": 0, "count": 1});
     sim.control(post.clone(), "/cp/faults", fault).await;
     let resp = http()
         .get(format!("{}/portfolio/accounts", sim.cp))

@@ -20,17 +20,24 @@ async fn status_faults_hit_their_endpoint_for_their_count() {
     let sim = start().await;
     let client = http();
     let url = |p: &str| format!("{}{p}", sim.cp_url());
+    // IBKR's 503 comes when the gateway gives up on a request (10 s by default); here after
+    // 300 ms, which the answer must not beat.
     sim.control().cp().add_fault(fault(
         "/portfolio",
-        FaultKind::Status { status: 503 },
+        FaultKind::Status {
+            status: 503,
+            millis: Some(300),
+        },
         Some(2),
     ));
     for _ in 0..2 {
+        let asked = std::time::Instant::now();
         let resp = client
             .get(url("/portfolio/accounts"))
             .send()
             .await
             .expect("answer");
+        assert!(asked.elapsed() >= std::time::Duration::from_millis(300));
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
             resp.text().await.expect("body"),
@@ -60,7 +67,10 @@ async fn status_faults_hit_their_endpoint_for_their_count() {
 
     sim.control().cp().add_fault(fault(
         "/iserver/accounts",
-        FaultKind::Status { status: 500 },
+        FaultKind::Status {
+            status: 500,
+            millis: None,
+        },
         None,
     ));
     for _ in 0..3 {
@@ -82,9 +92,14 @@ async fn status_faults_hit_their_endpoint_for_their_count() {
         StatusCode::OK
     );
 
-    sim.control()
-        .cp()
-        .add_fault(fault("", FaultKind::Status { status: 429 }, Some(1)));
+    sim.control().cp().add_fault(fault(
+        "",
+        FaultKind::Status {
+            status: 429,
+            millis: None,
+        },
+        Some(1),
+    ));
     let resp = client
         .post(url("/tickle"))
         .header("Content-Length", "0")
