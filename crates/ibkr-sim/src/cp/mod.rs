@@ -730,9 +730,6 @@ fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Polls after the first (which only starts streaming) before greeks are computed.
-const GREEK_POLLS: u32 = 2;
-
 async fn snapshot(State(cp): State<Arc<Cp>>, Query(q): Query<SnapshotQuery>) -> Answer {
     cp.admit(Tier::Brokerage)?;
     let conids: Vec<i64> = split_list(q.conids.as_deref().unwrap_or_default())
@@ -762,6 +759,7 @@ async fn snapshot(State(cp): State<Arc<Cp>>, Query(q): Query<SnapshotQuery>) -> 
         if let Some(f) = &fields {
             session.snapshot_fields.insert(conid, f.clone());
         }
+        let greeks_at = session::greeks_poll(cp.world.scenario().market.seed, conid);
         let mut entry = serde_json::Map::new();
         entry.insert("conid".into(), json!(conid));
         entry.insert("conidEx".into(), json!(conid.to_string()));
@@ -772,7 +770,7 @@ async fn snapshot(State(cp): State<Arc<Cp>>, Query(q): Query<SnapshotQuery>) -> 
                 .cloned()
                 .unwrap_or_default();
             let values =
-                payloads::snapshot_fields(&cp.world, conid, &wanted, polls > GREEK_POLLS, now);
+                payloads::snapshot_fields(&cp.world, conid, &wanted, polls >= greeks_at, now);
             if !values.is_empty() {
                 entry.insert("_updated".into(), json!(now.as_millisecond()));
                 entry.insert("server_id".into(), json!("q0"));

@@ -14,6 +14,23 @@ const SSO_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// `/iserver/reauthenticate` only triggers a re-login; it completes shortly after.
 const REAUTH_DELAY: Duration = Duration::from_millis(300);
 
+/// The snapshot polls on which a conid's greeks can first appear: IBKR computes them a
+/// moment after the first prices, so clients report needing a few more polls (the poll that
+/// starts streaming is the first).
+pub const GREEKS_FIRST_POLLS: std::ops::RangeInclusive<u32> = 3..=6;
+
+/// The poll on which `conid`'s greeks first appear: spread over [`GREEKS_FIRST_POLLS`] by the
+/// scenario's `seed`, the same every run.
+pub fn greeks_poll(seed: u64, conid: i64) -> u32 {
+    // SplitMix64's finaliser over the seed and the conid.
+    let mut z = seed ^ (conid as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let span = u64::from(GREEKS_FIRST_POLLS.end() - GREEKS_FIRST_POLLS.start() + 1);
+    GREEKS_FIRST_POLLS.start() + (z % span) as u32
+}
+
 /// What a request needs from the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tier {

@@ -114,3 +114,26 @@ fn expiry_refuses_until_login_and_sso_lives_a_day() {
         Err(Refusal::NoSession)
     );
 }
+
+#[test]
+fn greeks_first_appear_on_a_seeded_poll_within_the_range() {
+    let polls: Vec<u32> = (820000001..820000041).map(|c| greeks_poll(7, c)).collect();
+    assert!(
+        polls.iter().all(|p| GREEKS_FIRST_POLLS.contains(p)),
+        "{polls:?}"
+    );
+    let distinct: std::collections::BTreeSet<u32> = polls.iter().copied().collect();
+    assert!(
+        distinct.len() >= 3,
+        "not always the same poll: {distinct:?}"
+    );
+    assert_eq!(
+        greeks_poll(7, 820000001),
+        greeks_poll(7, 820000001),
+        "the same every run"
+    );
+    assert!(
+        (820000001..820000041).any(|c| greeks_poll(8, c) != greeks_poll(7, c)),
+        "another seed, other polls"
+    );
+}

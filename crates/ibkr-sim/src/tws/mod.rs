@@ -156,12 +156,13 @@ impl TwsGateway {
             ?window,
             "TWS restart: dropping connections, refusing new ones"
         );
+        // The acceptor closes the listener, then drops every connection: a client that
+        // reconnects at once is refused, as by a gateway whose process is down.
         self.update(|m| {
             m.down_until = Some(Instant::now() + window);
             m.stalled = false;
             m.connectivity_lost = false;
         });
-        let _ = self.shared.commands.send(Command::Drop);
     }
 
     /// Drops every connection; new ones are accepted as usual.
@@ -280,9 +281,11 @@ async fn accept_loop(
     loop {
         let mode = *mode_rx.borrow_and_update();
         if let Some(until) = mode.down_until.filter(|t| *t > Instant::now()) {
-            // Closing the listener is what makes connects fail with "connection refused".
+            // Closing the listener is what makes connects fail with "connection refused";
+            // only then are the connections dropped, so none can come back in between.
             listener = None;
             shared.listening.store(false, Ordering::Relaxed);
+            let _ = shared.commands.send(Command::Drop);
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => {}
                 _ = mode_rx.changed() => {}

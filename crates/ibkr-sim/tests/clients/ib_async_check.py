@@ -189,7 +189,8 @@ async def main(args):
 
     lost = asyncio.Event()
     ib.disconnectedEvent += lambda: lost.set()
-    control(args.control, "/tws/restart", {"seconds": 2})
+    # Long enough that the attempt below surely falls inside it, even on a loaded machine.
+    control(args.control, "/tws/restart", {"seconds": 5})
     await asyncio.wait_for(lost.wait(), PATIENCE)
     check("restart drops the connection", not ib.isConnected())
     refused = False
