@@ -328,3 +328,103 @@ fn reasons_name_the_place_and_never_quote_an_account() {
     assert_eq!(reasons[2], "account 2 has no valid accountId");
     assert_eq!(reasons[3], "account code 2 is not valid");
 }
+
+/// IBKR's documented example responses (the OpenAPI document of its Web API, version 2.29.0,
+/// `examples/`) for every endpoint the bridge reads: each is read without a complaint and
+/// gives what the example says.
+mod ibkr_examples {
+    use serde_json::Value;
+
+    use super::super::*;
+    use crate::domain::contract::{Right, SecType};
+
+    fn example(text: &str) -> Value {
+        serde_json::from_str(text).expect("the example is JSON")
+    }
+
+    #[test]
+    fn session_answers() {
+        let status =
+            auth_status(&example(include_str!("examples/auth_status.json"))).expect("auth status");
+        assert!(status.authenticated && status.connected && !status.competing);
+        let tickle = tickle(&example(include_str!("examples/tickle.json"))).expect("tickle");
+        assert!(tickle.authenticated && tickle.session.is_some());
+    }
+
+    #[test]
+    fn accounts() {
+        let accounts =
+            super::super::accounts(&example(include_str!("examples/portfolio_accounts.json")))
+                .expect("portfolio accounts");
+        assert!(!accounts.is_empty());
+        let codes = iserver_accounts(&example(include_str!("examples/iserver_accounts.json")))
+            .expect("iserver accounts");
+        assert_eq!(codes.len(), 1);
+    }
+
+    #[test]
+    fn positions_of_a_stock_an_option_and_a_crypto() {
+        let rows = positions(&example(include_str!("examples/positions.json"))).expect("rows");
+        assert_eq!(rows.len(), 3);
+        let option = rows
+            .iter()
+            .find(|p| p.contract.sec_type == SecType::Option)
+            .expect("the SPY option");
+        assert_eq!(option.contract.strike, Some(440.0), "a strike sent as text");
+        assert_eq!(option.contract.right, Some(Right::Call));
+        assert_eq!(option.contract.multiplier, Some(100.0));
+        let stock = rows
+            .iter()
+            .find(|p| p.contract.sec_type == SecType::Stock)
+            .expect("IBM");
+        assert_eq!(stock.quantity, 1412.0);
+        assert_eq!(stock.values.market_value, Some(261468.5));
+    }
+
+    #[test]
+    fn combo_positions_with_none_as_text() {
+        let combos = combos(include_str!("examples/combo_positions.json")).expect("combos");
+        assert_eq!(combos.len(), 1);
+        let legs = &combos[0].legs;
+        assert_eq!(legs.len(), 2);
+        assert_eq!(
+            legs.iter().map(|l| l.ratio).collect::<Vec<_>>(),
+            [Some(1.0), Some(-1.0)]
+        );
+        assert_eq!(legs[1].position, Some(-1.0));
+    }
+
+    #[test]
+    fn summary_with_segments() {
+        let s = summary(&example(include_str!("examples/summary.json"))).expect("summary");
+        assert_eq!(s.net_liquidation, Some(206415536.0));
+        assert_eq!(s.total_cash, Some(205646432.0));
+        assert_eq!(s.gross_position_value, Some(659611.375));
+    }
+
+    #[test]
+    fn snapshots_before_and_after_the_preflight() {
+        let first = snapshots(&example(include_str!("examples/snapshot_preflight.json")))
+            .expect("preflight");
+        assert!(
+            first.iter().all(|s| !s.has_data()),
+            "the pre-flight carries no data"
+        );
+        let rows = snapshots(&example(include_str!("examples/snapshot.json"))).expect("data");
+        assert!(rows.iter().all(Snapshot::has_data));
+        assert_eq!(rows[0].price(), Some(168.42));
+    }
+
+    #[test]
+    fn contract_definitions() {
+        let defs = secdefs(&example(include_str!("examples/trsrv_secdef.json"))).expect("secdef");
+        assert!(!defs.is_empty());
+        let option = contract_info(&example(include_str!("examples/contract_info_option.json")))
+            .expect("option info");
+        assert_eq!(option.sec_type, SecType::Option);
+        assert_eq!(option.multiplier, Some(100.0));
+        let stock = contract_info(&example(include_str!("examples/contract_info_stock.json")))
+            .expect("stock info");
+        assert_eq!(stock.sec_type, SecType::Stock);
+    }
+}
