@@ -664,8 +664,24 @@ async fn summary(State(cp): State<Arc<Cp>>, Path(account): Path<String>) -> Answ
     ))
 }
 
+/// A boolean query parameter as IBKR's gateway (Java) reads one: `true` in any case is true,
+/// anything else false — IBind sends Python's `True`.
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum BoolOrText {
+        Bool(bool),
+        Text(String),
+    }
+    Ok(Option::<BoolOrText>::deserialize(d)?.map(|b| match b {
+        BoolOrText::Bool(b) => b,
+        BoolOrText::Text(t) => t.eq_ignore_ascii_case("true"),
+    }))
+}
+
 #[derive(Deserialize)]
 struct ComboQuery {
+    #[serde(default, deserialize_with = "lenient_bool")]
     nocache: Option<bool>,
 }
 
@@ -900,7 +916,7 @@ async fn trsrv_futures(State(cp): State<Arc<Cp>>, Query(q): Query<SymbolsQuery>)
 struct SearchRequest {
     symbol: Option<String>,
     /// The symbol is (part of) a company name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     name: Option<bool>,
     /// `STK` (IBKR's default), `IND` or `BOND`.
     sec_type: Option<String>,

@@ -1,7 +1,8 @@
 //! IBKR clients nobody here wrote, against the simulator: ib_async 2.1 (the text protocol at
-//! v178, with its standard start-up synchronisation) and IBKR's official Python client 10.51 at
-//! several highest versions — text, mixed text and protobuf, protobuf — each running a script
-//! of `tests/clients/` against a simulator started here. The clients come from PyPI into
+//! v178, with its standard start-up synchronisation), IBKR's official Python client 10.51 at
+//! several highest versions — text, mixed text and protobuf, protobuf — and IBind 0.2 on the
+//! Client Portal side, each running a script of `tests/clients/` against a simulator started
+//! here. The clients come from PyPI into
 //! `target/ibkr-clients` (`scripts/ensure-ibkr-clients`, which `scripts/test` runs).
 //!
 //! A script prints `ok <check>` per step and exits non-zero at the first that fails, so a
@@ -152,4 +153,28 @@ async fn the_official_client_at_v206_mixes_text_and_protobuf() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_client_at_v226_speaks_protobuf() {
     official_client_at(226).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ibind_reads_the_client_portal_as_from_ibkr() {
+    let (sim, control) = simulator().await;
+    let out = run(
+        "ibind_check.py",
+        &[
+            "--url".into(),
+            format!("{}/", sim.cp_url()),
+            "--control".into(),
+            control,
+        ],
+    )
+    .await;
+    for step in [
+        "ok symbol search",
+        "ok summary with segments",
+        "ok greeks by the sixth poll",
+        "ok after logout every call needs a login",
+        "ok every check",
+    ] {
+        assert!(out.contains(step), "{step} missing from:\n{out}");
+    }
 }

@@ -1,0 +1,112 @@
+"""IBind (the Client Portal client from PyPI) against ibkr-sim's Client Portal side.
+
+Run by tests/sim/clients.rs with the simulator's Client Portal base URL and control address:
+
+    python ibind_check.py --url http://127.0.0.1:5000/v1/api/ --control 127.0.0.1:5099
+
+Prints one line per check ("ok <name>" or "FAIL <name>: why") and exits non-zero on the first
+failure.
+"""
+
+import argparse
+import json
+import os
+import time
+import urllib.request
+
+from ibind import ExternalBrokerError, IbkrClient
+
+ACCOUNTS = ["DU1234567", "DU7654321"]
+
+
+def check(name, ok, why=""):
+    if ok:
+        print(f"ok {name}", flush=True)
+    else:
+        print(f"FAIL {name}: {why}", flush=True)
+        os._exit(1)
+
+
+def control(addr, path, body=None):
+    req = urllib.request.Request(
+        f"http://{addr}{path}",
+        data=json.dumps(body or {}).encode(),
+        method="POST",
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return resp.read()
+
+
+def paced(call, *args, **kwargs):
+    """One request, after a pause: IBKR paces the gateway at 10 requests a second overall (a
+    burst beyond answers 429), and IBind leaves pacing to its caller."""
+    time.sleep(0.12)
+    return call(*args, **kwargs)
+
+
+def main(args):
+    client = IbkrClient(
+        url=args.url,
+        cacert=False,
+        use_session=True,
+        auto_register_shutdown=False,
+        max_retries=1,
+    )
+    # IBind's health check is a /tickle (which IBKR paces at one a second).
+    check("health", client.check_health())
+    status = paced(client.authentication_status).data
+    check("auth status", status["authenticated"] and status["connected"], status)
+
+    accounts = [a["id"] for a in paced(client.portfolio_accounts).data]
+    check("portfolio accounts", accounts == ACCOUNTS, accounts)
+    brokerage = paced(client.receive_brokerage_accounts).data
+    check("brokerage accounts", brokerage["accounts"] == ACCOUNTS, brokerage)
+
+    positions = paced(client.positions, ACCOUNTS[0]).data
+    check("positions", len(positions) > 0 and all("conid" in p for p in positions), positions)
+    summary = paced(client.portfolio_summary, ACCOUNTS[0]).data
+    check(
+        "summary with segments",
+        "netliquidation-c" in summary and summary["netliquidation"]["amount"] > 0,
+        sorted(summary)[:5],
+    )
+    combos = paced(client.combination_positions, ACCOUNTS[0], no_cache=True).data
+    check("combo positions", len(combos) > 0 and combos[0]["legs"], combos)
+
+    search = paced(client.search_contract_by_symbol, "AAPL").data
+    check("symbol search", search[0]["conid"] == "265598", search)
+    info = paced(client.contract_information_by_conid, "265598").data
+    check("contract info", info["con_id"] == 265598, info)
+    secdef = paced(client.security_definition_by_conid, ["810000001"]).data
+    check("secdef", secdef["secdef"][0]["conid"] == 810000001, secdef)
+    futures = paced(client.security_future_by_symbol, "CL").data
+    check("futures", len(futures["CL"]) > 0, futures)
+
+    option = next(p["conid"] for p in positions if p["assetClass"] == "FOP")
+    fields = ["31", "84", "86", "7308", "7309", "7310", "7311"]
+    snapshot = paced(client.live_marketdata_snapshot, [str(option)], fields).data
+    check("snapshot pre-flight", "31" not in snapshot[0], snapshot)
+    for poll in range(2, 7):
+        snapshot = paced(client.live_marketdata_snapshot, [str(option)], fields).data
+        if "7308" in snapshot[0]:
+            break
+    check("greeks by the sixth poll", "7308" in snapshot[0], snapshot)
+
+    paced(client.logout)
+    refused = False
+    try:
+        paced(client.portfolio_summary, ACCOUNTS[0])
+    except ExternalBrokerError as e:
+        refused = "401" in str(e)
+    check("after logout every call needs a login", refused)
+    control(args.control, "/cp/login")
+    check("again after a login", paced(client.authentication_status).data["authenticated"])
+    check("every check", True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--control", required=True)
+    main(parser.parse_args())
