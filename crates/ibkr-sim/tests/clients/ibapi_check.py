@@ -225,6 +225,18 @@ def main(args):
     app.collect("bid, ask and last computations", lambda e: e[0] == "option" and e[2] == 12)
     app.cancelMktData(3)
 
+    # Delayed data where there is no live permission: 10167, then delayed ticks (66-68).
+    app.reqMarketDataType(3)
+    delayed = Contract()
+    delayed.conId, delayed.exchange = args.delayed_conid, "SMART"
+    app.reqMktData(9, delayed, "", False, False, [])
+    events = app.collect(
+        "delayed prices", lambda e: e[0] == "tickPrice" and e[1] == 9 and e[2] in (66, 67, 68)
+    )
+    check("delayed data is marked so", any(e[0] == "error" and e[2] == 10167 for e in events), events)
+    app.cancelMktData(9)
+    app.reqMarketDataType(1)
+
     app.reqOpenOrders()
     app.collect("open orders", kind("openOrderEnd"))
     app.reqAllOpenOrders()
@@ -289,6 +301,15 @@ def main(args):
             refusal,
         )
 
+    # Connectivity lost and restored, with the farms around it, as from IBKR.
+    control(args.control, "/tws/connectivity", {"seconds": 0.5, "restore": "data_maintained"})
+    sequence = [1100, 2103, 2105, 1102, 2104, 2106]
+    events = app.collect(
+        "connectivity notices", lambda e: e[0] == "error" and e[2] == 2106 and e[1] == -1
+    )
+    codes = [e[2] for e in events if e[0] == "error" and e[2] in sequence]
+    check("connectivity notices", codes[codes.index(1100):] == sequence, codes)
+
     app.disconnect()
     reader.join(PATIENCE)
     check("every check", True)
@@ -299,4 +320,5 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--control", required=True)
     parser.add_argument("--max-version", type=int, required=True)
+    parser.add_argument("--delayed-conid", type=int, required=True)
     main(parser.parse_args())

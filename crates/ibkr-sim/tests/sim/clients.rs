@@ -121,10 +121,14 @@ async fn official_client_at(max_version: i32) {
             control,
             "--max-version".into(),
             max_version.to_string(),
+            "--delayed-conid".into(),
+            DELAYED_CONID.to_string(),
         ],
     )
     .await;
     assert!(out.contains("ok every check"), "{out}");
+    assert!(out.contains("ok delayed data is marked so"), "{out}");
+    assert!(out.contains("ok connectivity notices"), "{out}");
     if max_version >= 127 {
         assert!(out.contains("ok PnL"), "{out}");
     }
