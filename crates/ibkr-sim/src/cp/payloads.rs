@@ -300,43 +300,30 @@ pub fn summary(world: &World, account: &Account, now: Timestamp) -> Value {
     let (c, sec) = (s.commodities, s.securities);
     let (cf, sf) = (c.funds(), sec.funds());
     let mut out = Map::new();
-    for key in SUMMARY_SEGMENTED {
-        let whole = summary_amount(
-            key,
-            s.cash,
-            s.net_liquidation,
-            s.gross_position_value,
-            &s.funds,
-        );
-        let com = summary_amount(key, c.cash, c.net_liquidation, c.gross_position_value, &cf);
-        let secs = summary_amount(
-            key,
-            sec.cash,
-            sec.net_liquidation,
-            sec.gross_position_value,
-            &sf,
-        );
-        out.insert((*key).to_owned(), amount(whole));
-        out.insert(format!("{key}-c"), amount(com));
-        out.insert(format!("{key}-s"), amount(secs));
-    }
-    for key in SUMMARY_SECURITIES {
-        let whole = summary_amount(
-            key,
-            s.cash,
-            s.net_liquidation,
-            s.gross_position_value,
-            &s.funds,
-        );
-        let secs = summary_amount(
-            key,
-            sec.cash,
-            sec.net_liquidation,
-            sec.gross_position_value,
-            &sf,
-        );
-        out.insert((*key).to_owned(), amount(whole));
-        out.insert(format!("{key}-s"), amount(secs));
+    // Each figure of the account, and of each segment where IBKR splits it.
+    let whole = (
+        "",
+        (s.cash, s.net_liquidation, s.gross_position_value, s.funds),
+    );
+    let commodities = (
+        "-c",
+        (c.cash, c.net_liquidation, c.gross_position_value, cf),
+    );
+    let securities = (
+        "-s",
+        (sec.cash, sec.net_liquidation, sec.gross_position_value, sf),
+    );
+    let all = [whole, commodities, securities];
+    let securities_only = [whole, securities];
+    let keys = SUMMARY_SEGMENTED
+        .iter()
+        .map(|k| (k, &all[..]))
+        .chain(SUMMARY_SECURITIES.iter().map(|k| (k, &securities_only[..])));
+    for (key, parts) in keys {
+        for (suffix, (cash, nlv, gpv, funds)) in parts {
+            let figure = summary_amount(key, *cash, *nlv, *gpv, funds);
+            out.insert(format!("{key}{suffix}"), amount(figure));
+        }
     }
     out.insert("buyingpower".into(), amount(s.funds.buying_power));
     out.insert("netliquidationuncertainty".into(), amount(0.0));

@@ -10,45 +10,28 @@ failure, so the Rust test shows exactly which step a client could not take.
 
 import argparse
 import asyncio
-import json
 import math
-import os
-import urllib.request
 
 from ib_async import IB, Contract, LimitOrder
+
+from common import check, control
 
 PATIENCE = 15.0
 
 
-def control(addr, path, body=None):
-    data = json.dumps(body or {}).encode()
-    req = urllib.request.Request(
-        f"http://{addr}{path}",
-        data=data,
-        method="POST",
-        headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        return resp.read()
-
-
-def check(name, ok, why=""):
-    if ok:
-        print(f"ok {name}", flush=True)
-    else:
-        print(f"FAIL {name}: {why}", flush=True)
-        # At once: the client's own threads or tasks would keep a normal exit waiting.
-        os._exit(1)
-
-
-async def until(what, predicate):
-    """Waits for `predicate()` to hold, letting ib_async's loop run; fails after PATIENCE."""
+async def until(ib, what, predicate):
+    """Waits for `predicate()` to hold, checking it after each batch of messages ib_async
+    handles (its `updateEvent`); fails after PATIENCE."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + PATIENCE
     while not predicate():
-        if loop.time() > deadline:
+        left = deadline - loop.time()
+        if left <= 0:
             check(what, False, "timed out")
-        await asyncio.sleep(0.05)
+        try:
+            await asyncio.wait_for(ib.updateEvent, left)
+        except asyncio.TimeoutError:
+            check(what, False, "timed out")
 
 
 async def main(args):
@@ -103,7 +86,7 @@ async def main(args):
     )
 
     pnl = ib.reqPnL("DU1234567")
-    await until("PnL", lambda: not math.isnan(pnl.dailyPnL))
+    await until(ib, "PnL", lambda: not math.isnan(pnl.dailyPnL))
     check("PnL", math.isfinite(pnl.unrealizedPnL), pnl)
 
     option = Contract(conId=fop[0].contract.conId)
@@ -119,16 +102,16 @@ async def main(args):
     check("qualify", qualified is not None and qualified.exchange == "NYMEX", qualified)
 
     ticker = ib.reqMktData(qualified)
-    await until("option prices", lambda: not math.isnan(ticker.last))
+    await until(ib, "option prices", lambda: not math.isnan(ticker.last))
     # The first computation is IB's "not computed yet"; the next price step computes.
     control(args.control, "/market/step", {"steps": 1})
-    await until(
+    await until(ib, 
         "model greeks",
         lambda: ticker.modelGreeks is not None and ticker.modelGreeks.delta is not None,
     )
     g = ticker.modelGreeks
     check("model greeks", 0 < abs(g.delta) <= 1 and g.undPrice > 0, g)
-    await until(
+    await until(ib, 
         "bid, ask and last computations",
         lambda: None not in (ticker.bidGreeks, ticker.askGreeks, ticker.lastGreeks),
     )
@@ -142,7 +125,7 @@ async def main(args):
     ib.reqMarketDataType(3)
     [delayed] = await ib.qualifyContractsAsync(Contract(conId=args.delayed_conid))
     dticker = ib.reqMktData(delayed)
-    await until("delayed prices", lambda: not math.isnan(dticker.last))
+    await until(ib, "delayed prices", lambda: not math.isnan(dticker.last))
     check("delayed data is marked so", any(e[1] == 10167 for e in errors), errors)
     ib.cancelMktData(delayed)
     ib.reqMarketDataType(1)
@@ -168,7 +151,7 @@ async def main(args):
 
     # Orders are refused as a read-only API refuses them.
     trade = ib.placeOrder(qualified, LimitOrder("BUY", 1, 0.01))
-    await until(
+    await until(ib, 
         "read-only refusal",
         lambda: any(e[1] == 321 and e[0] == trade.order.orderId for e in errors),
     )
@@ -184,7 +167,7 @@ async def main(args):
         codes = [e[1] for e in errors if e[1] in sequence]
         return codes[codes.index(1100):] if 1100 in codes else []
 
-    await until("1100 then 1102 with the farms around them", lambda: since_1100() == sequence)
+    await until(ib, "1100 then 1102 with the farms around them", lambda: since_1100() == sequence)
     check("connectivity notices", True)
 
     lost = asyncio.Event()

@@ -11,11 +11,8 @@ message) fails the run.
 """
 
 import argparse
-import json
-import os
 import queue
 import threading
-import urllib.request
 
 import ibapi.client
 from ibapi.client import EClient
@@ -24,28 +21,14 @@ from ibapi.execution import ExecutionFilter
 from ibapi.order import Order
 from ibapi.wrapper import EWrapper
 
+from common import check, control
+
 PATIENCE = 15.0
 ACCOUNTS = ["DU1234567", "DU7654321"]
 
 
-def check(name, ok, why=""):
-    if ok:
-        print(f"ok {name}", flush=True)
-    else:
-        print(f"FAIL {name}: {why}", flush=True)
-        # At once: the client's own threads or tasks would keep a normal exit waiting.
-        os._exit(1)
 
 
-def control(addr, path, body=None):
-    req = urllib.request.Request(
-        f"http://{addr}{path}",
-        data=json.dumps(body or {}).encode(),
-        method="POST",
-        headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        return resp.read()
 
 
 class App(EWrapper, EClient):

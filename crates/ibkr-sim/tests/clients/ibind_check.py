@@ -9,33 +9,17 @@ failure.
 """
 
 import argparse
-import json
-import os
 import time
-import urllib.request
 
 from ibind import ExternalBrokerError, IbkrClient
+
+from common import check, control
 
 ACCOUNTS = ["DU1234567", "DU7654321"]
 
 
-def check(name, ok, why=""):
-    if ok:
-        print(f"ok {name}", flush=True)
-    else:
-        print(f"FAIL {name}: {why}", flush=True)
-        os._exit(1)
 
 
-def control(addr, path, body=None):
-    req = urllib.request.Request(
-        f"http://{addr}{path}",
-        data=json.dumps(body or {}).encode(),
-        method="POST",
-        headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        return resp.read()
 
 
 def paced(call, *args, **kwargs):
