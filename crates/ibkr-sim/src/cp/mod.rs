@@ -41,6 +41,7 @@ use crate::world::World;
 pub use faults::{Fault, FaultKind};
 use limits::RateLimiter;
 use session::{CpSession, Refusal, Tier};
+pub use session::{GREEKS_FIRST_POLLS, greeks_poll};
 
 /// How an unauthenticated request is answered; sources disagree, so both are available.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]

@@ -190,6 +190,9 @@ async def main(args):
                 "127.0.0.1", args.port, clientId=11, timeout=PATIENCE, raiseSyncErrors=True
             )
         except ConnectionRefusedError:
+            # A client's reconnection policy: nothing tells a client a gateway is back but a
+            # connect that succeeds, so it tries again a little later, as IBC and ib_async's
+            # Watchdog do.
             if loop.time() > deadline:
                 check("reconnect after the restart", False, "still refused")
             await asyncio.sleep(0.2)

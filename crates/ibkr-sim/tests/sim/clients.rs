@@ -58,8 +58,9 @@ async fn simulator() -> (Simulator, String) {
     (sim, control)
 }
 
-/// Runs `name` with `args`; panics with everything it printed unless every check passed.
-async fn run(name: &str, args: &[String]) -> String {
+/// Runs `name` with `args`; panics with everything it printed unless every check passed and
+/// each of `steps` was reported.
+async fn run(name: &str, args: &[String], steps: &[&str]) {
     let mut cmd = Command::new(python());
     cmd.arg(script(name))
         .args(args)
@@ -70,68 +71,64 @@ async fn run(name: &str, args: &[String]) -> String {
         .await
         .unwrap_or_else(|_| panic!("{name} {args:?} did not finish"))
         .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && !stdout.contains("FAIL"),
         "{name} {args:?} failed ({}):\n{stdout}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    stdout
+    for step in steps {
+        assert!(
+            stdout.contains(&format!("ok {step}\n")),
+            "{step} missing from:\n{stdout}"
+        );
+    }
+}
+
+/// A TWS client script's arguments: the simulator's TWS port, its control API, the
+/// delayed-only conid.
+fn tws_args(sim: &Simulator, control: String) -> Vec<String> {
+    vec![
+        "--port".into(),
+        sim.tws_addr().port().to_string(),
+        "--control".into(),
+        control,
+        "--delayed-conid".into(),
+        DELAYED_CONID.to_string(),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ib_async_connects_syncs_and_sees_faults_as_from_ibkr() {
     let (sim, control) = simulator().await;
-    let out = run(
-        "ib_async_check.py",
-        &[
-            "--port".into(),
-            sim.tws_addr().port().to_string(),
-            "--control".into(),
-            control,
-            "--delayed-conid".into(),
-            DELAYED_CONID.to_string(),
-        ],
-    )
-    .await;
-    for step in [
-        "ok connect with start-up synchronisation",
-        "ok text protocol version",
-        "ok model greeks",
-        "ok delayed data is marked so",
-        "ok option chains",
-        "ok orders refused read-only",
-        "ok connectivity notices",
-        "ok reconnect after the restart",
-    ] {
-        assert!(out.contains(step), "{step} missing from:\n{out}");
-    }
+    let steps = [
+        "connect with start-up synchronisation",
+        "text protocol version",
+        "model greeks",
+        "delayed data is marked so",
+        "option chains",
+        "orders refused read-only",
+        "connectivity notices",
+        "reconnect after the restart",
+    ];
+    run("ib_async_check.py", &tws_args(&sim, control), &steps).await;
 }
 
 /// The official client at `max_version`: what it reads must be what a gateway sends there.
 async fn official_client_at(max_version: i32) {
     let (sim, control) = simulator().await;
-    let out = run(
-        "ibapi_check.py",
-        &[
-            "--port".into(),
-            sim.tws_addr().port().to_string(),
-            "--control".into(),
-            control,
-            "--max-version".into(),
-            max_version.to_string(),
-            "--delayed-conid".into(),
-            DELAYED_CONID.to_string(),
-        ],
-    )
-    .await;
-    assert!(out.contains("ok every check"), "{out}");
-    assert!(out.contains("ok delayed data is marked so"), "{out}");
-    assert!(out.contains("ok connectivity notices"), "{out}");
+    let mut args = tws_args(&sim, control);
+    args.extend(["--max-version".into(), max_version.to_string()]);
+    let mut steps = vec![
+        "delayed data is marked so",
+        "connectivity notices",
+        "every check",
+    ];
     if max_version >= 127 {
-        assert!(out.contains("ok PnL"), "{out}");
+        steps.push("PnL");
     }
+    run("ibapi_check.py", &args, &steps).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,23 +159,18 @@ async fn the_official_client_at_v226_speaks_protobuf() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ibind_reads_the_client_portal_as_from_ibkr() {
     let (sim, control) = simulator().await;
-    let out = run(
-        "ibind_check.py",
-        &[
-            "--url".into(),
-            format!("{}/", sim.cp_url()),
-            "--control".into(),
-            control,
-        ],
-    )
-    .await;
-    for step in [
-        "ok symbol search",
-        "ok summary with segments",
-        "ok greeks by the sixth poll",
-        "ok after logout every call needs a login",
-        "ok every check",
-    ] {
-        assert!(out.contains(step), "{step} missing from:\n{out}");
-    }
+    let args = [
+        "--url".into(),
+        format!("{}/", sim.cp_url()),
+        "--control".into(),
+        control,
+    ];
+    let steps = [
+        "symbol search",
+        "summary with segments",
+        "greeks by the sixth poll",
+        "after logout every call needs a login",
+        "every check",
+    ];
+    run("ibind_check.py", &args, &steps).await;
 }
