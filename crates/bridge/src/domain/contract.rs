@@ -110,6 +110,20 @@ impl Contract {
         }
     }
 
+    /// A derivative's root: the symbol its underlying is listed under (`CL` for a CL future or
+    /// an option on one, `AAPL` for an AAPL option). `None` for anything else.
+    pub fn derivative_root(&self) -> Option<&str> {
+        match self.sec_type {
+            SecType::Future | SecType::Option | SecType::FutureOption => Some(
+                self.underlying_symbol
+                    .as_deref()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(&self.symbol),
+            ),
+            _ => None,
+        }
+    }
+
     /// The multiplier to value a position with: a stock's is 1 when unknown.
     pub fn effective_multiplier(&self) -> Option<f64> {
         match (self.multiplier, &self.sec_type) {

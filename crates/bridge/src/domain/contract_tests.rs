@@ -42,3 +42,27 @@ fn merge_fills_only_what_is_missing() {
     assert_eq!(mine.multiplier, Some(1000.0));
     assert_eq!(mine.underlying_conid, Some(conid(4)));
 }
+
+#[test]
+fn derivatives_are_rooted_at_their_underlying_symbol() {
+    let mut fop = Contract::new(conid(3), "LO", SecType::FutureOption);
+    assert_eq!(
+        fop.derivative_root(),
+        Some("LO"),
+        "its own symbol when nothing else is known"
+    );
+    fop.underlying_symbol = Some("CL".into());
+    assert_eq!(fop.derivative_root(), Some("CL"));
+    assert_eq!(
+        Contract::new(conid(2), "CL", SecType::Future).derivative_root(),
+        Some("CL")
+    );
+    assert_eq!(
+        Contract::new(conid(1), "AAPL", SecType::Stock).derivative_root(),
+        None
+    );
+    assert_eq!(
+        Contract::new(conid(4), "SPREAD", SecType::Other("BAG".into())).derivative_root(),
+        None
+    );
+}

@@ -65,6 +65,8 @@ async fn every_read_returns_the_scenarios_data() {
 
     let codes = c.iserver_accounts().await.expect("iserver accounts");
     assert_eq!(codes.len(), 2);
+    // A future streams only after a search for its root; the stock needs none.
+    assert!(c.search("CL").await.expect("search") > 0);
     // The first call for a conid returns nothing; the client asks again at once.
     let snaps = c
         .snapshots(&[conid(810000001), conid(265598)])
@@ -701,5 +703,9 @@ async fn a_login_the_keeper_has_not_seen_is_met_with_the_first_calls_and_one_mor
         after.iter().filter(|(_, s)| *s == 400).count(),
         1,
         "one refusal, then the first calls: {after:?}"
+    );
+    assert!(
+        after[refused + 1..].contains(&("/iserver/secdef/search".to_owned(), 200)),
+        "the new session searches the derivatives' roots again: {after:?}"
     );
 }

@@ -768,6 +768,19 @@ async fn snapshot(State(cp): State<Arc<Cp>>, Query(q): Query<SnapshotQuery>) -> 
     let now = Timestamp::now();
     let mut out = Vec::new();
     for conid in conids {
+        let mut entry = serde_json::Map::new();
+        entry.insert("conid".into(), json!(conid));
+        entry.insert("conidEx".into(), json!(conid.to_string()));
+        let derivative = i32::try_from(conid)
+            .ok()
+            .and_then(|c| cp.world.instrument(c))
+            .is_some_and(|i| i.sec_type != SecType::Stock);
+        if derivative && !session.searched.contains(&conid) {
+            // IBKR: "for derivative contracts /iserver/secdef/search must be called first";
+            // until then no stream starts, and every poll is answered as a pre-flight.
+            out.push(Value::Object(entry));
+            continue;
+        }
         let polls = {
             let p = session.snapshot_polls.entry(conid).or_insert(0);
             *p += 1;
@@ -777,9 +790,6 @@ async fn snapshot(State(cp): State<Arc<Cp>>, Query(q): Query<SnapshotQuery>) -> 
             session.snapshot_fields.insert(conid, f.clone());
         }
         let greeks_at = session::greeks_poll(cp.world.scenario().market.seed, conid);
-        let mut entry = serde_json::Map::new();
-        entry.insert("conid".into(), json!(conid));
-        entry.insert("conidEx".into(), json!(conid.to_string()));
         if polls > 1 {
             let wanted = session
                 .snapshot_fields
@@ -958,6 +968,8 @@ fn secdef_search(cp: &Cp, q: SearchRequest) -> Answer {
         }
     };
     let mut rows = Vec::new();
+    // The derivatives a symbol search relays open to market data (a search by name relays none).
+    let mut relayed: Vec<i32> = Vec::new();
     // Stocks: their own conid; every future and option on them.
     for stock in scenario
         .instruments
@@ -969,6 +981,7 @@ fn secdef_search(cp: &Cp, q: SearchRequest) -> Answer {
             .values()
             .filter(|i| i.underlying_conid == Some(stock.conid))
             .collect();
+        relayed.extend(derivatives.iter().map(|i| i.conid));
         rows.push(payloads::search_row(
             stock.conid,
             stock,
@@ -994,7 +1007,13 @@ fn secdef_search(cp: &Cp, q: SearchRequest) -> Answer {
                 && i.underlying_conid
                     .is_some_and(|c| futures.iter().any(|f| f.conid == c))
         }));
+        relayed.extend(derivatives.iter().map(|i| i.conid));
         rows.push(payloads::search_row(index, front, &derivatives, by_name));
+    }
+    if !by_name {
+        lock(&cp.session)
+            .searched
+            .extend(relayed.into_iter().map(i64::from));
     }
     Ok(json_response(StatusCode::OK, Value::Array(rows)))
 }

@@ -4,7 +4,7 @@
 //!
 //! Pure state: every method takes `now`; nothing here reads a clock or answers HTTP.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -76,6 +76,9 @@ pub struct CpSession {
     /// `/iserver/accounts` before market-data snapshots.
     pub portfolio_accounts_seen: bool,
     pub iserver_accounts_seen: bool,
+    /// Derivatives whose underlying was searched (`/iserver/secdef/search`) in this brokerage
+    /// session: IBKR streams a derivative's market data only after that search.
+    pub searched: HashSet<i64>,
     /// Snapshot polls per conid (the first only starts streaming) and the fields last asked.
     pub snapshot_polls: HashMap<i64, u32>,
     pub snapshot_fields: HashMap<i64, Vec<String>>,
@@ -96,6 +99,7 @@ impl CpSession {
             session_id: 0,
             portfolio_accounts_seen: false,
             iserver_accounts_seen: false,
+            searched: HashSet::new(),
             snapshot_polls: HashMap::new(),
             snapshot_fields: HashMap::new(),
         };
@@ -107,6 +111,7 @@ impl CpSession {
 
     /// The browser login: SSO and brokerage sessions both start.
     pub fn login(&mut self, now: Instant) {
+        self.brokerage_ended();
         self.sso_since = Some(now);
         self.logged_out = false;
         self.brokerage = true;
@@ -121,7 +126,6 @@ impl CpSession {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
         self.portfolio_accounts_seen = false;
-        self.iserver_accounts_seen = false;
         self.snapshot_polls.clear();
         self.snapshot_fields.clear();
     }
@@ -144,8 +148,7 @@ impl CpSession {
             self.expire();
         }
         if self.brokerage && now.duration_since(self.last_request) >= self.idle_timeout {
-            self.brokerage = false;
-            self.iserver_accounts_seen = false;
+            self.brokerage_ended();
         }
     }
 
@@ -208,24 +211,28 @@ impl CpSession {
 
     fn end(&mut self) {
         self.sso_since = None;
-        self.brokerage = false;
+        self.brokerage_ended();
         self.connected = false;
         self.reauth_at = None;
-        self.iserver_accounts_seen = false;
         self.portfolio_accounts_seen = false;
+    }
+
+    /// What a brokerage session's first calls set up goes with it.
+    fn brokerage_ended(&mut self) {
+        self.brokerage = false;
+        self.iserver_accounts_seen = false;
+        self.searched.clear();
     }
 
     /// Another login elsewhere took the brokerage session.
     pub fn compete(&mut self) {
         self.competing = true;
-        self.brokerage = false;
-        self.iserver_accounts_seen = false;
+        self.brokerage_ended();
     }
 
     /// Drops the brokerage session as an idle timeout would, at once.
     pub fn idle_out(&mut self) {
-        self.brokerage = false;
-        self.iserver_accounts_seen = false;
+        self.brokerage_ended();
     }
 
     /// The session id `/tickle` reports (32 hex digits).

@@ -137,3 +137,26 @@ fn greeks_first_appear_on_a_seeded_poll_within_the_range() {
         "another seed, other polls"
     );
 }
+
+#[test]
+fn searches_and_first_calls_last_one_brokerage_session() {
+    let t0 = Instant::now();
+    type Ending = fn(&mut CpSession, Instant);
+    let ended: [(&str, Ending); 5] = [
+        ("idle timeout", |s, t| {
+            s.status(t + IDLE);
+        }),
+        ("idle out", |s, _| s.idle_out()),
+        ("competing login", |s, _| s.compete()),
+        ("logout", |s, _| s.logout()),
+        ("new login", |s, t| s.login(t)),
+    ];
+    for (how, end) in ended {
+        let mut s = CpSession::new(true, IDLE, t0);
+        s.iserver_accounts_seen = true;
+        s.searched.insert(820000001);
+        end(&mut s, t0);
+        assert!(s.searched.is_empty(), "{how}: searches forgotten");
+        assert!(!s.iserver_accounts_seen, "{how}: /iserver/accounts again");
+    }
+}

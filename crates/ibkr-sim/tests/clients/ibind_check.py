@@ -80,7 +80,11 @@ def main(args):
     futures = paced(client.security_future_by_symbol, "CL").data
     check("futures", len(futures["CL"]) > 0, futures)
 
-    option = next(p["conid"] for p in positions if p["assetClass"] == "FOP")
+    option = next(p for p in positions if p["assetClass"] == "FOP")
+    # IBKR streams a derivative's data only after a search for its underlying.
+    roots = paced(client.search_contract_by_symbol, option["ticker"]).data
+    check("futures root search", any(s["secType"] == "FOP" for s in roots[0]["sections"]), roots)
+    option = option["conid"]
     fields = ["31", "84", "86", "7308", "7309", "7310", "7311"]
     snapshot = paced(client.live_marketdata_snapshot, [str(option)], fields).data
     check("snapshot pre-flight", "31" not in snapshot[0], snapshot)

@@ -460,6 +460,7 @@ async fn snapshots_need_iserver_accounts_and_a_preflight() {
         serde_json::json!(["DU1234567", "DU7654321"])
     );
     assert!(accounts["aliases"].is_object() && accounts["acctProps"]["DU1234567"].is_object());
+    cp.get("/iserver/secdef/search?symbol=CL").await;
 
     // The first call only starts streaming.
     let first = cp.get(&path).await;
@@ -482,7 +483,7 @@ async fn snapshots_need_iserver_accounts_and_a_preflight() {
     assert!(opt["_updated"].as_i64().expect("ms") > 1_600_000_000_000);
     assert_eq!(opt["6509"], "RpB");
     // Greeks come on a later poll, not always the same one: the one the scenario's seed picks
-    // for this conid, between the third and the sixth. (At most eight requests here: within
+    // for this conid, between the third and the sixth. (At most nine requests here: within
     // the pacing of ten a second.)
     let seed = sim.control().world().scenario().market.seed;
     let at = ibkr_sim::cp::greeks_poll(seed, 820000001);
@@ -527,6 +528,35 @@ async fn snapshots_need_iserver_accounts_and_a_preflight() {
             .expect("q")
             .last
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn derivative_snapshots_wait_for_a_search_of_their_underlying() {
+    let sim = start().await;
+    let cp = Cp::new(&sim);
+    cp.get("/iserver/accounts").await;
+    let path = "/iserver/marketdata/snapshot?conids=820000001,265598&fields=31,84,86";
+    cp.get(path).await;
+    let unsearched = cp.get(path).await;
+    assert!(unsearched[1]["31"].is_string(), "a stock needs no search");
+    assert_eq!(
+        unsearched[0],
+        serde_json::json!({"conid": 820000001, "conidEx": "820000001"}),
+        "no stream for an option whose underlying was not searched"
+    );
+    cp.get("/iserver/secdef/search?symbol=crude&name=true")
+        .await;
+    let by_name = cp.get(path).await;
+    assert!(
+        by_name[0].get("31").is_none(),
+        "a search by name relays no derivatives: {by_name}"
+    );
+
+    cp.get("/iserver/secdef/search?symbol=CL").await;
+    let preflight = cp.get(path).await;
+    assert!(preflight[0].get("31").is_none(), "{preflight}");
+    let streaming = cp.get(path).await;
+    assert!(streaming[0]["31"].is_string(), "{streaming}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -388,6 +388,14 @@ impl PortalClient {
         read(&e, &v, wire::iserver_accounts)
     }
 
+    /// `/iserver/secdef/search` for `symbol`, which IBKR wants before any market data of a
+    /// derivative on it in a brokerage session. Returns how many instruments matched.
+    pub async fn search(&self, symbol: &str) -> Result<usize, PortalError> {
+        let e = Endpoint::fixed("/iserver/secdef/search");
+        let v = self.get(&e, &[("symbol", symbol.to_owned())]).await?;
+        read(&e, &v, wire::secdef_search)
+    }
+
     /// Snapshots of `conids` (batches of 100). The gateway answers a conid's first request with
     /// no fields, only starting to stream it; such conids are asked once more at once.
     pub async fn snapshots(&self, conids: &[ConId]) -> Result<Vec<wire::Snapshot>, PortalError> {

@@ -13,7 +13,9 @@
 //! every session generation the keeper publishes, polls at once when a new session becomes
 //! readable (so data flows within one poll interval of a login), and, should the gateway still
 //! say a first call is missing (a login the keeper has not seen yet), makes them and reads once
-//! more.
+//! more. Derivatives need one more first call: IBKR streams their market data only after a
+//! `/iserver/secdef/search` for their underlying, so each root is searched once per session
+//! generation before its first snapshot.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -21,6 +23,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
+use tracing::debug;
 
 use super::client::PortalClient;
 use super::error::PortalError;
@@ -59,6 +62,10 @@ pub struct PortalSource {
     portfolio_ready: Option<u64>,
     /// The session generation `/iserver/accounts` was last called in.
     iserver_ready: Option<u64>,
+    /// Derivative roots searched (`/iserver/secdef/search`) in the session generation
+    /// `searched_in`: IBKR streams a derivative's market data only after such a search.
+    searched: BTreeSet<String>,
+    searched_in: Option<u64>,
     /// The outcome last reported: `None` before the first poll, then the error (if any).
     reported: Option<Option<String>>,
 }
@@ -80,6 +87,8 @@ impl PortalSource {
             known: BTreeMap::new(),
             portfolio_ready: None,
             iserver_ready: None,
+            searched: BTreeSet::new(),
+            searched_in: None,
             reported: None,
         }
     }
@@ -178,6 +187,7 @@ impl PortalSource {
             Err(PortalError::FirstCallNeeded { .. }) => {
                 self.portfolio_ready = None;
                 self.iserver_ready = None;
+                self.searched_in = None;
                 self.read(&session).await
             }
             done => done,
@@ -232,11 +242,33 @@ impl PortalSource {
                     .filter_map(|c| self.known.get(c).and_then(|k| k.underlying_conid)),
             );
             let wanted: Vec<ConId> = wanted.into_iter().collect();
+            self.search_roots(&wanted, session.generation).await?;
             snapshots = self.client.snapshots(&wanted).await?;
         }
 
         let report = self.apply(positions, &snapshots, now);
         Ok(report)
+    }
+
+    /// Searches, once per session generation, the root of every derivative in `conids`.
+    async fn search_roots(&mut self, conids: &[ConId], generation: u64) -> Result<(), PortalError> {
+        if self.searched_in != Some(generation) {
+            self.searched.clear();
+            self.searched_in = Some(generation);
+        }
+        let roots: BTreeSet<String> = conids
+            .iter()
+            .filter_map(|c| self.known.get(c).and_then(Contract::derivative_root))
+            .filter(|root| !self.searched.contains(*root))
+            .map(str::to_owned)
+            .collect();
+        for root in roots {
+            if self.client.search(&root).await? == 0 {
+                debug!(root, "the gateway found nothing for this derivative root");
+            }
+            self.searched.insert(root);
+        }
+        Ok(())
     }
 
     /// Looks up what positions did not say: multipliers and underlyings from the secdef

@@ -221,6 +221,12 @@ pub fn iserver_accounts(v: &Value) -> Result<Vec<AccountCode>, Malformed> {
         .collect()
 }
 
+/// `/iserver/secdef/search`: how many instruments matched (rows the bridge does not read
+/// further; the search matters for what it opens, see [`super::source`]).
+pub fn secdef_search(v: &Value) -> Result<usize, Malformed> {
+    Ok(array(v, "search results")?.len())
+}
+
 /// A position row of `/portfolio/{id}/positions/{page}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Position {
