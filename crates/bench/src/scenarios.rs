@@ -53,6 +53,7 @@ fn base(accounts: usize) -> ScenarioFile {
             local_symbol: None,
             long_name: Some("Light Sweet Crude Oil".into()),
             volatility: None,
+            industry: None,
         }],
         positions: Vec::new(),
         combos: Vec::new(),

@@ -196,6 +196,19 @@ pub struct InstrumentSpec {
     /// Options: implied volatility, instead of the underlying's volatility.
     #[serde(default)]
     pub volatility: Option<f64>,
+    /// Stocks: the company's classification, as IBKR reports it.
+    #[serde(default)]
+    pub industry: Option<Industry>,
+}
+
+/// IBKR's classification of a company: `sector`, `group` (contract info's `industry`) and
+/// `sector_group` (contract info's `category`). IBKR leaves derivatives unclassified.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Industry {
+    pub sector: String,
+    pub group: String,
+    pub sector_group: String,
 }
 
 /// Units of one instrument held in an account outside any combo.
@@ -261,6 +274,7 @@ pub struct Instrument {
     pub volatility: f64,
     pub tick: f64,
     pub delayed_only: bool,
+    pub industry: Option<Industry>,
 }
 
 fn serialize_month<S: serde::Serializer>(
@@ -564,6 +578,7 @@ fn resolve_instrument(
         volatility: 0.0,
         tick: 0.01,
         delayed_only: false,
+        industry: None,
     };
     if spec.conid <= 0 {
         return Err(invalid(place, "conid must be a positive integer"));
@@ -574,6 +589,13 @@ fn resolve_instrument(
             if inst.local_symbol.is_empty() {
                 inst.local_symbol = spec.symbol.clone();
             }
+            inst.industry = spec.industry.clone();
+        }
+        _ if spec.industry.is_some() => {
+            return Err(invalid(
+                &place,
+                "industry classifies a company: give it to the stock, not a derivative",
+            ));
         }
         SecType::Future => {
             let root = Root::parse(&spec.symbol);

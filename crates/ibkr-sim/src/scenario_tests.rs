@@ -121,6 +121,7 @@ fn bad_scenarios_say_where() {
         err("[[underlyings]]\nsymbol = \"ES\"\nprice = 5000\nvolatility = 0.2\nindex_conid = 1")
             .contains("index_conid is an instrument's conid")
     );
+    assert!(err("[[instruments]]\nconid = 6\nsymbol = \"CL\"\nsec_type = \"FUT\"\nmonth = 2\nexchange = \"NYMEX\"\nindustry = { sector = \"Energy\", group = \"Oil\", sector_group = \"Oil\" }").contains("industry classifies a company"));
 }
 
 #[test]

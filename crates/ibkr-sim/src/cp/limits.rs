@@ -1,6 +1,6 @@
 //! The Client Portal Gateway's pacing: 10 requests per second overall and tighter limits on
-//! some endpoints (`/tickle` 1/s, `/portfolio/accounts` 1 per 5 s, `/sso/validate` 1/min,
-//! snapshots 10/s), with an optional penalty box after a violation.
+//! some endpoints (`/tickle` 1/s, `/portfolio/accounts` and the partitioned PnL 1 per 5 s,
+//! `/sso/validate` 1/min, snapshots 10/s), with an optional penalty box after a violation.
 //!
 //! Pure: `now` is passed in. Sliding windows of request times, so the answer is exact.
 
@@ -28,10 +28,11 @@ pub const GLOBAL: Limit = limit(10, 1000);
 
 /// The per-endpoint limit of a path (below `/v1/api`), if it has one.
 pub fn endpoint_limit(path: &str) -> Option<(&'static str, Limit)> {
-    let table: [(&str, Limit); 5] = [
+    let table: [(&str, Limit); 6] = [
         ("/tickle", limit(1, 1000)),
         ("/portfolio/accounts", limit(1, 5000)),
         ("/portfolio/subaccounts", limit(1, 5000)),
+        ("/iserver/account/pnl/partitioned", limit(1, 5000)),
         ("/sso/validate", limit(1, 60_000)),
         ("/iserver/marketdata/snapshot", limit(10, 1000)),
     ];

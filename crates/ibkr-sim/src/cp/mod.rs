@@ -329,6 +329,7 @@ fn router(cp: Arc<Cp>) -> Router {
         .route("/portfolio2/{account}/positions", get(positions2))
         .route("/portfolio/{account}/combo/positions", get(combo_positions))
         .route("/iserver/accounts", get(iserver_accounts))
+        .route("/iserver/account/pnl/partitioned", get(pnl_partitioned))
         .route("/iserver/marketdata/snapshot", get(snapshot))
         .route("/iserver/secdef/info", get(secdef_info))
         .route(
@@ -731,6 +732,19 @@ async fn iserver_accounts(State(cp): State<Arc<Cp>>) -> Answer {
         StatusCode::OK,
         payloads::iserver_accounts(&cp.world.scenario().accounts),
     ))
+}
+
+/// Each account's PnL, net liquidation, excess liquidity and market value, keyed
+/// `{account}.Core`; the first call of a brokerage session only starts the subscription.
+async fn pnl_partitioned(State(cp): State<Arc<Cp>>) -> Answer {
+    cp.admit(Tier::Brokerage)?;
+    let started = std::mem::replace(&mut lock(&cp.session).pnl_started, true);
+    let upnl = if started {
+        payloads::pnl_partitioned(&cp.world, Timestamp::now())
+    } else {
+        serde_json::Map::new()
+    };
+    Ok(json_response(StatusCode::OK, json!({"upnl": upnl})))
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::session::AuthStatus;
 use crate::margin::Funds;
-use crate::scenario::{Account, Instrument, SecType, format_number, right_code};
+use crate::scenario::{Account, Industry, Instrument, SecType, format_number, right_code};
 use crate::world::{ComboView, Leg, World};
 
 const MAC: &str = "98:F2:B3:23:BF:A0";
@@ -159,6 +159,20 @@ fn leg_fields(l: &Leg) -> Map<String, Value> {
     }
 }
 
+/// One part of a company's classification; null for what IBKR leaves unclassified (its
+/// examples: derivatives, crypto).
+fn industry(i: &Instrument, part: fn(&Industry) -> &String) -> Value {
+    i.industry.as_ref().map_or(Value::Null, |x| json!(part(x)))
+}
+
+/// The stock type for stocks, empty for the rest, as IBKR's examples show.
+fn stock_type(i: &Instrument) -> &'static str {
+    match i.sec_type {
+        SecType::Stock => "COMMON",
+        _ => "",
+    }
+}
+
 /// A row of `/portfolio/{accountId}/positions/{pageId}`.
 pub fn position_row(leg: &Leg) -> Value {
     let i = &leg.instrument;
@@ -172,10 +186,10 @@ pub fn position_row(leg: &Leg) -> Value {
         "model": "", "time": 12, "chineseName": null, "allExchanges": i.exchange,
         "listingExchange": i.primary_exchange.clone().unwrap_or_else(|| i.exchange.clone()),
         "countryCode": "US", "name": i.long_name, "lastTradingDay": i.expiry_yyyymmdd(),
-        "group": null, "sector": null, "sectorGroup": null, "ticker": i.symbol,
+        "group": industry(i, |x| &x.group), "sector": industry(i, |x| &x.sector),
+        "sectorGroup": industry(i, |x| &x.sector_group), "ticker": i.symbol,
         "undSym": i.underlying_conid.map(|_| i.symbol.clone()),
-        // The stock type for stocks, empty for the rest, as IBKR's examples show.
-        "type": if derivative { "" } else { "COMMON" },
+        "type": stock_type(i),
         "hasOptions": !i.sec_type.is_option(), "fullName": i.long_name, "isUS": true,
         "isEventContract": false, "incrementRules": [{"lowerEdge": 0.0, "increment": i.tick}],
         "displayRule": {"magnification": 0, "displayRuleStep": [
@@ -202,7 +216,7 @@ pub fn position2_row(leg: &Leg, now: Timestamp) -> Value {
         "conid": i.conid.to_string(),
         "currency": i.currency,
         "description": i.local_symbol,
-        "group": null,
+        "group": industry(i, |x| &x.group),
         "isLastToLoq": false,
         "marketPrice": leg.market_price,
         "marketValue": round2(leg.market_value),
@@ -210,7 +224,7 @@ pub fn position2_row(leg: &Leg, now: Timestamp) -> Value {
         "position": leg.quantity,
         "realizedPnl": round2(leg.realized_pnl),
         "secType": i.sec_type.as_str(),
-        "sector": null,
+        "sector": industry(i, |x| &x.sector),
         "timestamp": now.as_second(),
         "unrealizedPnl": round2(leg.unrealized_pnl),
     })
@@ -433,6 +447,24 @@ pub fn combo(view: &ComboView) -> Combo<'_> {
     }
 }
 
+/// `/iserver/account/pnl/partitioned`'s rows: one per account, keyed `{account}.Core` (the
+/// account as a whole; IBKR's `rowType` 1 for an individual account).
+pub fn pnl_partitioned(world: &World, now: Timestamp) -> Map<String, Value> {
+    world
+        .account_ids()
+        .into_iter()
+        .filter_map(|id| {
+            let s = world.account_summary(&id, now)?;
+            let row = json!({
+                "rowType": 1, "dpl": round2(s.daily_pnl), "nl": round2(s.net_liquidation),
+                "upl": round2(s.unrealized_pnl), "el": round2(s.funds.excess_liquidity),
+                "mv": round2(s.gross_position_value),
+            });
+            Some((format!("{id}.Core"), row))
+        })
+        .collect()
+}
+
 /// `/trsrv/secdef` item.
 pub fn secdef(i: &Instrument) -> Value {
     json!({
@@ -443,8 +475,9 @@ pub fn secdef(i: &Instrument) -> Value {
         "putOrCall": i.right.map(right_code), "strike": format_number(i.strike.unwrap_or_default()),
         "undConid": i.underlying_conid.unwrap_or(0),
         "listingExchange": i.primary_exchange.clone().unwrap_or_else(|| i.exchange.clone()),
-        "allExchanges": i.exchange, "countryCode": "US", "group": null, "sector": null,
-        "sectorGroup": null, "type": null, "hasOptions": !i.sec_type.is_option(), "isUS": true,
+        "allExchanges": i.exchange, "countryCode": "US", "group": industry(i, |x| &x.group),
+        "sector": industry(i, |x| &x.sector), "sectorGroup": industry(i, |x| &x.sector_group),
+        "type": stock_type(i), "hasOptions": !i.sec_type.is_option(), "isUS": true,
         "isEventContract": false, "incrementRules": [{"lowerEdge": 0.0, "increment": i.tick}],
         "displayRule": {"magnification": 0, "displayRuleStep": [
             {"decimalDigits": 2, "lowerEdge": 0.0, "wholeDigits": 4}]},
@@ -491,7 +524,8 @@ pub fn contract_info(i: &Instrument) -> Value {
         },
         "classifier": null, "contract_clarification_type": null, "cusip": null,
         "is_zero_commission_security": false, "smart_available": stock || i.sec_type == SecType::Option,
-        "underlying_issuer": null, "category": null, "industry": null,
+        "underlying_issuer": null, "category": industry(i, |x| &x.sector_group),
+        "industry": industry(i, |x| &x.group),
     });
     // Options also carry their right, as a word, and their strike, as text.
     if option && let Value::Object(map) = &mut info {

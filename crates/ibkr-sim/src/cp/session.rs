@@ -79,6 +79,9 @@ pub struct CpSession {
     /// Derivatives whose underlying was searched (`/iserver/secdef/search`) in this brokerage
     /// session: IBKR streams a derivative's market data only after that search.
     pub searched: HashSet<i64>,
+    /// `/iserver/account/pnl/partitioned` was asked in this brokerage session: its first
+    /// answer is empty, as IBKR documents.
+    pub pnl_started: bool,
     /// Snapshot polls per conid (the first only starts streaming) and the fields last asked.
     pub snapshot_polls: HashMap<i64, u32>,
     pub snapshot_fields: HashMap<i64, Vec<String>>,
@@ -100,6 +103,7 @@ impl CpSession {
             portfolio_accounts_seen: false,
             iserver_accounts_seen: false,
             searched: HashSet::new(),
+            pnl_started: false,
             snapshot_polls: HashMap::new(),
             snapshot_fields: HashMap::new(),
         };
@@ -222,6 +226,7 @@ impl CpSession {
         self.brokerage = false;
         self.iserver_accounts_seen = false;
         self.searched.clear();
+        self.pnl_started = false;
     }
 
     /// Another login elsewhere took the brokerage session.

@@ -17,9 +17,8 @@ from common import check, control
 
 ACCOUNTS = ["DU1234567", "DU7654321"]
 
-
-
-
+# IBKR paces the partitioned PnL at one call in five seconds.
+PNL_EVERY = 5.0
 
 
 class Pacer:
@@ -59,6 +58,9 @@ def main(args):
     check("portfolio accounts", accounts == ACCOUNTS, accounts)
     brokerage = paced(client.receive_brokerage_accounts).data
     check("brokerage accounts", brokerage["accounts"] == ACCOUNTS, brokerage)
+    pnl = paced(client.account_profit_and_loss).data
+    pnl_asked = time.monotonic()
+    check("pnl subscribed: the first answer is empty", pnl == {"upnl": {}}, pnl)
 
     positions = paced(client.positions, ACCOUNTS[0]).data
     check("positions", len(positions) > 0 and all("conid" in p for p in positions), positions)
@@ -94,6 +96,16 @@ def main(args):
             break
     check("greeks by the sixth poll", "7308" in snapshot[0], snapshot)
 
+    faults(client, args.control, paced)
+
+    # The PnL again once IBKR's pacing of it allows (a policy of this client, not a wait for
+    # an event: a call sooner is answered 429).
+    time.sleep(max(0.0, pnl_asked + PNL_EVERY - time.monotonic()))
+    pnl = paced(client.account_profit_and_loss).data["upnl"]
+    check("pnl per account", sorted(pnl) == [f"{a}.Core" for a in ACCOUNTS], pnl)
+    row = pnl[f"{ACCOUNTS[0]}.Core"]
+    check("pnl row", row["rowType"] == 1 and row["nl"] > 0 and row["el"] <= row["nl"], row)
+
     paced(client.logout)
     refused = False
     try:
@@ -104,6 +116,38 @@ def main(args):
     control(args.control, "/cp/login")
     check("again after a login", paced(client.authentication_status).data["authenticated"])
     check("every check", True)
+
+
+def faults(client, control_addr, paced):
+    """The control API's Client Portal faults, as IBind meets them."""
+    summary = f"/portfolio/{ACCOUNTS[0]}/summary"
+
+    def refused_with(status):
+        try:
+            paced(client.portfolio_summary, ACCOUNTS[0])
+        except ExternalBrokerError as e:
+            return str(status) in str(e)
+        return False
+
+    control(control_addr, "/cp/faults", {"path": summary, "kind": "status", "status": 503, "millis": 0, "count": 1})
+    check("503 reaches IBind as an error", refused_with(503))
+    control(control_addr, "/cp/faults", {"path": summary, "kind": "status", "status": 429, "count": 1})
+    check("429 reaches IBind as an error", refused_with(429))
+    check("then the summary again", "netliquidation" in paced(client.portfolio_summary, ACCOUNTS[0]).data)
+
+    # IBKR's gateway answers 503 only after 10 s; a client that gives up sooner sees a
+    # timeout. (Shortened here: 1.5 s against a client that waits 0.5 s.)
+    impatient = IbkrClient(
+        url=client.base_url, cacert=False, use_session=False, auto_register_shutdown=False,
+        timeout=0.5, max_retries=0,
+    )
+    control(control_addr, "/cp/faults", {"path": summary, "kind": "status", "status": 503, "millis": 1500, "count": 1})
+    timed_out = False
+    try:
+        paced(impatient.portfolio_summary, ACCOUNTS[0])
+    except TimeoutError:
+        timed_out = True
+    check("a late 503 reaches a client as its own timeout", timed_out)
 
 
 if __name__ == "__main__":

@@ -166,9 +166,15 @@ async fn ibind_reads_the_client_portal_as_from_ibkr() {
         control,
     ];
     let steps = [
+        "pnl subscribed: the first answer is empty",
         "symbol search",
         "summary with segments",
+        "futures root search",
         "greeks by the sixth poll",
+        "503 reaches IBind as an error",
+        "429 reaches IBind as an error",
+        "a late 503 reaches a client as its own timeout",
+        "pnl per account",
         "after logout every call needs a login",
         "every check",
     ];

@@ -5,6 +5,7 @@
 //! - `tws_faults`: restarts and reconnects, notices, stalls, accept-then-close, client ids.
 //! - `cp`: every Client Portal endpoint's shape and types, the session model, pacing.
 //! - `cp_faults`: injected statuses, delays and malformed payloads.
+//! - `openapi`: every served response against IBKR's published OpenAPI schemas.
 //! - `consistency`: both protocols serve the same conids, quantities and prices.
 //! - `cli`: the `ibkr-sim` binary and its control API over HTTP.
 //! - `clients`: ib_async and IBKR's official Python client, text protocol to protobuf.
@@ -15,5 +16,6 @@ mod consistency;
 mod cp;
 mod cp_faults;
 mod helpers;
+mod openapi;
 mod tws;
 mod tws_faults;
