@@ -352,6 +352,13 @@ mod ibkr_examples {
     }
 
     #[test]
+    fn symbol_search() {
+        let found = secdef_search(&example(include_str!("examples/secdef_search.json")))
+            .expect("search results");
+        assert_eq!(found, 3, "IBM on two exchanges and its bonds");
+    }
+
+    #[test]
     fn accounts() {
         let accounts =
             super::super::accounts(&example(include_str!("examples/portfolio_accounts.json")))
