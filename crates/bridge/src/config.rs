@@ -90,7 +90,7 @@ pub struct RawConfig {
     #[arg(long, env = "IBKR_GATEWAY_URL", value_name = "URL")]
     pub ibkr_gateway_url: Option<String>,
 
-    /// Timeout of each Client Portal request, in seconds [default: 15]
+    /// Timeout of each Client Portal request, and a read's retry budget, in seconds [default: 15]
     #[arg(long, env = "IBKR_CP_TIMEOUT_SECONDS", value_name = "SECONDS")]
     pub ibkr_cp_timeout_seconds: Option<String>,
 

@@ -327,6 +327,37 @@ async fn a_429_storm_slows_the_bridge_down_and_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_that_took_the_gateway_its_time_is_tried_once_more_not_thrice() {
+    let sim = start_sim(sim_config()).await;
+    // IBKR's gateway gives up after 10 s and answers 503; scaled down here: a 2 s request
+    // timeout against a gateway that takes 1.2 s to say 503.
+    let mut config = portal_config(&sim);
+    config.timeout = Duration::from_secs(2);
+    let c = PortalClient::new(&config).expect("client");
+    sim.control().cp().add_fault(Fault {
+        path: "/iserver/accounts".into(),
+        kind: FaultKind::Status {
+            status: 503,
+            millis: Some(1200),
+        },
+        count: None,
+    });
+    let err = c.iserver_accounts().await.expect_err("503 every time");
+    assert!(
+        matches!(err, PortalError::Refused { status: 503, .. }),
+        "{err:?}"
+    );
+    let calls = sim
+        .control()
+        .cp()
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/iserver/accounts")
+        .count();
+    assert_eq!(calls, 2, "retried while within one request timeout in all");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_429s_end_in_a_rate_limited_error() {
     let sim = start_sim(sim_config()).await;
     let c = client(&sim).await;

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 use tracing::debug;
 use url::{Host, Url};
 
@@ -278,6 +279,7 @@ impl PortalClient {
         endpoint: &Endpoint,
         query: &[(&str, String)],
     ) -> Result<String, PortalError> {
+        let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -285,21 +287,10 @@ impl PortalClient {
                 Ok(body) => return Ok(body),
                 Err(e) => e,
             };
-            let retryable = match &error {
-                PortalError::RateLimited { retry_after } => {
-                    retry_after.is_none_or(|w| w <= MAX_RETRY_WAIT)
-                }
-                PortalError::TimedOut { .. } => true,
-                PortalError::Refused { status, .. } => *status >= 500,
-                _ => false,
-            };
-            if !retryable || attempt >= READ_ATTEMPTS {
+            let Some(wait) = next_attempt(&error, attempt, started.elapsed(), self.timeout) else {
                 return Err(error);
-            }
-            // A 429's own wait is already enforced by the pacer's hold.
-            if !matches!(error, PortalError::RateLimited { .. }) {
-                tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
-            }
+            };
+            tokio::time::sleep(wait).await;
             debug!(path = endpoint.shown(), attempt, "retrying after: {error}");
         }
     }
@@ -455,6 +446,33 @@ impl PortalClient {
         let v = self.get(&e, &[]).await?;
         read(&e, &v, wire::contract_info)
     }
+}
+
+/// How long to wait before another attempt of a read whose attempt number `attempt` failed
+/// with `error`, `elapsed` after the read began; `None` to give up. 429s, 5xx and timeouts are
+/// retried with a doubling backoff (a 429's wait is the pacer's hold, so none here), up to
+/// [`READ_ATTEMPTS`] — and only while the read has taken less than `budget` (one request
+/// timeout) in all: IBKR's gateway answers 503 after giving up for 10 s itself, and three more
+/// tries of that would hold a poll for 40 s.
+fn next_attempt(
+    error: &PortalError,
+    attempt: u32,
+    elapsed: Duration,
+    budget: Duration,
+) -> Option<Duration> {
+    let retryable = match error {
+        PortalError::RateLimited { retry_after } => retry_after.is_none_or(|w| w <= MAX_RETRY_WAIT),
+        PortalError::TimedOut { .. } => true,
+        PortalError::Refused { status, .. } => *status >= 500,
+        _ => false,
+    };
+    if !retryable || attempt >= READ_ATTEMPTS || elapsed >= budget {
+        return None;
+    }
+    Some(match error {
+        PortalError::RateLimited { .. } => Duration::ZERO,
+        _ => BACKOFF * 2u32.pow(attempt - 1),
+    })
 }
 
 /// A 200 whose payload cannot be read: kept raw, with the reason (account codes redacted).

@@ -102,3 +102,41 @@ fn the_gateways_first_call_refusals_are_recognised() {
     assert_eq!(first_call_wanted("Bad Request: invalid pageId"), None);
     assert_eq!(first_call_wanted("/portfolio/accounts is slow"), None);
 }
+
+#[test]
+fn reads_retry_within_one_timeout_in_all() {
+    let budget = Duration::from_secs(15);
+    let unavailable = PortalError::Refused {
+        path: "/iserver/accounts".into(),
+        status: 503,
+        message: String::new(),
+    };
+    let quick = Duration::from_millis(30);
+    assert_eq!(next_attempt(&unavailable, 1, quick, budget), Some(BACKOFF));
+    assert_eq!(
+        next_attempt(&unavailable, 3, quick, budget),
+        Some(BACKOFF * 4)
+    );
+    assert_eq!(
+        next_attempt(&unavailable, READ_ATTEMPTS, quick, budget),
+        None
+    );
+    // IBKR's 503 comes after its own 10 s: one more try, not three.
+    let ten = Duration::from_secs(10);
+    assert!(next_attempt(&unavailable, 1, ten, budget).is_some());
+    assert_eq!(next_attempt(&unavailable, 2, ten * 2, budget), None);
+    let paced = PortalError::RateLimited {
+        retry_after: Some(Duration::from_secs(1)),
+    };
+    assert_eq!(next_attempt(&paced, 1, quick, budget), Some(Duration::ZERO));
+    let penalty = PortalError::RateLimited {
+        retry_after: Some(Duration::from_secs(600)),
+    };
+    assert_eq!(next_attempt(&penalty, 1, quick, budget), None);
+    let refused = PortalError::Refused {
+        path: "/iserver/accounts".into(),
+        status: 400,
+        message: String::new(),
+    };
+    assert_eq!(next_attempt(&refused, 1, quick, budget), None);
+}
