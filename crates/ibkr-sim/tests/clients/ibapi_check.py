@@ -13,6 +13,7 @@ message) fails the run.
 import argparse
 import queue
 import threading
+import time
 
 import ibapi.client
 from ibapi.client import EClient
@@ -25,10 +26,8 @@ from common import check, control
 
 PATIENCE = 15.0
 ACCOUNTS = ["DU1234567", "DU7654321"]
-
-
-
-
+# How long the simulated gateway restart refuses connections.
+RESTART_SECONDS = 1
 
 
 class App(EWrapper, EClient):
@@ -46,6 +45,9 @@ class App(EWrapper, EClient):
     def error(self, reqId, errorTime, errorCode, errorString, advancedOrderRejectJson=""):
         self.errors.append((reqId, errorCode, errorString))
         self.put("error", reqId, errorCode, errorString)
+
+    def connectionClosed(self):
+        self.put("connectionClosed")
 
     def nextValidId(self, orderId):
         self.put("nextValidId", orderId)
@@ -145,12 +147,20 @@ def kind(name, req_id=None):
     return lambda e: e[0] == name and (req_id is None or e[1] == req_id)
 
 
+def connected(port):
+    """A client connected, its reader running, or None if the gateway refused the connection."""
+    app = App()
+    app.connect("127.0.0.1", port, clientId=21)
+    if not app.isConnected():
+        return None
+    threading.Thread(target=app.run, daemon=True).start()
+    return app
+
+
 def main(args):
     ibapi.client.MAX_CLIENT_VER = args.max_version
-    app = App()
-    app.connect("127.0.0.1", args.port, clientId=21)
-    reader = threading.Thread(target=app.run, daemon=True)
-    reader.start()
+    app = connected(args.port)
+    check("connect", app is not None)
     events = app.collect("start", lambda e: e[0] == "managedAccounts")
     check("connect", app.isConnected())
     check(
@@ -293,8 +303,27 @@ def main(args):
     codes = [e[2] for e in events if e[0] == "error" and e[2] in sequence]
     check("connectivity notices", codes[codes.index(1100):] == sequence, codes)
 
+    # A gateway restart: the connection closes, then the client connects again and reads as
+    # before.
+    control(args.control, "/tws/restart", {"seconds": RESTART_SECONDS})
+    app.collect("restart closes the connection", kind("connectionClosed"))
+    check("restart closes the connection", not app.isConnected())
+    deadline = time.monotonic() + PATIENCE
+    app = None
+    while app is None:
+        app = connected(args.port)
+        if app is None:
+            # A client's reconnection policy: nothing but a connect that succeeds tells a
+            # client the gateway is back, so it tries again a little later.
+            if time.monotonic() > deadline:
+                check("reconnect after the restart", False, "still refused")
+            time.sleep(0.2)
+    app.collect("start again", lambda e: e[0] == "managedAccounts")
+    app.reqPositions()
+    events = app.collect("positions after the restart", kind("positionEnd"))
+    check("reconnect after the restart", any(e[0] == "position" for e in events), events)
+
     app.disconnect()
-    reader.join(PATIENCE)
     check("every check", True)
 
 

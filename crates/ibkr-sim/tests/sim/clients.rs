@@ -123,6 +123,8 @@ async fn official_client_at(max_version: i32) {
     let mut steps = vec![
         "delayed data is marked so",
         "connectivity notices",
+        "restart closes the connection",
+        "reconnect after the restart",
         "every check",
     ];
     if max_version >= 127 {
