@@ -197,7 +197,38 @@ async def main(args):
                 check("reconnect after the restart", False, "still refused")
             await asyncio.sleep(0.2)
     check("reconnect after the restart", len(ib.positions()) > 0)
+
+    # Every connection dropped: the client sees it and connects again at once.
+    lost.clear()
+    control(args.control, "/tws/drop")
+    await asyncio.wait_for(lost.wait(), PATIENCE)
+    await ib.connectAsync("127.0.0.1", args.port, clientId=11, timeout=PATIENCE)
+    check("reconnect after a drop", ib.isConnected() and len(ib.positions()) > 0)
+
+    # A stalled gateway: the socket stays open and nothing is answered until it resumes. (An
+    # absence has no event to wait for: a second without the answer stands for "nothing".)
+    control(args.control, "/tws/stall", {"seconds": 60})
+    try:
+        await asyncio.wait_for(ib.reqCurrentTimeAsync(), 1.0)
+        stalled = False
+    except asyncio.TimeoutError:
+        stalled = True
+    check("a stalled gateway answers nothing", stalled)
+    control(args.control, "/tws/resume")
+    answer = await asyncio.wait_for(ib.reqCurrentTimeAsync(), PATIENCE)
+    check("answers again after the stall", answer is not None, answer)
     ib.disconnect()
+
+    # Up but not logged in: a new connection is accepted and closed before the handshake,
+    # which ib_async reports only as its connect timing out (as against IBKR: the symptom
+    # users read as "API not enabled"), so a short timeout here.
+    control(args.control, "/tws/accept-close", {"seconds": 60})
+    refused = None
+    try:
+        await IB().connectAsync("127.0.0.1", args.port, clientId=12, timeout=2)
+    except (ConnectionError, asyncio.TimeoutError) as e:
+        refused = e
+    check("a gateway not logged in closes new connections", refused is not None, refused)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Run by tests/sim/clients.rs with the simulator's Client Portal base URL and control address:
 
-    python ibind_check.py --url http://127.0.0.1:5000/v1/api/ --control 127.0.0.1:5099
+    python ibind_check.py --url http://127.0.0.1:5000/v1/api/ --control 127.0.0.1:5099 \
+        --delayed-conid 265598
 
 Prints one line per check ("ok <name>" or "FAIL <name>: why") and exits non-zero on the first
 failure.
@@ -96,6 +97,12 @@ def main(args):
             break
     check("greeks by the sixth poll", "7308" in snapshot[0], snapshot)
 
+    # A stock the account has no live permission for: delayed, and marked so.
+    delayed = str(args.delayed_conid)
+    for _ in range(2):
+        snapshot = paced(client.live_marketdata_snapshot, [delayed], ["31", "6509"]).data
+    check("delayed data is marked so", snapshot[0].get("6509", "").startswith("D"), snapshot)
+
     faults(client, args.control, paced)
 
     # The PnL again once IBKR's pacing of it allows (a policy of this client, not a wait for
@@ -105,6 +112,18 @@ def main(args):
     check("pnl per account", sorted(pnl) == [f"{a}.Core" for a in ACCOUNTS], pnl)
     row = pnl[f"{ACCOUNTS[0]}.Core"]
     check("pnl row", row["rowType"] == 1 and row["nl"] > 0 and row["el"] <= row["nl"], row)
+
+    # The brokerage session lapses (as after minutes without a request); ssodh/init opens it.
+    control(args.control, "/cp/idle")
+    lapsed = False
+    try:
+        paced(client.receive_brokerage_accounts)
+    except ExternalBrokerError as e:
+        lapsed = "no bridge" in str(e)
+    check("a lapsed brokerage session answers no bridge", lapsed)
+    status = paced(client.initialize_brokerage_session).data
+    check("ssodh/init opens it again", status["authenticated"], status)
+    check("brokerage accounts again", paced(client.receive_brokerage_accounts).data["accounts"] == ACCOUNTS)
 
     paced(client.logout)
     refused = False
@@ -133,6 +152,8 @@ def faults(client, control_addr, paced):
     check("503 reaches IBind as an error", refused_with(503))
     control(control_addr, "/cp/faults", {"path": summary, "kind": "status", "status": 429, "count": 1})
     check("429 reaches IBind as an error", refused_with(429))
+    control(control_addr, "/cp/faults", {"path": summary, "kind": "malformed", "count": 1})
+    check("a malformed body reaches IBind as an error", refused_with("invalid JSON"))
     check("then the summary again", "netliquidation" in paced(client.portfolio_summary, ACCOUNTS[0]).data)
 
     # IBKR's gateway answers 503 only after 10 s; a client that gives up sooner sees a
@@ -154,4 +175,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--control", required=True)
+    parser.add_argument("--delayed-conid", type=int, required=True)
     main(parser.parse_args())

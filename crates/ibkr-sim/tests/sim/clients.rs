@@ -111,6 +111,10 @@ async fn ib_async_connects_syncs_and_sees_faults_as_from_ibkr() {
         "orders refused read-only",
         "connectivity notices",
         "reconnect after the restart",
+        "reconnect after a drop",
+        "a stalled gateway answers nothing",
+        "answers again after the stall",
+        "a gateway not logged in closes new connections",
     ];
     run("ib_async_check.py", &tws_args(&sim, control), &steps).await;
 }
@@ -166,6 +170,8 @@ async fn ibind_reads_the_client_portal_as_from_ibkr() {
         format!("{}/", sim.cp_url()),
         "--control".into(),
         control,
+        "--delayed-conid".into(),
+        DELAYED_CONID.to_string(),
     ];
     let steps = [
         "pnl subscribed: the first answer is empty",
@@ -173,10 +179,14 @@ async fn ibind_reads_the_client_portal_as_from_ibkr() {
         "summary with segments",
         "futures root search",
         "greeks by the sixth poll",
+        "delayed data is marked so",
         "503 reaches IBind as an error",
         "429 reaches IBind as an error",
+        "a malformed body reaches IBind as an error",
         "a late 503 reaches a client as its own timeout",
         "pnl per account",
+        "a lapsed brokerage session answers no bridge",
+        "ssodh/init opens it again",
         "after logout every call needs a login",
         "every check",
     ];
