@@ -25,6 +25,24 @@ fn conid(id: i64) -> ConId {
     ConId::new(id).expect("conid")
 }
 
+/// How many requests to `path` the gateway has answered.
+fn calls_to(sim: &ibkr_sim::Simulator, path: &str) -> usize {
+    let requests = sim.control().cp().requests();
+    requests.iter().filter(|r| r.path == path).count()
+}
+
+/// Every request to `path` answered 503, after `millis`.
+fn always_503(sim: &ibkr_sim::Simulator, path: &str, millis: u64) {
+    sim.control().cp().add_fault(Fault {
+        path: path.into(),
+        kind: FaultKind::Status {
+            status: 503,
+            millis: Some(millis),
+        },
+        count: None,
+    });
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_read_returns_the_scenarios_data() {
     let sim = start_sim(sim_config()).await;
@@ -76,13 +94,7 @@ async fn every_read_returns_the_scenarios_data() {
         snaps.iter().all(|s| s.has_data() && s.price().is_some()),
         "{snaps:?}"
     );
-    let snapshot_calls = sim
-        .control()
-        .cp()
-        .requests()
-        .iter()
-        .filter(|r| r.path == "/iserver/marketdata/snapshot")
-        .count();
+    let snapshot_calls = calls_to(&sim, "/iserver/marketdata/snapshot");
     assert_eq!(snapshot_calls, 2, "the empty first answer was asked again");
 
     let facts = c.secdefs(&[conid(820000001)]).await.expect("secdef");
@@ -334,26 +346,13 @@ async fn a_503_that_took_the_gateway_its_time_is_tried_once_more_not_thrice() {
     let mut config = portal_config(&sim);
     config.timeout = Duration::from_secs(2);
     let c = PortalClient::new(&config).expect("client");
-    sim.control().cp().add_fault(Fault {
-        path: "/iserver/accounts".into(),
-        kind: FaultKind::Status {
-            status: 503,
-            millis: Some(1200),
-        },
-        count: None,
-    });
+    always_503(&sim, "/iserver/accounts", 1200);
     let err = c.iserver_accounts().await.expect_err("503 every time");
     assert!(
         matches!(err, PortalError::Refused { status: 503, .. }),
         "{err:?}"
     );
-    let calls = sim
-        .control()
-        .cp()
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/iserver/accounts")
-        .count();
+    let calls = calls_to(&sim, "/iserver/accounts");
     assert_eq!(calls, 2, "retried while within one request timeout in all");
 }
 
@@ -361,27 +360,14 @@ async fn a_503_that_took_the_gateway_its_time_is_tried_once_more_not_thrice() {
 async fn too_many_429s_end_in_a_rate_limited_error() {
     let sim = start_sim(sim_config()).await;
     let c = client(&sim).await;
-    sim.control().cp().add_fault(Fault {
-        path: "/iserver/accounts".into(),
-        // At once: this test is about retries, not the gateway's 10 s before a 503.
-        kind: FaultKind::Status {
-            status: 503,
-            millis: Some(0),
-        },
-        count: None,
-    });
+    // At once: this test is about retries, not the gateway's 10 s before a 503.
+    always_503(&sim, "/iserver/accounts", 0);
     let err = c.iserver_accounts().await.expect_err("503 every time");
     assert!(
         matches!(err, PortalError::Refused { status: 503, .. }),
         "{err:?}"
     );
-    let calls = sim
-        .control()
-        .cp()
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/iserver/accounts")
-        .count();
+    let calls = calls_to(&sim, "/iserver/accounts");
     assert_eq!(calls, 4, "a read is tried four times, then reported");
     // A POST is never retried.
     sim.control().cp().add_fault(Fault {
@@ -393,15 +379,7 @@ async fn too_many_429s_end_in_a_rate_limited_error() {
         count: None,
     });
     assert!(c.tickle().await.is_err());
-    assert_eq!(
-        sim.control()
-            .cp()
-            .requests()
-            .into_iter()
-            .filter(|r| r.path == "/tickle")
-            .count(),
-        1
-    );
+    assert_eq!(calls_to(&sim, "/tickle"), 1);
 }
 
 #[sqlx::test]
