@@ -143,6 +143,19 @@ class App(EWrapper, EClient):
                 return seen
 
 
+    def seen_within(self, name, seconds):
+        """The first `name` event within `seconds`, or None."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                event = self.events.get(timeout=left)
+            except queue.Empty:
+                return None
+            if event[0] == name:
+                return event
+        return None
+
+
 def kind(name, req_id=None):
     return lambda e: e[0] == name and (req_id is None or e[1] == req_id)
 
@@ -162,7 +175,6 @@ def main(args):
     app = connected(args.port)
     check("connect", app is not None)
     events = app.collect("start", lambda e: e[0] == "managedAccounts")
-    check("connect", app.isConnected())
     check(
         "negotiated version",
         app.serverVersion() == min(args.max_version, 226),
@@ -323,7 +335,27 @@ def main(args):
     events = app.collect("positions after the restart", kind("positionEnd"))
     check("reconnect after the restart", any(e[0] == "position" for e in events), events)
 
+    # Every connection dropped: the client is told and connects again at once.
+    control(args.control, "/tws/drop")
+    app.collect("a drop closes the connection", kind("connectionClosed"))
+    app = connected(args.port)
+    check("reconnect after a drop", app is not None)
+    app.collect("start after the drop", lambda e: e[0] == "managedAccounts")
+
+    # A stall: the socket stays open and nothing is answered until it resumes. (An absence
+    # has no event to wait for: a second without the answer stands for "nothing".)
+    control(args.control, "/tws/stall", {"seconds": 60})
+    app.reqCurrentTime()
+    answered = app.seen_within("currentTime", 1.0)
+    check("a stalled gateway answers nothing", answered is None, answered)
+    control(args.control, "/tws/resume")
+    app.collect("answers again after the stall", kind("currentTime"))
+    check("answers again after the stall", True)
     app.disconnect()
+
+    # Up but not logged in: a new connection is accepted and closed before the handshake.
+    control(args.control, "/tws/accept-close", {"seconds": 60})
+    check("a gateway not logged in closes new connections", connected(args.port) is None)
     check("every check", True)
 
 

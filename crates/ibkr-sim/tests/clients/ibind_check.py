@@ -125,35 +125,45 @@ def main(args):
     check("ssodh/init opens it again", status["authenticated"], status)
     check("brokerage accounts again", paced(client.receive_brokerage_accounts).data["accounts"] == ACCOUNTS)
 
+    # A login elsewhere competes for the brokerage session; ssodh/init with compete takes it.
+    control(args.control, "/cp/compete")
+    status = paced(client.authentication_status).data
+    check("a competing login is reported", status["competing"] and not status["authenticated"], status)
+    status = paced(client.initialize_brokerage_session, compete=True).data
+    check("ssodh/init with compete takes it back", status["authenticated"], status)
+
     paced(client.logout)
-    refused = False
+    check("after logout every call needs a login", refused_with(paced, client, 401))
+    control(args.control, "/cp/login")
+    check("again after a login", paced(client.authentication_status).data["authenticated"])
+
+    # The SSO session expires (IBKR: after a day): every call needs a login.
+    control(args.control, "/cp/expire")
+    check("an expired session answers 401", refused_with(paced, client, 401))
+    control(args.control, "/cp/login")
+    check("again after a new login", paced(client.authentication_status).data["authenticated"])
+    check("every check", True)
+
+
+def refused_with(paced, client, why):
+    """Whether the summary is refused with an error that says `why`."""
     try:
         paced(client.portfolio_summary, ACCOUNTS[0])
     except ExternalBrokerError as e:
-        refused = "401" in str(e)
-    check("after logout every call needs a login", refused)
-    control(args.control, "/cp/login")
-    check("again after a login", paced(client.authentication_status).data["authenticated"])
-    check("every check", True)
+        return str(why) in str(e)
+    return False
 
 
 def faults(client, control_addr, paced):
     """The control API's Client Portal faults, as IBind meets them."""
     summary = f"/portfolio/{ACCOUNTS[0]}/summary"
 
-    def refused_with(status):
-        try:
-            paced(client.portfolio_summary, ACCOUNTS[0])
-        except ExternalBrokerError as e:
-            return str(status) in str(e)
-        return False
-
     control(control_addr, "/cp/faults", {"path": summary, "kind": "status", "status": 503, "millis": 0, "count": 1})
-    check("503 reaches IBind as an error", refused_with(503))
+    check("503 reaches IBind as an error", refused_with(paced, client, 503))
     control(control_addr, "/cp/faults", {"path": summary, "kind": "status", "status": 429, "count": 1})
-    check("429 reaches IBind as an error", refused_with(429))
+    check("429 reaches IBind as an error", refused_with(paced, client, 429))
     control(control_addr, "/cp/faults", {"path": summary, "kind": "malformed", "count": 1})
-    check("a malformed body reaches IBind as an error", refused_with("invalid JSON"))
+    check("a malformed body reaches IBind as an error", refused_with(paced, client, "invalid JSON"))
     check("then the summary again", "netliquidation" in paced(client.portfolio_summary, ACCOUNTS[0]).data)
 
     # IBKR's gateway answers 503 only after 10 s; a client that gives up sooner sees a

@@ -129,6 +129,10 @@ async fn official_client_at(max_version: i32) {
         "connectivity notices",
         "restart closes the connection",
         "reconnect after the restart",
+        "reconnect after a drop",
+        "a stalled gateway answers nothing",
+        "answers again after the stall",
+        "a gateway not logged in closes new connections",
         "every check",
     ];
     if max_version >= 127 {
@@ -187,7 +191,10 @@ async fn ibind_reads_the_client_portal_as_from_ibkr() {
         "pnl per account",
         "a lapsed brokerage session answers no bridge",
         "ssodh/init opens it again",
+        "a competing login is reported",
+        "ssodh/init with compete takes it back",
         "after logout every call needs a login",
+        "an expired session answers 401",
         "every check",
     ];
     run("ibind_check.py", &args, &steps).await;
