@@ -120,6 +120,20 @@ async def main(args):
         ticker.bidGreeks.impliedVol <= g.impliedVol <= ticker.askGreeks.impliedVol,
         (ticker.bidGreeks, g, ticker.askGreeks),
     )
+    # The firehose: option computations as fast as the control API asks; ib_async keeps
+    # reading them.
+    updates = 0
+
+    def counted(_):
+        nonlocal updates
+        updates += 1
+
+    ticker.updateEvent += counted
+    control(args.control, "/tws/firehose", {"ticks_per_second": 2000})
+    await until(ib, "a firehose of computations", lambda: updates >= 200)
+    control(args.control, "/tws/firehose", {"ticks_per_second": 0})
+    ticker.updateEvent -= counted
+    check("a firehose of computations", True)
     ib.cancelMktData(qualified)
 
     ib.reqMarketDataType(3)

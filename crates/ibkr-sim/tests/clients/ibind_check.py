@@ -165,6 +165,15 @@ def faults(client, control_addr, paced):
     control(control_addr, "/cp/faults", {"path": summary, "kind": "malformed", "count": 1})
     check("a malformed body reaches IBind as an error", refused_with(paced, client, "invalid JSON"))
     check("then the summary again", "netliquidation" in paced(client.portfolio_summary, ACCOUNTS[0]).data)
+    control(control_addr, "/cp/faults", {"path": summary, "kind": "delay", "millis": 300, "count": 1})
+    check("a slow answer arrives", "netliquidation" in paced(client.portfolio_summary, ACCOUNTS[0]).data)
+    control(control_addr, "/cp/faults", {"path": summary, "kind": "wrong_shape", "count": 1})
+    odd = paced(client.portfolio_summary, ACCOUNTS[0]).data
+    check("a wrong shape reaches IBind as sent", odd.get("unexpected") == "shape", odd)
+    positions = f"/portfolio/{ACCOUNTS[0]}/positions"
+    control(control_addr, "/cp/faults", {"path": positions, "kind": "drop_field", "field": "conid", "count": 1})
+    rows = paced(client.positions, ACCOUNTS[0]).data
+    check("a dropped field reaches IBind as sent", rows and not any("conid" in r for r in rows), rows)
 
     # IBKR's gateway answers 503 only after 10 s; a client that gives up sooner sees a
     # timeout. (Shortened here: 1.5 s against a client that waits 0.5 s.)
