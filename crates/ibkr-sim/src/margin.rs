@@ -152,6 +152,32 @@ impl Segment {
     }
 }
 
+/// The figure behind one of IBKR's money keys, lower-cased (`netliquidation`, as Client
+/// Portal spells it and TWS does in capitals), from a segment's (or the account's) cash, net
+/// liquidation, position value and funds; zero for what the simulator does not hold.
+pub fn figure(key: &str, cash: f64, nlv: f64, gpv: f64, f: &Funds) -> f64 {
+    match key {
+        "availablefunds"
+        | "availabletotrade"
+        | "availabletowithdraw"
+        | "fullavailablefunds"
+        | "lookaheadavailablefunds"
+        | "sma" => f.available_funds,
+        "equitywithloanvalue" | "previousdayequitywithloanvalue" => f.equity_with_loan,
+        "excessliquidity" | "fullexcessliquidity" | "lookaheadexcessliquidity" => {
+            f.excess_liquidity
+        }
+        "initmarginreq" | "fullinitmarginreq" | "lookaheadinitmarginreq" | "regtmargin" => {
+            f.init_margin
+        }
+        "maintmarginreq" | "fullmaintmarginreq" | "lookaheadmaintmarginreq" => f.maint_margin,
+        "netliquidation" | "regtequity" => nlv,
+        "totalcashvalue" => cash,
+        "grosspositionvalue" => gpv,
+        _ => 0.0,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SegmentKind {
     Commodities,

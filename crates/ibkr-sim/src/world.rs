@@ -110,12 +110,31 @@ pub struct AccountSummary {
     pub unrealized_pnl: f64,
     pub realized_pnl: f64,
     pub daily_pnl: f64,
+    /// Market value by kind of position, as IBKR's ledger reports it: stocks, stock options,
+    /// futures options; and the futures' unrealized P&L.
+    pub stock_value: f64,
+    pub option_value: f64,
+    pub future_option_value: f64,
+    pub futures_pnl: f64,
     /// Margin, available funds and the rest, from the positions ([`crate::margin`]).
     pub funds: crate::margin::Funds,
     /// The same by IBKR's segments: futures and their options; stocks, their options and
     /// the cash.
     pub commodities: crate::margin::Segment,
     pub securities: crate::margin::Segment,
+}
+
+impl AccountSummary {
+    /// Gross position value over net liquidation of the securities segment: Reg T's
+    /// leverage, which IBKR reports for that segment.
+    pub fn leverage(&self) -> f64 {
+        let sec = self.securities;
+        if sec.net_liquidation > 0.0 {
+            sec.gross_position_value / sec.net_liquidation
+        } else {
+            0.0
+        }
+    }
 }
 
 /// A control-API change the scenario cannot take.
@@ -136,6 +155,10 @@ pub enum WorldError {
 struct Book {
     outside: BTreeMap<(String, i32), Holding>,
     combos: Vec<Combo>,
+    /// Cash each account paid (negative) or got back for control-API changes since start:
+    /// a position set by hand is bought at its average price, as a fill would be, so net
+    /// liquidation does not jump by its value.
+    paid: BTreeMap<String, f64>,
 }
 
 struct Market {
@@ -208,7 +231,11 @@ impl World {
         let (events, _) = broadcast::channel(1024);
         Arc::new(World {
             scenario,
-            book: RwLock::new(Book { outside, combos }),
+            book: RwLock::new(Book {
+                outside,
+                combos,
+                paid: BTreeMap::new(),
+            }),
             market: RwLock::new(market),
             events,
         })
@@ -453,7 +480,12 @@ impl World {
             .accounts
             .iter()
             .find(|a| a.id == account)?
-            .cash;
+            .cash
+            + read(&self.book)
+                .paid
+                .get(account)
+                .copied()
+                .unwrap_or_default();
         let legs = self.legs(account, now);
         let mut s = AccountSummary {
             cash,
@@ -462,6 +494,10 @@ impl World {
             unrealized_pnl: 0.0,
             realized_pnl: 0.0,
             daily_pnl: 0.0,
+            stock_value: 0.0,
+            option_value: 0.0,
+            future_option_value: 0.0,
+            futures_pnl: 0.0,
             funds: crate::margin::funds(cash, 0.0, 0.0, 0.0),
             commodities: crate::margin::Segment::default(),
             securities: crate::margin::Segment::default(),
@@ -478,6 +514,12 @@ impl World {
                 SecType::Future => leg.unrealized_pnl,
                 _ => leg.market_value,
             };
+            match inst.sec_type {
+                SecType::Stock => s.stock_value += leg.market_value,
+                SecType::Option => s.option_value += leg.market_value,
+                SecType::FutureOption => s.future_option_value += leg.market_value,
+                SecType::Future => s.futures_pnl += leg.unrealized_pnl,
+            }
             s.net_liquidation += adds;
             let mut underlying_notional = 0.0;
             if inst.sec_type.is_option() {
@@ -590,6 +632,12 @@ impl World {
         {
             let mut book = write(&self.book);
             let key = (account.to_owned(), conid);
+            let before = book
+                .outside
+                .get(&key)
+                .map_or(0.0, |h| self.cost(conid, h.quantity, h.avg_price));
+            let after = self.cost(conid, quantity, avg_price);
+            *book.paid.entry(account.to_owned()).or_default() -= after - before;
             if quantity == 0.0 {
                 book.outside.remove(&key);
             } else {
@@ -633,6 +681,14 @@ impl World {
         let name = combo.name.clone();
         {
             let mut book = write(&self.book);
+            let refund: f64 = book
+                .combos
+                .iter()
+                .filter(|c| c.account == combo.account && c.name == combo.name)
+                .map(|c| self.combo_cost(c))
+                .sum();
+            *book.paid.entry(combo.account.clone()).or_default() +=
+                refund - self.combo_cost(&combo);
             book.combos
                 .retain(|c| !(c.account == combo.account && c.name == combo.name));
             book.combos.push(combo);
@@ -647,9 +703,16 @@ impl World {
     pub fn close_combo(&self, account: &str, name: &str) -> Result<(), WorldError> {
         {
             let mut book = write(&self.book);
+            let refund: f64 = book
+                .combos
+                .iter()
+                .filter(|c| c.account == account && c.name == name)
+                .map(|c| self.combo_cost(c))
+                .sum();
             let before = book.combos.len();
             book.combos
                 .retain(|c| !(c.account == account && c.name == name));
+            *book.paid.entry(account.to_owned()).or_default() += refund;
             if book.combos.len() == before {
                 return Err(WorldError::UnknownCombo {
                     account: account.to_owned(),
@@ -661,6 +724,25 @@ impl World {
             account: account.to_owned(),
         });
         Ok(())
+    }
+}
+
+impl World {
+    /// What holding `quantity` of `conid` bought at `avg_price` cost in cash: its premium or
+    /// price in full, except a future's, which is settled through its daily P&L instead.
+    fn cost(&self, conid: i32, quantity: f64, avg_price: f64) -> f64 {
+        match self.instrument(conid) {
+            Some(i) if i.sec_type != SecType::Future => quantity * avg_price * i.multiplier,
+            _ => 0.0,
+        }
+    }
+
+    fn combo_cost(&self, combo: &Combo) -> f64 {
+        combo
+            .legs
+            .iter()
+            .map(|l| self.cost(l.conid, combo.quantity * f64::from(l.ratio), l.avg_price))
+            .sum()
     }
 }
 

@@ -225,3 +225,74 @@ fn the_segments_add_up_to_the_account() {
         "the CL positions ask margin of the commodities segment"
     );
 }
+
+#[test]
+fn a_position_set_by_hand_is_paid_for_so_net_liquidation_does_not_jump() {
+    let w = world();
+    let account = "DU7654321";
+    let before = w.account_summary(account, now()).expect("known");
+    let price = w.quote(265598, now()).expect("AAPL").last;
+    w.set_position(account, 265598, 200.0, price)
+        .expect("a holding");
+    let bought = w.account_summary(account, now()).expect("known");
+    assert!((bought.cash - (before.cash - 200.0 * price)).abs() < 1e-6);
+    assert!(
+        (bought.net_liquidation - before.net_liquidation).abs() < 1e-6,
+        "{before:?} {bought:?}"
+    );
+    // A future costs nothing up front: its P&L settles daily.
+    w.set_position(account, 810000003, -2.0, 70.0)
+        .expect("a holding");
+    let short = w.account_summary(account, now()).expect("known");
+    assert_eq!(short.cash, bought.cash);
+    w.set_position(account, 265598, 0.0, 0.0).expect("closed");
+    let sold = w.account_summary(account, now()).expect("known");
+    assert!(
+        (sold.cash - before.cash).abs() < 1e-6,
+        "sold back at its cost"
+    );
+}
+
+#[test]
+fn a_combo_opened_by_hand_is_paid_for_and_closing_it_gives_the_cost_back() {
+    let w = world();
+    let account = "DU7654321";
+    let before = w.account_summary(account, now()).expect("known").cash;
+    let legs = w.legs("DU1234567", now());
+    let options: Vec<&Leg> = legs
+        .iter()
+        .filter(|l| l.instrument.sec_type.is_option())
+        .take(2)
+        .collect();
+    assert_eq!(options.len(), 2, "the scenario holds options");
+    let spec = ComboSpec {
+        account: account.to_owned(),
+        name: None,
+        quantity: 3.0,
+        legs: vec![
+            ComboLegSpec {
+                conid: options[0].instrument.conid,
+                ratio: 1,
+                avg_price: 2.0,
+            },
+            ComboLegSpec {
+                conid: options[1].instrument.conid,
+                ratio: -1,
+                avg_price: 0.5,
+            },
+        ],
+    };
+    let multiplier = options[0].instrument.multiplier;
+    assert_eq!(multiplier, options[1].instrument.multiplier);
+    let name = w.open_combo(spec.clone()).expect("opened");
+    let paid = w.account_summary(account, now()).expect("known").cash;
+    assert!(
+        (before - paid - 3.0 * 1.5 * multiplier).abs() < 1e-6,
+        "{before} {paid}"
+    );
+    w.open_combo(spec).expect("replaced, not added");
+    assert_eq!(w.account_summary(account, now()).expect("known").cash, paid);
+    w.close_combo(account, &name).expect("closed");
+    let back = w.account_summary(account, now()).expect("known").cash;
+    assert!((back - before).abs() < 1e-6);
+}

@@ -9,7 +9,6 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::session::AuthStatus;
-use crate::margin::Funds;
 use crate::scenario::{Account, Industry, Instrument, SecType, format_number, right_code};
 use crate::world::{ComboView, Leg, World};
 
@@ -270,31 +269,6 @@ const SUMMARY_SECURITIES: &[&str] = &[
     "sma",
 ];
 
-/// The figure behind an amount key, from a segment's (or the account's) cash, net
-/// liquidation, position value and funds; zero for what the simulator does not hold.
-fn summary_amount(key: &str, cash: f64, nlv: f64, gpv: f64, f: &Funds) -> f64 {
-    match key {
-        "availablefunds"
-        | "availabletotrade"
-        | "availabletowithdraw"
-        | "fullavailablefunds"
-        | "lookaheadavailablefunds"
-        | "sma" => f.available_funds,
-        "equitywithloanvalue" | "previousdayequitywithloanvalue" => f.equity_with_loan,
-        "excessliquidity" | "fullexcessliquidity" | "lookaheadexcessliquidity" => {
-            f.excess_liquidity
-        }
-        "initmarginreq" | "fullinitmarginreq" | "lookaheadinitmarginreq" | "regtmargin" => {
-            f.init_margin
-        }
-        "maintmarginreq" | "fullmaintmarginreq" | "lookaheadmaintmarginreq" => f.maint_margin,
-        "netliquidation" | "regtequity" => nlv,
-        "totalcashvalue" => cash,
-        "grosspositionvalue" => gpv,
-        _ => 0.0,
-    }
-}
-
 /// `/portfolio/{accountId}/summary`: IBKR's whole key set (lower-case keys, `-c` for the
 /// commodities segment and `-s` for securities where IBKR splits them) mapping to value
 /// objects; money in `amount`, everything else as text in `value`.
@@ -335,17 +309,13 @@ pub fn summary(world: &World, account: &Account, now: Timestamp) -> Value {
         .chain(SUMMARY_SECURITIES.iter().map(|k| (k, &securities_only[..])));
     for (key, parts) in keys {
         for (suffix, (cash, nlv, gpv, funds)) in parts {
-            let figure = summary_amount(key, *cash, *nlv, *gpv, funds);
+            let figure = crate::margin::figure(key, *cash, *nlv, *gpv, funds);
             out.insert(format!("{key}{suffix}"), amount(figure));
         }
     }
     out.insert("buyingpower".into(), amount(s.funds.buying_power));
     out.insert("netliquidationuncertainty".into(), amount(0.0));
-    let leverage = if sec.net_liquidation > 0.0 {
-        sec.gross_position_value / sec.net_liquidation
-    } else {
-        0.0
-    };
+    let leverage = s.leverage();
     // The next time the look-ahead figures change: the next whole hour.
     let next_change = (now.as_second() / 3600 + 1) * 3600;
     for (key, value) in [

@@ -6,6 +6,7 @@
 //! Per-connection protocol lives in [`session`]; this module owns the listener and what all
 //! sessions share. It never changes the world; it only reads it.
 
+mod account;
 pub mod fields;
 pub mod proto;
 mod session;
@@ -14,7 +15,7 @@ pub mod wire;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -103,7 +104,8 @@ pub(crate) struct Shared {
     pub connections: AtomicUsize,
     pub accepted: AtomicUsize,
     pub market_data_lines: AtomicUsize,
-    pub listening: AtomicBool,
+    /// Whether the listener is open; false through a restart's window.
+    pub listening: watch::Sender<bool>,
 }
 
 /// The TWS side of a running simulator.
@@ -135,7 +137,7 @@ impl TwsGateway {
             connections: AtomicUsize::new(0),
             accepted: AtomicUsize::new(0),
             market_data_lines: AtomicUsize::new(0),
-            listening: AtomicBool::new(true),
+            listening: watch::Sender::new(true),
         });
         tokio::spawn(accept_loop(shared.clone(), listener, addr, shutdown));
         info!(%addr, "TWS API listening");
@@ -210,7 +212,8 @@ impl TwsGateway {
     }
 
     /// Sends 1101 (data lost: subscriptions forgotten) or 1102 (data maintained), then the
-    /// farms' 2104 and 2106 (OK again).
+    /// farms: HMDS OK again (2106), the market data farm OK (2104) — or, when the data was
+    /// lost, inactive until a client subscribes again (2108), having nothing to send.
     pub fn restore_connectivity(&self, restore: Restore) {
         info!(?restore, "TWS: connectivity restored");
         if restore == Restore::DataLost {
@@ -228,7 +231,16 @@ impl TwsGateway {
             ),
         };
         self.notice(code, message);
-        self.notice(2104, "Market data farm connection is OK:usfarm");
+        match restore {
+            Restore::DataLost => self.notice(
+                2108,
+                "Market data farm connection is inactive but should be available upon \
+                 demand.usfarm",
+            ),
+            Restore::DataMaintained => {
+                self.notice(2104, "Market data farm connection is OK:usfarm");
+            }
+        }
         self.notice(2106, "HMDS data farm connection is OK:ushmds");
         self.update(|m| m.connectivity_lost = false);
     }
@@ -240,6 +252,14 @@ impl TwsGateway {
             .firehose_tps
             .store(ticks_per_second, Ordering::Relaxed);
         let _ = self.shared.commands.send(Command::Firehose);
+    }
+
+    /// Waits until the listener is open (`true`) or closed (`false`), as a restart's window
+    /// begins and ends.
+    pub async fn until_listening(&self, listening: bool) {
+        let mut rx = self.shared.listening.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = rx.wait_for(|l| *l == listening).await;
     }
 
     pub fn status(&self) -> TwsStatus {
@@ -259,7 +279,7 @@ impl TwsGateway {
             connections: self.shared.connections.load(Ordering::Relaxed),
             client_ids,
             down: mode.down(now),
-            listening: self.shared.listening.load(Ordering::Relaxed),
+            listening: *self.shared.listening.borrow(),
             accepting_then_closing: mode.accept_close(now),
             stalled: mode.stalled,
             connectivity_lost: mode.connectivity_lost,
@@ -284,7 +304,7 @@ async fn accept_loop(
             // Closing the listener is what makes connects fail with "connection refused";
             // only then are the connections dropped, so none can come back in between.
             listener = None;
-            shared.listening.store(false, Ordering::Relaxed);
+            shared.listening.send_replace(false);
             let _ = shared.commands.send(Command::Drop);
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => {}
@@ -298,7 +318,7 @@ async fn accept_loop(
             None => match TcpListener::bind(addr).await {
                 Ok(l) => {
                     info!(%addr, "TWS API listening again");
-                    shared.listening.store(true, Ordering::Relaxed);
+                    shared.listening.send_replace(true);
                     l
                 }
                 Err(e) => {

@@ -27,6 +27,7 @@ pub mod incoming {
     pub const CANCEL_CONTRACT_DATA: i32 = 106;
     pub const PLACE_ORDER: i32 = 3;
     pub const CANCEL_ORDER: i32 = 4;
+    pub const EXERCISE_OPTIONS: i32 = 21;
     pub const REQ_OPEN_ORDERS: i32 = 5;
     pub const REQ_EXECUTIONS: i32 = 7;
     pub const REQ_AUTO_OPEN_ORDERS: i32 = 15;

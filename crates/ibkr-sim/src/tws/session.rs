@@ -4,7 +4,7 @@
 //! request, option chains, current time — in the text protocol or protobuf as the negotiated
 //! version has each message. Every other request gets an answer too: the empty ends of open
 //! orders, executions and completed orders (the simulator has none), IBKR's read-only refusal
-//! (321) for orders, and an error naming any request it does not serve — never silence.
+//! (321) for orders and exercise, and an error naming any request it does not serve — never silence.
 //!
 //! Request ids are echoed exactly. A session writes nothing while the gateway is stalled and
 //! sends no market data or PnL while connectivity is lost. It never changes the world.
@@ -22,6 +22,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info};
 
+use super::account::{self, AccountValue};
 use super::proto::{self, incoming};
 use super::text::{self, Text};
 use super::wire::{self, Frame};
@@ -468,7 +469,10 @@ impl Session {
                     let req: proto::ExecutionRequest = self.decode(&frame)?;
                     self.send(&proto::ExecutionDetailsEnd { req_id: req.req_id });
                 }
-                incoming::PLACE_ORDER | incoming::CANCEL_ORDER | incoming::REQ_GLOBAL_CANCEL => {
+                incoming::PLACE_ORDER
+                | incoming::CANCEL_ORDER
+                | incoming::REQ_GLOBAL_CANCEL
+                | incoming::EXERCISE_OPTIONS => {
                     let id = text::request_id(&frame, self.version);
                     self.error(
                         id,
@@ -667,7 +671,7 @@ impl Session {
         };
         for v in values {
             self.send(&proto::AccountValue {
-                key: Some(v.key.into()),
+                key: Some(v.key),
                 value: Some(v.value),
                 currency: Some(v.currency),
                 account_name: Some(account.clone()),
@@ -737,16 +741,17 @@ impl Session {
         let world = self.shared.world.clone();
         let now = Timestamp::now();
         for account in world.account_ids() {
-            for v in account_values(&world, &account, now).unwrap_or_default() {
-                if tags.iter().any(|t| t == v.key) {
-                    self.send(&proto::AccountSummary {
-                        req_id: Some(id),
-                        account: Some(account.clone()),
-                        tag: Some(v.key.into()),
-                        value: Some(v.value),
-                        currency: Some(v.currency),
-                    });
-                }
+            let Some((summary, currency)) = account_figures(&world, &account, now) else {
+                continue;
+            };
+            for v in account::summary_rows(&currency, &summary, now, &tags) {
+                self.send(&proto::AccountSummary {
+                    req_id: Some(id),
+                    account: Some(account.clone()),
+                    tag: Some(v.key),
+                    value: Some(v.value),
+                    currency: Some(v.currency),
+                });
             }
         }
     }
@@ -847,7 +852,7 @@ impl Session {
                 req_id: Some(id),
                 account: Some(account.clone()),
                 model_code: Some(String::new()),
-                key: Some(v.key.into()),
+                key: Some(v.key),
                 value: Some(v.value),
                 currency: Some(v.currency),
             });
@@ -1315,20 +1320,12 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// One account value: a key, its value as text and its currency (empty for non-money).
-struct AccountValue {
-    key: &'static str,
-    value: String,
-    currency: String,
-}
-
-/// An account's values as account updates, account updates by request and the account
-/// summary report them; None for an unknown account.
-fn account_values(
+/// An account's figures and its currency; None for an unknown account.
+fn account_figures(
     world: &crate::world::World,
     account: &str,
     now: Timestamp,
-) -> Option<Vec<AccountValue>> {
+) -> Option<(crate::world::AccountSummary, String)> {
     let summary = world.account_summary(account, now)?;
     let currency = world
         .scenario()
@@ -1337,41 +1334,17 @@ fn account_values(
         .find(|a| a.id == account)
         .map(|a| a.currency.clone())
         .unwrap_or_default();
-    let value = |key, value: String, currency: &str| AccountValue {
-        key,
-        value,
-        currency: currency.to_owned(),
-    };
-    let mut values = vec![
-        value("AccountCode", account.to_owned(), ""),
-        value("AccountType", "INDIVIDUAL".to_owned(), ""),
-        value("Currency", currency.clone(), &currency),
-        value("ExchangeRate", "1.00".to_owned(), &currency),
-    ];
-    let f = summary.funds;
-    for (key, amount) in [
-        ("NetLiquidation", summary.net_liquidation),
-        ("TotalCashValue", summary.cash),
-        ("SettledCash", summary.cash),
-        ("CashBalance", summary.cash),
-        ("GrossPositionValue", summary.gross_position_value),
-        ("EquityWithLoanValue", f.equity_with_loan),
-        ("InitMarginReq", f.init_margin),
-        ("MaintMarginReq", f.maint_margin),
-        ("FullInitMarginReq", f.init_margin),
-        ("FullMaintMarginReq", f.maint_margin),
-        ("AvailableFunds", f.available_funds),
-        ("FullAvailableFunds", f.available_funds),
-        ("ExcessLiquidity", f.excess_liquidity),
-        ("FullExcessLiquidity", f.excess_liquidity),
-        ("BuyingPower", f.buying_power),
-        ("UnrealizedPnL", summary.unrealized_pnl),
-        ("RealizedPnL", summary.realized_pnl),
-    ] {
-        values.push(value(key, format!("{amount:.2}"), &currency));
-    }
-    values.push(value("Cushion", format!("{:.4}", f.cushion), ""));
-    Some(values)
+    Some((summary, currency))
+}
+
+/// An account's rows of account updates; None for an unknown account.
+fn account_values(
+    world: &crate::world::World,
+    account: &str,
+    now: Timestamp,
+) -> Option<Vec<AccountValue>> {
+    let (summary, currency) = account_figures(world, account, now)?;
+    Some(account::update_values(account, &currency, &summary, now))
 }
 
 fn position_multi(req_id: i32, p: proto::Position) -> proto::PositionMulti {
