@@ -130,8 +130,6 @@ impl CpSession {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
         self.portfolio_accounts_seen = false;
-        self.snapshot_polls.clear();
-        self.snapshot_fields.clear();
     }
 
     /// Applies what time did since the last request: a finished re-authentication, the idle
@@ -227,6 +225,10 @@ impl CpSession {
         self.iserver_accounts_seen = false;
         self.searched.clear();
         self.pnl_started = false;
+        // Market data streams live in the brokerage session: the next snapshot is a
+        // pre-flight again.
+        self.snapshot_polls.clear();
+        self.snapshot_fields.clear();
     }
 
     /// Another login elsewhere took the brokerage session.

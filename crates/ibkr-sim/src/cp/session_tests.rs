@@ -155,8 +155,10 @@ fn searches_and_first_calls_last_one_brokerage_session() {
         let mut s = CpSession::new(true, IDLE, t0);
         s.iserver_accounts_seen = true;
         s.searched.insert(820000001);
+        s.snapshot_polls.insert(820000001, 4);
         end(&mut s, t0);
         assert!(s.searched.is_empty(), "{how}: searches forgotten");
+        assert!(s.snapshot_polls.is_empty(), "{how}: snapshots start again");
         assert!(!s.iserver_accounts_seen, "{how}: /iserver/accounts again");
     }
 }

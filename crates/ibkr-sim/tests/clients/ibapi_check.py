@@ -97,7 +97,7 @@ class App(EWrapper, EClient):
         self.put("completedOrdersEnd")
 
     def accountSummary(self, reqId, account, tag, value, currency):
-        self.put("accountSummary", reqId, account, tag, value)
+        self.put("accountSummary", reqId, account, tag, value, currency)
 
     def accountSummaryEnd(self, reqId):
         self.put("accountSummaryEnd", reqId)
@@ -253,14 +253,16 @@ def main(args):
         app.collect("completed orders", kind("completedOrdersEnd"))
     check("the ends of orders and executions", True)
 
-    app.reqAccountSummary(5, "All", "NetLiquidation,TotalCashValue")
+    app.reqAccountSummary(5, "All", "NetLiquidation,TotalCashValue,$LEDGER:USD")
     events = app.collect("account summary", kind("accountSummaryEnd", 5))
     rows = {(e[2], e[3]) for e in events if e[0] == "accountSummary"}
     check(
         "account summary",
-        rows == {(a, t) for a in ACCOUNTS for t in ("NetLiquidation", "TotalCashValue")},
+        {(a, t) for a in ACCOUNTS for t in ("NetLiquidation", "TotalCashValue")} <= rows,
         rows,
     )
+    ledger = {(e[2], e[5]) for e in events if e[0] == "accountSummary" and e[3] == "CashBalance"}
+    check("account summary's ledger", ledger == {(a, "USD") for a in ACCOUNTS}, ledger)
     app.cancelAccountSummary(5)
 
     if args.max_version >= 103:
@@ -306,14 +308,31 @@ def main(args):
             refusal,
         )
 
+    # Exercise is an order too; a request the simulator does not serve (historical data) is
+    # refused with its id, never left unanswered.
+    app.exerciseOptions(97, d.contract, 1, 1, ACCOUNTS[0], 0, "", "", False)
+    refusal = app.collect("exercise refused", lambda e: e[0] == "error" and e[1] == 97)[-1]
+    check("exercise refused read-only", refusal[2] == 321 and "Read-Only" in refusal[3], refusal)
+    app.reqHistoricalData(96, d.contract, "", "1 D", "1 hour", "TRADES", 1, 1, False, [])
+    refusal = app.collect("not served", lambda e: e[0] == "error" and e[1] == 96)[-1]
+    check("a request not served is refused", refusal[2] == 321 and "not served" in refusal[3], refusal)
+
     # Connectivity lost and restored, with the farms around it, as from IBKR.
-    control(args.control, "/tws/connectivity", {"seconds": 0.5, "restore": "data_maintained"})
-    sequence = [1100, 2103, 2105, 1102, 2104, 2106]
-    events = app.collect(
-        "connectivity notices", lambda e: e[0] == "error" and e[2] == 2106 and e[1] == -1
-    )
-    codes = [e[2] for e in events if e[0] == "error" and e[2] in sequence]
-    check("connectivity notices", codes[codes.index(1100):] == sequence, codes)
+    def notices(what, restore, sequence):
+        control(args.control, "/tws/connectivity", {"seconds": 0.5, "restore": restore})
+        events = app.collect(what, lambda e: e[0] == "error" and e[2] == 2106 and e[1] == -1)
+        codes = [e[2] for e in events if e[0] == "error" and e[2] in sequence]
+        check(what, codes[codes.index(1100):] == sequence, codes)
+
+    notices("connectivity notices", "data_maintained", [1100, 2103, 2105, 1102, 2104, 2106])
+    # With the data lost the client must subscribe again: the farm idles (2108) until then.
+    app.reqMktData(10, d.contract, "", False, False, [])
+    app.collect("prices before the loss", kind("tickPrice", 10))
+    notices("data lost", "data_lost", [1100, 2103, 2105, 1101, 2108, 2106])
+    app.cancelMktData(10)
+    app.reqMktData(11, d.contract, "", False, False, [])
+    app.collect("prices once asked again", kind("tickPrice", 11))
+    app.cancelMktData(11)
 
     # A gateway restart: the connection closes, then the client connects again and reads as
     # before.

@@ -19,15 +19,6 @@ async fn connectivity_notice(notices: &mut NoticeStream) -> i32 {
     }
 }
 
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    within(what, async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_refuses_connections_then_ibapi_reconnects() {
     let sim = start().await;
@@ -44,7 +35,7 @@ async fn a_restart_refuses_connections_then_ibapi_reconnects() {
         Some(Err(e)) => assert!(e.is_connection_lost(), "{e}"),
         other => panic!("expected a connection loss, got {other:?}"),
     }
-    until("the listener closes", || !tws.status().listening).await;
+    within("the listener closes", tws.until_listening(false)).await;
     let refused = tokio::net::TcpStream::connect(sim.tws_addr())
         .await
         .expect_err("refused");
@@ -84,9 +75,9 @@ async fn a_connection_queued_as_a_restart_begins_is_refused() {
             "round {round}: served during a restart"
         );
         // The next round starts from a gateway that has seen this restart and is back.
-        until("the listener closes", || !tws.status().listening).await;
+        within("the listener closes", tws.until_listening(false)).await;
         tws.restart(Duration::ZERO);
-        until("the listener is back", || tws.status().listening).await;
+        within("the listener is back", tws.until_listening(true)).await;
     }
 }
 
@@ -111,7 +102,16 @@ async fn notices_1100_then_1101_forget_market_data() {
     assert_eq!(connectivity_notice(&mut notices).await, 1100);
     assert!(client.is_connected(), "the socket stays open");
     tws.restore_connectivity(Restore::DataLost);
-    assert_eq!(connectivity_notice(&mut notices).await, 1101);
+    // The market data farm has nothing left to send: inactive until asked again (2108).
+    let mut codes = Vec::new();
+    while codes.last() != Some(&2106) {
+        let code = within("notices", notices.next())
+            .await
+            .expect("a notice")
+            .code;
+        codes.push(code);
+    }
+    assert_eq!(codes, [2103, 2105, 1101, 2108, 2106]);
     assert_eq!(
         tws.status().market_data_lines,
         0,
