@@ -617,7 +617,10 @@ async fn positions(
 
 #[derive(Deserialize)]
 struct Positions2Query {
-    /// `a` (the default) or `d`: ascending or descending by description.
+    /// The column to sort by, a row's key (`position`, `marketValue`, …); `description` by
+    /// default.
+    sort: Option<String>,
+    /// `a` (the default) or `d`: ascending or descending.
     direction: Option<String>,
 }
 
@@ -631,21 +634,26 @@ async fn positions2(
     cp.portfolio_ready()?;
     cp.account(&account)?;
     let now = Timestamp::now();
-    let mut legs = cp.world.legs(&account, now);
-    legs.sort_by(|a, b| a.instrument.local_symbol.cmp(&b.instrument.local_symbol));
-    match q.direction.as_deref() {
-        None | Some("a") => {}
-        Some("d") => legs.reverse(),
+    let descending = match q.direction.as_deref() {
+        None | Some("a") => false,
+        Some("d") => true,
         Some(_) => {
             return Err(ApiError::BadRequest(
                 "Bad Request: direction must be a or d",
             ));
         }
-    }
-    let rows: Vec<Value> = legs
+    };
+    let mut rows: Vec<Value> = cp
+        .world
+        .legs(&account, now)
         .iter()
         .map(|l| payloads::position2_row(l, now))
         .collect();
+    let column = q.sort.as_deref().unwrap_or("description");
+    rows.sort_by(|a, b| payloads::column_order(&a[column], &b[column]));
+    if descending {
+        rows.reverse();
+    }
     Ok(json_response(StatusCode::OK, Value::Array(rows)))
 }
 

@@ -204,6 +204,19 @@ pub fn position_row(leg: &Leg) -> Value {
     Value::Object(row)
 }
 
+/// How two rows' values of one column order: numbers by value, text as text; a column a
+/// row lacks (or of mixed kinds) leaves the order as it was.
+pub fn column_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(std::cmp::Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        _ => std::cmp::Ordering::Equal,
+    }
+}
+
 /// A row of `/portfolio2/{accountId}/positions`: IBKR's uncached positions, with the conid
 /// a string and the timestamp in epoch seconds, as IBKR's examples send them.
 pub fn position2_row(leg: &Leg, now: Timestamp) -> Value {

@@ -122,6 +122,14 @@ async def main(args):
     pnl = ib.reqPnL("DU1234567")
     await until(ib, "PnL", lambda: not math.isnan(pnl.dailyPnL))
     check("PnL", math.isfinite(pnl.unrealizedPnL), pnl)
+    single = ib.reqPnLSingle("DU1234567", "", fop[0].contract.conId)
+    await until(ib, "PnL of one position", lambda: not math.isnan(single.value))
+    check(
+        "PnL of one position",
+        single.position == fop[0].position and math.isfinite(single.unrealizedPnL),
+        single,
+    )
+    ib.cancelPnLSingle("DU1234567", "", fop[0].contract.conId)
 
     option = Contract(conId=fop[0].contract.conId)
     details = await ib.reqContractDetailsAsync(option)

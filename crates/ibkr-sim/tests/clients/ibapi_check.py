@@ -71,6 +71,9 @@ class App(EWrapper, EClient):
     def accountDownloadEnd(self, accountName):
         self.put("accountDownloadEnd", accountName)
 
+    def pnlSingle(self, reqId, pos, dailyPnL, unrealizedPnL, realizedPnL, value):
+        self.put("pnlSingle", reqId, pos, unrealizedPnL, value)
+
     def pnl(self, reqId, dailyPnL, unrealizedPnL, realizedPnL):
         self.put("pnl", reqId, dailyPnL, unrealizedPnL, realizedPnL)
 
@@ -203,6 +206,15 @@ def main(args):
         events = app.collect("PnL", kind("pnl", 1))
         check("PnL", events[-1][3] < 1e300, events[-1])
         app.cancelPnL(1)
+        held = next(e for e in positions if e[2].conId == fop.conId)
+        app.reqPnLSingle(12, held[1], "", fop.conId)
+        single = app.collect("PnL of one position", kind("pnlSingle", 12))[-1]
+        check(
+            "PnL of one position",
+            float(single[2]) == float(held[3]) and single[3] < 1e300,
+            (single, held),
+        )
+        app.cancelPnLSingle(12)
 
     c = Contract()
     c.conId = fop.conId

@@ -65,6 +65,13 @@ def main(args):
 
     positions = paced(client.positions, ACCOUNTS[0]).data
     check("positions", len(positions) > 0 and all("conid" in p for p in positions), positions)
+    live = paced(client.positions2, ACCOUNTS[0], sort="position", direction="d").data
+    sizes = [p["position"] for p in live]
+    check(
+        "uncached positions, sorted",
+        len(live) == len(positions) and sizes == sorted(sizes, reverse=True),
+        live,
+    )
     summary = paced(client.portfolio_summary, ACCOUNTS[0]).data
     check(
         "summary with segments",

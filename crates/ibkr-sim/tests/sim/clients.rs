@@ -109,13 +109,21 @@ async fn ib_async_connects_syncs_and_sees_faults_as_from_ibkr() {
         "a firehose of computations",
         "delayed data is marked so",
         "option chains",
+        "PnL of one position",
+        "values by segment add up",
+        "the cash ledger in BASE and USD",
+        "account summary's ledger",
         "orders refused read-only",
         "connectivity notices",
+        "connectivity restored with data lost",
+        "market data after 1101 once asked again",
+        "connections refused during the restart",
         "reconnect after the restart",
         "reconnect after a drop",
         "a stalled gateway answers nothing",
         "answers again after the stall",
         "a gateway not logged in closes new connections",
+        "every message readable",
     ];
     run("ib_async_check.py", &tws_args(&sim, control), &steps).await;
 }
@@ -127,7 +135,11 @@ async fn official_client_at(max_version: i32) {
     args.extend(["--max-version".into(), max_version.to_string()]);
     let mut steps = vec![
         "delayed data is marked so",
+        "account summary's ledger",
+        "exercise refused read-only",
+        "a request not served is refused",
         "connectivity notices",
+        "data lost",
         "restart closes the connection",
         "reconnect after the restart",
         "reconnect after a drop",
@@ -137,7 +149,7 @@ async fn official_client_at(max_version: i32) {
         "every check",
     ];
     if max_version >= 127 {
-        steps.push("PnL");
+        steps.extend(["PnL", "PnL of one position"]);
     }
     run("ibapi_check.py", &args, &steps).await;
 }
@@ -162,6 +174,23 @@ async fn the_official_client_at_v206_mixes_text_and_protobuf() {
     official_client_at(206).await;
 }
 
+/// Every version at which a group of messages goes protobuf, the last one wholly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_client_at_each_protobuf_boundary() {
+    use ibkr_sim::tws::text::version;
+    for max_version in [
+        version::PROTOBUF,
+        version::PROTOBUF_COMPLETED_ORDER,
+        version::PROTOBUF_CONTRACT_DATA,
+        version::PROTOBUF_ACCOUNTS_POSITIONS,
+        version::PROTOBUF_SCAN_DATA,
+        version::PROTOBUF_REST_2,
+        version::PROTOBUF_REST_3,
+    ] {
+        official_client_at(max_version).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_client_at_v226_speaks_protobuf() {
     official_client_at(226).await;
@@ -180,6 +209,7 @@ async fn ibind_reads_the_client_portal_as_from_ibkr() {
     ];
     let steps = [
         "pnl subscribed: the first answer is empty",
+        "uncached positions, sorted",
         "symbol search",
         "summary with segments",
         "futures root search",

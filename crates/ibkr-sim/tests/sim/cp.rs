@@ -185,6 +185,19 @@ async fn accounts_positions_summary_and_combos() {
             && r["isLastToLoq"] == false,
         "{r}"
     );
+    let sorted = cp
+        .get("/portfolio2/DU1234567/positions?sort=position&direction=d")
+        .await;
+    let sizes: Vec<f64> = sorted
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["position"].as_f64().expect("a number"))
+        .collect();
+    assert!(
+        sizes.len() > 1 && sizes.windows(2).all(|w| w[0] >= w[1]),
+        "{sizes:?}"
+    );
     let (status, _) = cp
         .call(Method::GET, "/portfolio2/DU1234567/positions?direction=x")
         .await;
