@@ -125,6 +125,33 @@ pub struct AccountSummary {
 }
 
 impl AccountSummary {
+    /// The figure behind one of IBKR's money keys, lower-cased, for the whole account
+    /// (`None`) or one segment.
+    pub fn figure(&self, key: &str, segment: Option<crate::margin::SegmentKind>) -> f64 {
+        use crate::margin::SegmentKind;
+        let (cash, nlv, gpv, funds) = match segment {
+            None => (
+                self.cash,
+                self.net_liquidation,
+                self.gross_position_value,
+                self.funds,
+            ),
+            Some(kind) => {
+                let part = match kind {
+                    SegmentKind::Commodities => self.commodities,
+                    SegmentKind::Securities => self.securities,
+                };
+                (
+                    part.cash,
+                    part.net_liquidation,
+                    part.gross_position_value,
+                    part.funds(),
+                )
+            }
+        };
+        crate::margin::figure(key, cash, nlv, gpv, &funds)
+    }
+
     /// Gross position value over net liquidation of the securities segment: Reg T's
     /// leverage, which IBKR reports for that segment.
     pub fn leverage(&self) -> f64 {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::session::AuthStatus;
+use crate::margin::SegmentKind;
 use crate::scenario::{Account, Industry, Instrument, SecType, format_number, right_code};
 use crate::world::{ComboView, Leg, World};
 
@@ -298,32 +299,21 @@ pub fn summary(world: &World, account: &Account, now: Timestamp) -> Value {
         json!({"amount": 0.0, "currency": null, "isNull": false, "severity": 0,
                "timestamp": ms, "value": v})
     };
-    let (c, sec) = (s.commodities, s.securities);
-    let (cf, sf) = (c.funds(), sec.funds());
     let mut out = Map::new();
     // Each figure of the account, and of each segment where IBKR splits it.
-    let whole = (
-        "",
-        (s.cash, s.net_liquidation, s.gross_position_value, s.funds),
-    );
-    let commodities = (
-        "-c",
-        (c.cash, c.net_liquidation, c.gross_position_value, cf),
-    );
-    let securities = (
-        "-s",
-        (sec.cash, sec.net_liquidation, sec.gross_position_value, sf),
-    );
-    let all = [whole, commodities, securities];
-    let securities_only = [whole, securities];
+    let all = [
+        ("", None),
+        ("-c", Some(SegmentKind::Commodities)),
+        ("-s", Some(SegmentKind::Securities)),
+    ];
+    let securities_only = [all[0], all[2]];
     let keys = SUMMARY_SEGMENTED
         .iter()
         .map(|k| (k, &all[..]))
         .chain(SUMMARY_SECURITIES.iter().map(|k| (k, &securities_only[..])));
     for (key, parts) in keys {
-        for (suffix, (cash, nlv, gpv, funds)) in parts {
-            let figure = crate::margin::figure(key, *cash, *nlv, *gpv, funds);
-            out.insert(format!("{key}{suffix}"), amount(figure));
+        for (suffix, segment) in parts {
+            out.insert(format!("{key}{suffix}"), amount(s.figure(key, *segment)));
         }
     }
     out.insert("buyingpower".into(), amount(s.funds.buying_power));
@@ -353,7 +343,7 @@ pub fn summary(world: &World, account: &Account, now: Timestamp) -> Value {
         ("segmenttitle-s", "US Securities".into()),
         (
             "daytradingstatus-s",
-            format!(": : false: {:.2}: :false", sec.net_liquidation),
+            format!(": : false: {:.2}: :false", s.securities.net_liquidation),
         ),
         ("leverage-s", format!("{leverage:.2}")),
         ("tradingtype-s", "STKNOPT".into()),

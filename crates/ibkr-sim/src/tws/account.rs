@@ -5,12 +5,12 @@
 //! client names, `$LEDGER` groups included.
 //!
 //! Pure: it takes an [`AccountSummary`] and `now`; it never reads the world or writes a
-//! socket. Which figure stands behind a money key is [`crate::margin::figure`]'s, shared with
+//! socket. Which figure stands behind a money key is [`AccountSummary::figure`]'s, shared with
 //! the Client Portal summary so both APIs report the same account.
 
 use jiff::Timestamp;
 
-use crate::margin::{Funds, figure};
+use crate::margin::{Funds, SegmentKind};
 use crate::world::AccountSummary;
 
 /// One account value: a key, its value as text and its currency (empty for non-money).
@@ -130,38 +130,20 @@ pub fn summary_rows(
 
 /// The account's figures: money keys for the account and its segments, then the rest.
 fn account_rows(currency: &str, s: &AccountSummary, now: Timestamp) -> Vec<AccountValue> {
-    let (c, sec) = (s.commodities, s.securities);
-    let whole = (
-        "",
-        s.cash,
-        s.net_liquidation,
-        s.gross_position_value,
-        s.funds,
-    );
-    let commodities = (
-        "-C",
-        c.cash,
-        c.net_liquidation,
-        c.gross_position_value,
-        c.funds(),
-    );
-    let securities = (
-        "-S",
-        sec.cash,
-        sec.net_liquidation,
-        sec.gross_position_value,
-        sec.funds(),
-    );
-    let all = [whole, commodities, securities];
-    let securities_only = [whole, securities];
+    let all = [
+        ("", None),
+        ("-C", Some(SegmentKind::Commodities)),
+        ("-S", Some(SegmentKind::Securities)),
+    ];
+    let securities_only = [all[0], all[2]];
     let keys = SEGMENTED
         .iter()
         .map(|k| (k, &all[..]))
         .chain(SECURITIES.iter().map(|k| (k, &securities_only[..])));
     let mut rows = Vec::new();
     for (key, parts) in keys {
-        for (suffix, cash, nlv, gpv, funds) in parts {
-            let amount = figure(&key.to_ascii_lowercase(), *cash, *nlv, *gpv, funds);
+        for (suffix, segment) in parts {
+            let amount = s.figure(&key.to_ascii_lowercase(), *segment);
             rows.push(money(&format!("{key}{suffix}"), amount, currency));
         }
     }
